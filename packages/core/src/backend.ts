@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's Node bundle registers no gradients; tfjs-layers' Node bundle registers all of them
+// (the union package @tensorflow/tfjs would too, but we depend only on the parts we use).
+import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
@@ -42,6 +45,8 @@ async function tryImport(pkg: string): Promise<string | null> {
  * otherwise tfjs-node-gpu, tfjs-node, wasm, cpu are tried in order. Registers our kernel fixes.
  */
 export async function selectBackend(prefer?: string): Promise<BackendChoice> {
+  // PROD skips tfjs's debug checks and its console banner about tfjs-node.
+  tf.env().set('PROD', true);
   const skipped: BackendChoice['skipped'] = [];
   const attempt = async (name: string): Promise<boolean> => {
     if (name === 'wasm') prepareWasm();

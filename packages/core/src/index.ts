@@ -1,2 +1,14 @@
 export * from './types.js';
 export * from './backend.js';
+export * from './anatomy.js';
+export * from './capture.js';
+export * from './clamped.js';
+export * from './losses.js';
+export * from './hooks.js';
+export * from './events.js';
+export * from './plugin.js';
+export * from './random.js';
+export * from './trainer.js';
+export { KERNEL_FIXES, stockKernel, maxPoolArgmax } from './kernels/index.js';
+export * from './observer.js';
+export * from './preflight.js';

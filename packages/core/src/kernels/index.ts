@@ -1,6 +1,37 @@
-/** Registers kernels that the stock backends lack or get wrong. Idempotent. */
-let registered = false;
+import * as tf from '@tensorflow/tfjs-core';
+import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.js';
+import { makeMaxPoolGrad, makeMaxPoolWithArgmax } from './max-pool.js';
+
+export { maxPoolArgmax } from './max-pool.js';
+
+/** Kernels we replace, per backend, and why (printed by `taylorlens doctor`). */
+export const KERNEL_FIXES: { backend: string; kernel: string; why: string; make: (b: string) => tf.KernelConfig }[] = [
+  { backend: 'wasm', kernel: 'Conv2DBackpropFilter', why: 'missing on wasm', make: makeConv2DBackpropFilter },
+  { backend: 'wasm', kernel: 'MaxPoolGrad', why: 'wasm drops windows whose maximum is ≤ 0', make: makeMaxPoolGrad },
+  { backend: 'wasm', kernel: 'MaxPoolWithArgmax', why: 'wasm picks the wrong cell in windows whose maximum is ≤ 0', make: makeMaxPoolWithArgmax },
+  { backend: 'cpu', kernel: 'Conv2DBackpropFilter', why: 'stock cpu kernel takes seconds per step on a small convnet', make: makeConv2DBackpropFilter },
+];
+
+const stock = new Map<string, tf.KernelConfig>();
+
+/** The stock kernel we replaced (for tests that compare against it), or undefined. */
+export function stockKernel(kernel: string, backend: string): tf.KernelConfig | undefined {
+  return stock.get(`${backend}/${kernel}`);
+}
+
+/** Registers our kernel fixes for every registered backend they apply to. Idempotent. */
 export function registerKernelFixes(): void {
-  if (registered) return;
-  registered = true;
+  for (const fix of KERNEL_FIXES) {
+    const key = `${fix.backend}/${fix.kernel}`;
+    if (stock.has(key) || !tf.findBackendFactory(fix.backend)) continue;
+    const existing = tf.getKernel(fix.kernel, fix.backend);
+    if (existing && (existing as { taylorlens?: boolean }).taylorlens) continue;
+    stock.set(key, existing ?? { kernelName: fix.kernel, backendName: fix.backend, kernelFunc: missing(fix.kernel, fix.backend) });
+    if (existing) tf.unregisterKernel(fix.kernel, fix.backend);
+    tf.registerKernel(Object.assign(fix.make(fix.backend), { taylorlens: true }));
+  }
+}
+
+function missing(kernel: string, backend: string): tf.KernelFunc {
+  return () => { throw new Error(`stock ${backend} has no ${kernel}`); };
 }
