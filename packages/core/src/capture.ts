@@ -22,6 +22,59 @@ export function anyNeed(n: CaptureNeeds): boolean {
   return n.inputs || n.preActivations || n.activations || n.preActivationGrads;
 }
 
+export interface PoolGeometry {
+  size: [number, number];
+  /** Padding (top/bottom, left/right) that makes every window whole, as tfjs pads; negative crops ('valid' drops the rest). */
+  paddings: [[number, number], [number, number], [number, number], [number, number]];
+  outHeight: number;
+  outWidth: number;
+}
+
+/** Geometry of a non-overlapping max-pool stage (the only kind the clamped product handles). */
+export function poolGeometry(s: Stage, inputShape: number[]): PoolGeometry {
+  const cfg = s.layer.getConfig() as { poolSize: [number, number]; strides?: [number, number]; padding: 'valid' | 'same' };
+  const size = cfg.poolSize;
+  const strides = cfg.strides ?? size;
+  if (strides[0] !== size[0] || strides[1] !== size[1]) {
+    throw new Error(`layer "${s.layer.name}": the clamped product supports max-pooling with strides equal to the pool size`);
+  }
+  const [, H, W] = inputShape;
+  const pad = (n: number, k: number): [number, number, number] => {
+    if (cfg.padding === 'valid') return [0, n - Math.floor(n / k) * k === 0 ? 0 : -(n % k), Math.floor(n / k)];
+    const out = Math.ceil(n / k);
+    const total = Math.max(out * k - n, 0);
+    return [Math.floor(total / 2), total - Math.floor(total / 2), out];
+  };
+  const [top, bottom, outHeight] = pad(H, size[0]);
+  const [left, right, outWidth] = pad(W, size[1]);
+  return { size, paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], outHeight, outWidth };
+}
+
+/** Pad with `value`, or crop where a padding is negative, so the cells tile the windows exactly. */
+export function padOrCrop(t: tf.Tensor, g: PoolGeometry, value = 0): tf.Tensor {
+  const [N, H, W, C] = t.shape;
+  const [[, ], [top, bottom], [left, right]] = g.paddings;
+  const cropped = bottom < 0 || right < 0
+    ? tf.slice(t, [0, 0, 0, 0], [N, H + Math.min(bottom, 0), W + Math.min(right, 0), C])
+    : t;
+  const pads: [number, number][] = [[0, 0], [top, Math.max(bottom, 0)], [left, Math.max(right, 0)], [0, 0]];
+  return pads.some(([a, b]) => a || b) ? tf.pad(cropped, pads, value) : cropped;
+}
+
+/** Repeat each window's value over its cells: [N, oh, ow, C] → [N, oh·ph, ow·pw, C]. */
+export function windowsToCells(v: tf.Tensor, g: PoolGeometry): tf.Tensor {
+  const [N, oh, ow, C] = v.shape;
+  const [ph, pw] = g.size;
+  return tf.reshape(tf.tile(tf.reshape(v, [N, oh, 1, ow, 1, C]), [1, 1, ph, 1, pw, 1]), [N, oh * ph, ow * pw, C]);
+}
+
+/** Sum each window's cells: [N, oh·ph, ow·pw, C] → [N, oh, ow, C]. */
+export function cellsToWindows(v: tf.Tensor, g: PoolGeometry): tf.Tensor {
+  const [N, , , C] = v.shape;
+  const [ph, pw] = g.size;
+  return tf.sum(tf.reshape(v, [N, g.outHeight, ph, g.outWidth, pw, C]), [2, 4]);
+}
+
 export interface LayerCapture {
   input?: tf.Tensor;
   preActivation?: tf.Tensor;
@@ -92,20 +145,29 @@ export class BatchCapture {
     return this.derived.get(key)!;
   }
 
-  /** Per-sample flat argmax index of each max-pool window (within the sample), memoised. */
-  poolChoices(l: number, stage: number): tf.Tensor {
+  /**
+   * Selection mask of a max-pool stage, shape of its input: 1 where a window's maximum sits.
+   * Memoised. With ReLU before the pool, windows whose maximum ties at 0 select every tied
+   * cell, which is harmless: the direction there is already masked to 0 by the ReLU.
+   */
+  poolMask(l: number, stage: number): tf.Tensor {
     const key = `p${l}:${stage}`;
     if (!this.derived.has(key)) {
       const input = this.poolInputs.get(`${l}:${stage}`);
       if (!input) throw new Error(`pool input of layer ${l} stage ${stage} was not captured (enable preActivations)`);
-      const cfg = this.anatomy.layers[l].after[stage].layer.getConfig() as {
-        poolSize: [number, number]; strides: [number, number]; padding: 'valid' | 'same';
-      };
-      const idx = tf.tidy(() => {
-        const { indexes } = tf.maxPoolWithArgmax(input as tf.Tensor4D, cfg.poolSize, cfg.strides ?? cfg.poolSize, cfg.padding, false);
-        return tf.reshape(indexes, [input.shape[0], -1]);
+      const g = poolGeometry(this.anatomy.layers[l].after[stage], input.shape);
+      const mask = tf.tidy(() => {
+        const padded = padOrCrop(input, g, -3.4e38);
+        const max = tf.maxPool(padded as tf.Tensor4D, g.size, g.size, 'valid');
+        const selected = tf.cast(tf.equal(padded, windowsToCells(max, g)), 'float32');
+        // Back to the input's cells: drop the padding, zero-fill what 'valid' pooling cropped.
+        const [B, H, W, C] = input.shape;
+        const [, [top, bottom], [left, right]] = g.paddings;
+        const inner = tf.slice(selected, [0, top, left, 0], [B, H + Math.min(bottom, 0), W + Math.min(right, 0), C]);
+        return tf.pad(inner, [[0, 0], [0, Math.max(-bottom, 0)], [0, Math.max(-right, 0)], [0, 0]]);
       });
-      this.derived.set(key, idx);
+      // Kept: memoised across the caller's tidy scopes, disposed with the capture.
+      this.derived.set(key, tf.keep(mask));
     }
     return this.derived.get(key)!;
   }
@@ -170,6 +232,23 @@ export function forward(anatomy: ModelAnatomy, x: tf.Tensor, needs: CaptureNeeds
       if (s.kind === 'maxpool' && keep) capture!.poolInputs.set(`${p.index}:${i}`, tf.keep(h));
       h = applyStage(s, h);
     });
+  }
+  return h;
+}
+
+/**
+ * The real network from layer `from`'s pre-activation to the output `f` (biases, activations
+ * and pooling as in training). A reference for tests and brute-force checks.
+ */
+export function forwardFrom(anatomy: ModelAnatomy, from: number, a: tf.Tensor): tf.Tensor {
+  const last = anatomy.layers.length - 1;
+  let h = a;
+  for (let l = from; l <= last; l++) {
+    const p = anatomy.layers[l];
+    if (l > from) h = linear(p, h);
+    const absorbed = l === last && anatomy.absorbedOutputActivation !== null;
+    if (!absorbed) h = activate(p, h);
+    for (const s of p.after) if (s.kind !== 'activation') h = applyStage(s, h);
   }
   return h;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAnatomy, Stage } from './anatomy.js';
-import { type BatchCapture, linear } from './capture.js';
+import { type BatchCapture, cellsToWindows, linear, padOrCrop, poolGeometry } from './capture.js';
 
 /** Multiply `[B, K, ...]` directions by a per-sample `[B, ...]` factor, shared by the K directions. */
 function perSample(d: tf.Tensor, factor: tf.Tensor | null): tf.Tensor {
@@ -14,11 +14,13 @@ function throughStage(capture: BatchCapture, l: number, i: number, s: Stage, d: 
       return d; // folded into the layer's derivative
     case 'maxpool': {
       // Clamped: each window passes the direction at the cell the forward pass chose.
-      const choices = capture.poolChoices(l, i);
-      const flat = tf.reshape(d, [B, K, -1]);
-      const picked = tf.gather(flat, choices, 2, 1);
-      const outShape = (s.layer.outputShape as number[]).slice(1);
-      return tf.reshape(picked, [B, K, ...outShape]);
+      // Mask, pad, sum each window: plain differentiable ops, so reverse mode works everywhere.
+      const mask = capture.poolMask(l, i);
+      const g = poolGeometry(s, mask.shape);
+      const [, H, W, C] = mask.shape;
+      const kept = tf.reshape(tf.mul(d, tf.expandDims(mask, 1)), [B * K, H, W, C]);
+      const pooled = cellsToWindows(padOrCrop(kept, g), g);
+      return tf.reshape(pooled, [B, K, g.outHeight, g.outWidth, C]);
     }
     case 'flatten':
       return tf.reshape(d, [B, K, -1]);

@@ -161,7 +161,7 @@ describe('Trainer', () => {
       (hook as { tap(n: string, f: () => void): void }).tap('all', () => undefined);
     }
     // Touch the lazily derived tensors so they are created (and must be disposed) each round.
-    t.hooks.afterBackward.tap('derive', (c) => { c.capture.derivative(0); c.capture.poolChoices(0, 0); });
+    t.hooks.afterBackward.tap('derive', (c) => { c.capture.derivative(0); c.capture.poolMask(0, 0); });
     await t.fit(x, y, { epochs: 2, batchSize: 8, seed: 1 }); // warm up optimizer slots
     const before = tf.memory().numTensors;
     const s = await t.fit(x, y, { epochs: 62, batchSize: 8, seed: 1 });

@@ -1,0 +1,10 @@
+export { DataFileError, isGzip, readBytes } from './read.js';
+export type { ImageDataset } from './dataset.js';
+export { readIdx, parseIdx, encodeIdx } from './idx.js';
+export type { IdxArray, IdxData, IdxDtype, ParseIdxOptions } from './idx.js';
+export { loadMnistLike, loadMnist, mnistDefaultPaths, mnistPaths } from './mnist.js';
+export type { MnistLikeOptions, LoadMnistOptions, MnistSplit, MnistPaths } from './mnist.js';
+export { loadCifar10, parseCifarBatch, cifar10Files, CIFAR10_FILES, CIFAR_RECORD } from './cifar.js';
+export type { LoadCifar10Options, CifarSplit } from './cifar.js';
+export { toTensors } from './tensors.js';
+export type { ToTensorsOptions } from './tensors.js';

@@ -1,0 +1,71 @@
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { vegaTextWidth } from './text-metrics.js';
+import { theme } from './theme.js';
+
+export interface RenderOptions {
+  /**
+   * Prefix for every `id` in the SVG (clip paths, gradients). Several SVGs inlined in one
+   * page share one id namespace, and vega numbers ids per process, so reports set this.
+   */
+  idPrefix?: string;
+}
+
+type WidthFn = (item: object, text: unknown) => number;
+interface TextMetrics {
+  width: WidthFn;
+  estimateWidth: WidthFn;
+}
+
+// Without node-canvas vega falls back to a crude 0.8 em/glyph estimate; swap in a
+// better estimate, but keep real measurement if canvas happens to be installed.
+const metrics = (vega as unknown as { textMetrics?: TextMetrics }).textMetrics;
+if (metrics && metrics.width === metrics.estimateWidth) metrics.width = vegaTextWidth;
+
+/** Reports are self-contained: data must be inline, so any load is refused (and remembered). */
+function offlineLoader(refused: string[]): vega.Loader {
+  const refuse = (what: string) => {
+    refused.push(what);
+    return Promise.reject(new Error(`refused to load ${what}`));
+  };
+  return { ...vega.loader(), load: refuse, sanitize: refuse, http: refuse, file: refuse };
+}
+
+/**
+ * Compiles a Vega-Lite spec and renders it to a standalone SVG string in Node: no DOM,
+ * no canvas, no network. The house theme sits under the spec's own `config`.
+ * Rejects if vega reports an error (e.g. a spec asking to load remote data).
+ */
+export async function renderSvg(spec: TopLevelSpec, options: RenderOptions = {}): Promise<string> {
+  const vgSpec = compile(spec, { config: theme }).spec;
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const refused: string[] = [];
+  const logger = vega.logger(vega.Warn, undefined, (method, _level, args) => {
+    (method === 'error' ? errors : warnings).push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' '));
+  });
+  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none', loader: offlineLoader(refused), logger });
+  try {
+    await view.runAsync();
+    const svg = await view.toSVG();
+    if (refused.length > 0) throw new Error(`report figures must inline their data (asked for ${refused.join(', ')})`);
+    if (errors.length > 0) throw new Error(`figure failed to render: ${errors.join('; ')}`);
+    // Warnings (e.g. an empty field) usually mean a plugin's spec is off: say so, but keep the figure.
+    for (const w of warnings) console.warn(`[taylorlens report] ${w}`);
+    return options.idPrefix ? scopeSvgIds(svg, options.idPrefix) : svg;
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Rewrites `id="x"` and its references (`url(#x)`, `href="#x"`) to `prefix + x`. */
+export function scopeSvgIds(svg: string, prefix: string): string {
+  const ids = new Set<string>();
+  for (const m of svg.matchAll(/\sid="([^"]+)"/g)) ids.add(m[1]!);
+  if (ids.size === 0) return svg;
+  const scoped = (id: string) => (ids.has(id) ? prefix + id : id);
+  return svg
+    .replace(/(\sid=")([^"]+)"/g, (_m, head: string, id: string) => `${head}${scoped(id)}"`)
+    .replace(/url\(#([^)]+)\)/g, (_m, id: string) => `url(#${scoped(id)})`)
+    .replace(/(href=")#([^"]+)"/g, (_m, head: string, id: string) => `${head}#${scoped(id)}"`);
+}

@@ -1,0 +1,6 @@
+export { encodeNpy, decodeNpy } from './npy.js';
+export type { NpyArray, NpyData, NpyDtype, NpyInput } from './npy.js';
+export { writeFileAtomic, writeJsonAtomic, writeNpyAtomic } from './atomic.js';
+export { JsonlWriter, readJsonl } from './jsonl.js';
+export type { JsonlWriterOptions, JsonlContents } from './jsonl.js';
+export { RunDir, RUN_JSON, METRICS_JSONL } from './run-dir.js';
