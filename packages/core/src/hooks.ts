@@ -2,7 +2,7 @@ import { AsyncSeriesHook, SyncBailHook, SyncHook, SyncWaterfallHook } from 'tapa
 import type * as tf from '@tensorflow/tfjs-core';
 import type { BatchCapture } from './capture.js';
 import type { ModelAnatomy } from './anatomy.js';
-import type { NamedTensors, StepReport } from './types.js';
+import type { NamedTensors, RunStoreLike, StepReport } from './types.js';
 import type { MetricsRow } from './events.js';
 
 /** Named tap stages (lower runs first), so plugins order themselves without magic numbers. */
@@ -23,6 +23,8 @@ export interface RunContext {
   readonly backend: string;
   /** First epoch of this call (non-zero when resuming). */
   readonly initialEpoch: number;
+  /** The run folder, when the run has one (CLI runs do; plain `trainer.fit` may not). */
+  readonly store: RunStoreLike | null;
 }
 
 export interface EpochContext {

@@ -12,3 +12,5 @@ export * from './trainer.js';
 export { KERNEL_FIXES, stockKernel, maxPoolArgmax } from './kernels/index.js';
 export * from './observer.js';
 export * from './preflight.js';
+export * from './data/index.js';
+export * from './store/index.js';

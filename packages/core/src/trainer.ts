@@ -10,7 +10,7 @@ import {
 import { resolveLoss, type TaylorLoss } from './losses.js';
 import type { Plugin } from './plugin.js';
 import { SeededRandom } from './random.js';
-import { isInstrumentedOptimizer, type NamedTensors, type StepReport } from './types.js';
+import { isInstrumentedOptimizer, type NamedTensors, type RunStoreLike, type StepReport } from './types.js';
 
 /** Throw from any hook to end training cleanly; `afterCancel` and `afterRun` still run. */
 export class StopTraining extends Error {
@@ -26,6 +26,8 @@ export interface TrainerOptions {
   /** Optimizer; defaults to the model's compiled optimizer. */
   optimizer?: tf.Optimizer;
   plugins?: Plugin[];
+  /** Run folder plugins write their results into (see RunStoreLike). */
+  store?: RunStoreLike;
 }
 
 export interface FitOptions {
@@ -63,6 +65,7 @@ export class Trainer {
   private rng = new SeededRandom(0);
   private position = { epoch: 0, round: 0 };
   private running = false;
+  readonly store: RunStoreLike | null;
 
   constructor(readonly model: LayersModel, opts: TrainerOptions = {}) {
     this.loss = resolveLoss(model, opts.loss);
@@ -70,6 +73,7 @@ export class Trainer {
     if (!optimizer) throw new Error('no optimizer: compile the model with one or pass `optimizer` to the Trainer');
     this.optimizer = optimizer;
     this.anatomy = modelAnatomy(model, { lossAbsorbs: this.loss.absorbs });
+    this.store = opts.store ?? null;
     for (const p of opts.plugins ?? []) this.use(p);
   }
 
@@ -125,7 +129,7 @@ export class Trainer {
     this.position = { epoch: resume?.epoch ?? 0, round: resume?.round ?? 0 };
     const run: RunContext = Object.freeze({
       anatomy: this.anatomy, epochs, batchSize, batchesPerEpoch: batches, samples, seed,
-      backend: tf.getBackend(), initialEpoch: this.position.epoch,
+      backend: tf.getBackend(), initialEpoch: this.position.epoch, store: this.store,
     });
     const summary: RunSummary = { status: 'running', epochsCompleted: this.position.epoch, rounds: this.position.round, lastLoss: NaN, epochLoss: [], valLoss: [] };
     this.running = true;

@@ -27,3 +27,49 @@ export interface InstrumentedOptimizer {
 export function isInstrumentedOptimizer(o: unknown): o is InstrumentedOptimizer {
   return typeof (o as InstrumentedOptimizer | null)?.applyGradientsReported === 'function';
 }
+
+/**
+ * Where a run keeps its files, as plugins see it. Absent when a trainer runs without a run
+ * folder (then plugins keep results in memory only).
+ */
+export interface RunStoreLike {
+  /** The run folder. */
+  readonly dir: string;
+  /** A plugin's own folder `<runDir>/<name>/`, created on first use. */
+  pluginDir(name: string): string;
+  /** `<runDir>/trace/` when tracing is on, else null. */
+  readonly traceDir: string | null;
+  /** Whether round `n` is traced (meant for small runs). */
+  traces(round: number): boolean;
+}
+
+/**
+ * What a plugin package exports as `taylorlensPlugin`, so the CLI and reports can find it by
+ * convention (`@taylorlens/plugin-<name>`) without the core naming any plugin.
+ */
+export interface PluginModule {
+  /** Short name used in configs (`"regret"`) and as the results folder. */
+  readonly name: string;
+  /** JSON schema of the options `create` accepts. */
+  readonly schema?: object;
+  /** A trainer plugin from validated options. */
+  create?(options: unknown): import('./plugin.js').Plugin;
+  /** Sensible options for the demo run. */
+  readonly demoOptions?: object;
+  /** Report sections from a run folder's files alone. */
+  reportSections?(runDir: string): Promise<ReportSectionLike[]>;
+  /** Sections comparing several runs (one line per run). */
+  compareSections?(runs: { label: string; dir: string }[]): Promise<ReportSectionLike[]>;
+  /** Optimizers this package provides, by config name. */
+  readonly optimizers?: Record<string, { schema?: object; create(options: unknown): import('@tensorflow/tfjs-core').Optimizer }>;
+}
+
+/** A report section as the report renderer takes it (see report/html.ts). */
+export interface ReportSectionLike {
+  id: string;
+  title: string;
+  intro?: string;
+  figures: { caption: string; spec: object }[];
+  tables?: unknown[];
+  notes?: string[];
+}
