@@ -14,3 +14,4 @@ export * from './observer.js';
 export * from './preflight.js';
 export * from './data/index.js';
 export * from './store/index.js';
+export * from './report/index.js';

@@ -15,7 +15,7 @@ export interface AxisOptions {
   title: string;
   /** Unit shown after the title in parentheses, e.g. "nats". */
   unit?: string;
-  /** Default linear. Rows with non-positive values are dropped on a log axis. */
+  /** Default linear. Rows whose value is not a finite number (or, on a log axis, not positive) are dropped. */
   scale?: ScaleType;
   /** Force the axis to include zero (linear only); default false: the data decide. */
   zero?: boolean;
@@ -26,7 +26,10 @@ export interface AxisOptions {
 interface FigureBase {
   title: string;
   subtitle?: string;
-  /** Plot-area size in px; default 420 × 260. */
+  /**
+   * Whole-figure size in px, axes, title and legend included; default 500 × 320 (a plot
+   * area of about 430 × 240). Fixed outer sizes keep figures aligned in the report grid.
+   */
   width?: number;
   height?: number;
 }
@@ -178,6 +181,7 @@ function frame(o: FigureBase) {
     title: o.subtitle ? { text: o.title, subtitle: o.subtitle } : o.title,
     width: o.width ?? FIGURE_WIDTH,
     height: o.height ?? FIGURE_HEIGHT,
+    autosize: { type: 'fit' as const, contains: 'padding' as const },
   };
 }
 

@@ -27,10 +27,11 @@ section { border-top: 1px solid var(--line); margin-top: 32px; padding-top: 20px
 section h2 { font-size: 21px; margin: 0 0 6px; }
 section h2 .num { color: var(--muted); font-weight: 400; margin-right: 6px; }
 section .intro { color: var(--muted); max-width: 75ch; margin: 0 0 8px; }
-.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 500px), 1fr)); gap: 18px; margin-top: 14px; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 480px), 1fr)); gap: 18px; margin-top: 14px; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 10px; padding: 10px 12px 12px; background: #fff;
   break-inside: avoid; display: flex; flex-direction: column; }
-figure svg { display: block; width: 100%; height: auto; }
+/* Natural size (never scaled up) so text is the same size in every chart; shrinks on narrow screens. */
+figure svg { display: block; max-width: 100%; height: auto; margin: 0 auto; }
 figcaption { font-size: 13.5px; color: var(--muted); margin-top: 6px; padding: 0 4px; }
 figure.failed { border-color: #cf222e; background: #fff5f5; color: #82071e; font-size: 14px; }
 .tables { margin-top: 18px; display: grid; gap: 18px; }

@@ -18,8 +18,12 @@ export const PALETTE = [
 /** One font stack for charts and page, so SVG text matches the surrounding HTML. */
 export const FONT_STACK = 'system-ui, -apple-system, Segoe UI, Helvetica, Arial, DejaVu Sans, sans-serif';
 
-export const FIGURE_WIDTH = 420;
-export const FIGURE_HEIGHT = 260;
+/** Outer size of the figure helpers' charts (autosize "fit"). */
+export const FIGURE_WIDTH = 500;
+export const FIGURE_HEIGHT = 320;
+/** Plot-area size for hand-written specs that set none. */
+const PLOT_WIDTH = 420;
+const PLOT_HEIGHT = 260;
 
 const ink = '#1f2328';
 const muted = '#57606a';
@@ -29,7 +33,7 @@ export const theme: Config = {
   font: FONT_STACK,
   background: 'white',
   padding: 8,
-  view: { stroke: null, continuousWidth: FIGURE_WIDTH, continuousHeight: FIGURE_HEIGHT },
+  view: { stroke: null, continuousWidth: PLOT_WIDTH, continuousHeight: PLOT_HEIGHT },
   title: {
     anchor: 'start',
     fontSize: 14,

@@ -1,0 +1,117 @@
+import { describe, expect, it, beforeAll } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { preflight, modelAnatomy, selectBackend, softmaxCrossEntropy, stockKernel, MissingKernelError } from '@taylorlens/core';
+import { maxAbsDiff, tinyConv } from './helpers/models.js';
+
+/** Brute force: dW[kh,kw,ci,co] = Σ_{b,i,j} xpad[b, i·s+kh, j·s+kw, ci] · dy[b,i,j,co]. */
+function filterGradByLoops(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, s: number, pad: 'same' | 'valid'): Float64Array {
+  const [B, H, W, CI] = x.shape;
+  const [, OH, OW, CO] = dy.shape;
+  const padTop = pad === 'same' ? Math.floor(Math.max((OH - 1) * s + k - H, 0) / 2) : 0;
+  const padLeft = pad === 'same' ? Math.floor(Math.max((OW - 1) * s + k - W, 0) / 2) : 0;
+  const xv = x.dataSync();
+  const dv = dy.dataSync();
+  const out = new Float64Array(k * k * CI * CO);
+  for (let kh = 0; kh < k; kh++) for (let kw = 0; kw < k; kw++) for (let ci = 0; ci < CI; ci++) for (let co = 0; co < CO; co++) {
+    let acc = 0;
+    for (let b = 0; b < B; b++) for (let i = 0; i < OH; i++) for (let j = 0; j < OW; j++) {
+      const y = i * s + kh - padTop;
+      const xx = j * s + kw - padLeft;
+      if (y < 0 || y >= H || xx < 0 || xx >= W) continue;
+      acc += xv[((b * H + y) * W + xx) * CI + ci] * dv[((b * OH + i) * OW + j) * CO + co];
+    }
+    out[((kh * k + kw) * CI + ci) * CO + co] = acc;
+  }
+  return out;
+}
+
+function filterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, s: number, pad: 'same' | 'valid'): Float32Array {
+  return tf.tidy(() => tf.grad((w: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2d(x, w, s, pad), dy)))(tf.zeros([k, k, x.shape[3], dy.shape[3]])).dataSync() as Float32Array);
+}
+
+const cases: [number, number, 'same' | 'valid', number][] = [[3, 1, 'same', 9], [5, 2, 'same', 9], [3, 2, 'valid', 9], [3, 3, 'valid', 10], [5, 1, 'same', 7]];
+
+describe('Conv2DBackpropFilter (ours on wasm and cpu)', () => {
+  for (const backend of ['wasm', 'cpu']) {
+    it(`${backend}: equals brute-force loops and the stock cpu kernel, with negative inputs`, async () => {
+      await selectBackend(backend);
+      for (const [k, s, pad, n] of cases) {
+        const x = tf.randomNormal([2, n, n, 3], 0, 1, 'float32', k + s) as tf.Tensor4D; // signed inputs
+        const oh = pad === 'same' ? Math.ceil(n / s) : Math.ceil((n - k + 1) / s);
+        const dy = tf.randomNormal([2, oh, oh, 4], 0, 1, 'float32', 7) as tf.Tensor4D;
+        const ours = filterGrad(x, dy, k, s, pad);
+        const loops = filterGradByLoops(x, dy, k, s, pad);
+        expect(maxAbsDiff(ours, loops)).toBeLessThan(1e-4);
+        tf.dispose([x, dy]);
+      }
+    });
+  }
+
+  it('matches the stock cpu kernel it replaces', async () => {
+    await selectBackend('cpu');
+    const stock = stockKernel('Conv2DBackpropFilter', 'cpu');
+    expect(stock).toBeDefined();
+    const x = tf.randomNormal([2, 9, 9, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const dy = tf.randomNormal([2, 5, 5, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [3, 3, 3, 4] };
+    const backend = tf.backend();
+    const info = stock!.kernelFunc({ inputs: { x, dy }, backend, attrs: attrs as unknown as tf.NamedAttrMap }) as tf.TensorInfo;
+    const reference = tf.engine().makeTensorFromTensorInfo(info).dataSync();
+    expect(maxAbsDiff(filterGrad(x, dy, 3, 2, 'same'), reference)).toBeLessThan(1e-4);
+    tf.dispose([x, dy]);
+  });
+});
+
+describe('max-pool kernels on wasm', () => {
+  beforeAll(async () => { await selectBackend('wasm'); });
+
+  it('MaxPoolGrad and MaxPoolWithArgmax equal cpu on all-negative, mixed and tied windows', async () => {
+    const inputs = [
+      tf.tensor4d([-1, -2, -3, -4, -5, -0.5, -7, -8, 1, 2, 3, 4, 5, 6, 7, 8], [1, 4, 4, 1]),
+      tf.randomNormal([2, 7, 7, 3], -1, 1, 'float32', 3),
+      tf.tensor4d([0, 0, 0, 0, -1, -1, -1, -1, 2, 2, 2, 2, 0, 0, 0, 0], [1, 4, 4, 1]),
+    ];
+    for (const pad of ['valid', 'same'] as const) {
+      for (const x0 of inputs) {
+        const values = await x0.data();
+        const run = async (backend: string) => {
+          await selectBackend(backend);
+          const x = tf.tensor(values, x0.shape);
+          const dy = tf.randomNormal(tf.maxPool(x as tf.Tensor4D, 2, 2, pad).shape, 0, 1, 'float32', 5);
+          const g = tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(v, 2, 2, pad), dy)))(x as tf.Tensor4D);
+          const { result, indexes } = tf.maxPoolWithArgmax(x as tf.Tensor4D, 2, 2, pad, true);
+          const out = [await g.data(), await result.data(), await indexes.data()];
+          tf.dispose([x, dy, g, result, indexes]);
+          return out;
+        };
+        const cpu = await run('cpu');
+        const wasm = await run('wasm');
+        cpu.forEach((c, i) => expect(maxAbsDiff(wasm[i], c)).toBe(0));
+      }
+    }
+    tf.dispose(inputs);
+  });
+});
+
+describe('preflight', () => {
+  it('runs one tiny backward pass and lists the kernels a convnet needs', async () => {
+    await selectBackend('wasm');
+    const anatomy = modelAnatomy(tinyConv(), { lossAbsorbs: 'softmax' });
+    const kernels = await preflight(anatomy, softmaxCrossEntropy);
+    expect(kernels).toContain('Conv2DBackpropFilter');
+    expect(kernels).toContain('MaxPoolGrad');
+  });
+
+  it('names a missing kernel before training starts', async () => {
+    await selectBackend('wasm');
+    const saved = tf.getKernel('Conv2DBackpropFilter', 'wasm')!;
+    tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
+    try {
+      const anatomy = modelAnatomy(tinyConv(), { lossAbsorbs: 'softmax' });
+      await expect(preflight(anatomy, softmaxCrossEntropy)).rejects.toThrow(MissingKernelError);
+      await expect(preflight(anatomy, softmaxCrossEntropy)).rejects.toThrow(/lacks kernel\(s\) needed to train this model: Conv2DBackpropFilter/);
+    } finally {
+      tf.registerKernel(saved);
+    }
+  });
+});
