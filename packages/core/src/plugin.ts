@@ -3,24 +3,49 @@ import type { Trainer } from './trainer.js';
 
 /** An option object that failed its plugin's JSON schema. */
 export class OptionsError extends Error {
+  override readonly name = 'OptionsError';
   constructor(readonly owner: string, readonly problems: { path: string; message: string }[]) {
-    super(`invalid options for ${owner}:\n${problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n')}`);
+    super(`${owner}: invalid options: ${problems.map((p) => `${p.path || '(options)'} ${p.message}`).join('; ')}`);
+  }
+
+  /** JSON pointers of the offending options. */
+  get paths(): string[] {
+    return this.problems.map((p) => p.path || '(options)');
   }
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+// useDefaults fills omitted options; verbose keeps the offending value for the message.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
 const compiled = new WeakMap<object, ValidateFunction>();
 
 /** Human wording of one ajv error, naming what was expected. */
 export function describeAjvError(e: ErrorObject): { path: string; message: string } {
   const p = e.params as Record<string, unknown>;
-  let message = e.message ?? 'is invalid';
-  if (e.keyword === 'additionalProperties') message = `unknown option "${String(p.additionalProperty)}"`;
-  if (e.keyword === 'enum') message = `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-  if (e.keyword === 'required') {
-    return { path: `${e.instancePath}/${String(p.missingProperty)}`, message: 'is required' };
+  switch (e.keyword) {
+    case 'required':
+      return { path: `${e.instancePath}/${String(p.missingProperty)}`, message: 'is required' };
+    case 'additionalProperties':
+      return { path: `${e.instancePath}/${String(p.additionalProperty)}`, message: 'is not a known option' };
+    case 'enum':
+      return { path: e.instancePath, message: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}${got(e.data)}` };
+    default:
+      return { path: e.instancePath, message: `${e.message ?? 'is invalid'}${got(e.data)}` };
   }
-  return { path: e.instancePath, message };
+}
+
+function got(data: unknown): string {
+  if (data === undefined || (typeof data === 'object' && data !== null)) return '';
+  return ` (got ${JSON.stringify(data)})`;
+}
+
+/** Compile a schema now, so a broken schema fails where it is defined, naming its owner. */
+export function checkSchema(owner: string, schema: object): void {
+  if (compiled.has(schema)) return;
+  try {
+    compiled.set(schema, ajv.compile(schema));
+  } catch (e) {
+    throw new Error(`${owner}: invalid options schema: ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -28,12 +53,14 @@ export function describeAjvError(e: ErrorObject): { path: string; message: strin
  * naming every bad option's JSON pointer and what was expected.
  */
 export function validateOptions<T>(owner: string, schema: object, options: unknown): T {
-  let validate = compiled.get(schema);
-  if (!validate) {
-    validate = ajv.compile(schema);
-    compiled.set(schema, validate);
+  checkSchema(owner, schema);
+  const validate = compiled.get(schema)!;
+  let copy: unknown;
+  try {
+    copy = structuredClone(options ?? {});
+  } catch {
+    throw new OptionsError(owner, [{ path: '', message: 'must be plain JSON data (no functions)' }]);
   }
-  const copy = structuredClone(options ?? {});
   if (!validate(copy)) throw new OptionsError(owner, (validate.errors ?? []).map(describeAjvError));
   return copy as T;
 }
