@@ -7,6 +7,9 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { registerKernelFixes } from './kernels/index.js';
+import { probeWebgpu, registerWebgpuBackend, webgpuMinFlopsPerStep, type WebgpuOptions, type WebgpuStatus } from './backends/webgpu.js';
+
+export { WEBGPU_MIN_FLOPS_PER_STEP, trainingFlopsPerStep, type WebgpuOptions, type WebgpuStatus, type WebgpuAdapterInfo } from './backends/webgpu.js';
 
 const require = createRequire(import.meta.url);
 
@@ -40,11 +43,23 @@ async function tryImport(pkg: string): Promise<string | null> {
   }
 }
 
+export interface SelectOptions {
+  /**
+   * FLOPs of one training step of the model to be trained (see `trainingFlopsPerStep`). Auto-selection
+   * considers webgpu only with this hint at or above `WEBGPU_MIN_FLOPS_PER_STEP`: small nets are
+   * dispatch-bound and train faster on wasm.
+   */
+  modelFlopsPerStep?: number;
+  /** Dawn adapter options for webgpu (else TAYLORLENS_DAWN_BACKEND / TAYLORLENS_DAWN_OPTIONS). */
+  webgpu?: WebgpuOptions;
+}
+
 /**
  * Pick and activate a backend. With `prefer`, that backend is required (error if unavailable);
- * otherwise tfjs-node-gpu, tfjs-node, wasm, cpu are tried in order. Registers our kernel fixes.
+ * otherwise tfjs-node-gpu, tfjs-node, webgpu (only with a large enough `modelFlopsPerStep` and a
+ * hardware adapter), wasm, cpu are tried in order. Registers our kernel fixes.
  */
-export async function selectBackend(prefer?: string): Promise<BackendChoice> {
+export async function selectBackend(prefer?: string, opts: SelectOptions = {}): Promise<BackendChoice> {
   // PROD skips tfjs's debug checks and its console banner about tfjs-node.
   tf.env().set('PROD', true);
   const skipped: BackendChoice['skipped'] = [];
@@ -57,8 +72,14 @@ export async function selectBackend(prefer?: string): Promise<BackendChoice> {
       name = 'tensorflow';
     }
     if (name === 'webgpu') {
-      skipped.push({ backend: 'webgpu', reason: 'not requested (webgpu is used only with an explicit --backend webgpu)' });
-      return false;
+      const why = prefer === 'webgpu' ? null : await webgpuAutoRefusal(opts);
+      if (why) { skipped.push({ backend: 'webgpu', reason: why }); return false; }
+      try {
+        await registerWebgpuBackend(opts.webgpu);
+      } catch (e) {
+        skipped.push({ backend: 'webgpu', reason: (e as Error).message });
+        return false;
+      }
     }
     try {
       const ok = await tf.setBackend(name);
@@ -78,6 +99,25 @@ export async function selectBackend(prefer?: string): Promise<BackendChoice> {
     }
   }
   throw new Error(`no usable backend${prefer ? ` for --backend ${prefer}` : ''}: ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}`);
+}
+
+/** Why auto-selection passes webgpu over, or null to try it. */
+async function webgpuAutoRefusal(opts: SelectOptions): Promise<string | null> {
+  const min = webgpuMinFlopsPerStep();
+  if (opts.modelFlopsPerStep === undefined) return `no model-size hint (webgpu is chosen automatically only for models of ≥ ${min.toExponential(0)} FLOPs per step; pass modelFlopsPerStep or --backend webgpu)`;
+  if (opts.modelFlopsPerStep < min) return `model too small for webgpu (${opts.modelFlopsPerStep.toExponential(1)} < ${min.toExponential(0)} FLOPs per step: dispatch-bound, wasm is faster)`;
+  const status = await probeWebgpu(opts.webgpu);
+  if (!status.available) return status.reason ?? 'no adapter';
+  if (status.adapter!.software) return `adapter is a software rasterizer (${status.adapter!.description || status.adapter!.device}), slower than wasm; use --backend webgpu to force it`;
+  return null;
+}
+
+/**
+ * For `taylorlens doctor`: the WebGPU adapter the webgpu backend would use (vendor, architecture,
+ * description, Dawn backend, feature level) or why there is none, and the auto-selection threshold.
+ */
+export async function webgpuStatus(opts?: WebgpuOptions): Promise<WebgpuStatus> {
+  return probeWebgpu(opts);
 }
 
 function sourceOf(name: string): string {

@@ -15,3 +15,4 @@ export * from './preflight.js';
 export * from './data/index.js';
 export * from './store/index.js';
 export * from './report/index.js';
+export * from './run/index.js';

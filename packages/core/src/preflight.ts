@@ -15,7 +15,6 @@ export class MissingKernelError extends Error {
  * missing kernel is named up front instead of failing mid-run. Returns the kernels it ran.
  */
 export async function preflight(anatomy: ModelAnatomy, loss: TaylorLoss): Promise<string[]> {
-  const backend = tf.getBackend();
   try {
     const info = await tf.profile(() => tf.tidy(() => {
       const x = tf.randomUniform([2, ...anatomy.inputShape], 0, 1, 'float32', 1);
@@ -25,6 +24,7 @@ export async function preflight(anatomy: ModelAnatomy, loss: TaylorLoss): Promis
         [...anatomy.variables]);
       return [value, ...grads];
     }));
+    tf.dispose(info.result as tf.Tensor[]);
     return [...new Set(info.kernelNames)].sort();
   } catch (e) {
     const m = /Kernel '(\w+)' not registered for backend '(\w+)'/.exec((e as Error).message);

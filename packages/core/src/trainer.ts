@@ -189,7 +189,7 @@ export class Trainer {
     row.loss = lossSum / lossCount;
     summary.epochLoss.push(row.loss);
     if (validation) {
-      const v = this.evaluate(validation[0], validation[1], run.batchSize);
+      const v = await this.evaluate(validation[0], validation[1], run.batchSize);
       row.val_loss = v;
       summary.valLoss.push(v);
     }
@@ -198,8 +198,8 @@ export class Trainer {
     this.events.emit('epoch', row);
   }
 
-  /** Mean loss over a dataset, without training. */
-  evaluate(x: tf.Tensor, y: tf.Tensor, batchSize = 256): number {
+  /** Mean loss over a dataset, without training. Async: webgpu in Node can only read asynchronously. */
+  async evaluate(x: tf.Tensor, y: tf.Tensor, batchSize = 256): Promise<number> {
     let total = 0;
     const n = x.shape[0];
     for (let s = 0; s < n; s += batchSize) {
@@ -209,7 +209,7 @@ export class Trainer {
         const yb = tf.slice(y, s, size);
         return this.loss.compute(forward(this.anatomy, xb, NO_NEEDS), yb);
       });
-      total += (l.dataSync()[0]) * size;
+      total += (await l.data())[0] * size;
       l.dispose();
     }
     return total / n;

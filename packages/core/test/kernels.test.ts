@@ -97,7 +97,9 @@ describe('preflight', () => {
   it('runs one tiny backward pass and lists the kernels a convnet needs', async () => {
     await selectBackend('wasm');
     const anatomy = modelAnatomy(tinyConv(), { lossAbsorbs: 'softmax' });
+    const before = tf.memory().numTensors;
     const kernels = await preflight(anatomy, softmaxCrossEntropy);
+    expect(tf.memory().numTensors).toBe(before);
     expect(kernels).toContain('Conv2DBackpropFilter');
     expect(kernels).toContain('MaxPoolGrad');
   });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { makeMaxPoolGrad, makeMaxPoolWithArgmax } from './max-pool.js';
+import { makeWebgpuMaxPoolGrad, makeWebgpuMaxPoolWithArgmax } from './max-pool-webgpu.js';
 
 export { maxPoolArgmax } from './max-pool.js';
 
@@ -10,6 +11,8 @@ export const KERNEL_FIXES: { backend: string; kernel: string; why: string; make:
   { backend: 'wasm', kernel: 'MaxPoolGrad', why: 'wasm drops windows whose maximum is ≤ 0', make: makeMaxPoolGrad },
   { backend: 'wasm', kernel: 'MaxPoolWithArgmax', why: 'wasm picks the wrong cell in windows whose maximum is ≤ 0', make: makeMaxPoolWithArgmax },
   { backend: 'cpu', kernel: 'Conv2DBackpropFilter', why: 'stock cpu kernel takes seconds per step on a small convnet', make: makeConv2DBackpropFilter },
+  { backend: 'webgpu', kernel: 'MaxPoolGrad', why: 'webgpu sends a tied window\'s gradient to its last maximum, cpu and TensorFlow to the first', make: makeWebgpuMaxPoolGrad },
+  { backend: 'webgpu', kernel: 'MaxPoolWithArgmax', why: 'webgpu picks the last of tied maxima, cpu and TensorFlow the first', make: makeWebgpuMaxPoolWithArgmax },
 ];
 
 const stock = new Map<string, tf.KernelConfig>();

@@ -1,0 +1,4 @@
+export { main, BACKENDS } from './program.js';
+export { processIo, memoryIo, type CliIo } from './io.js';
+export { cliReporter, epochLine } from './progress.js';
+export { doctor, trainingKernels, cudaLibraries, webgpuStatus } from './doctor.js';

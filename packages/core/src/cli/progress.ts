@@ -1,0 +1,108 @@
+/**
+ * Progress for humans: a cli-progress bar per epoch when stdout is a terminal; otherwise plain
+ * lines (logs, CI), at most one per epoch plus one every ~10 s. Plugins can report long analyses
+ * by emitting `<plugin>:progress` events with `{ done, total, label? }` on `trainer.events`.
+ */
+import cliProgress from 'cli-progress';
+import type { ProgressEvent } from '../events.js';
+import type { MetricsRow } from '../events.js';
+import type { RunReporter } from '../run/runner.js';
+import type { Trainer } from '../trainer.js';
+import type { CliIo } from './io.js';
+
+export const PLAIN_INTERVAL_MS = 10_000;
+
+interface AnalysisProgress { done: number; total: number; label?: string }
+
+const fmt = (v: unknown) => (typeof v === 'number' ? (Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? v.toPrecision(4) : v.toExponential(3)) : String(v));
+
+export function epochLine(row: MetricsRow, epochs: number, seconds: number): string {
+  const extra = Object.entries(row)
+    .filter(([k]) => !['epoch', 'round', 'loss', 'kind'].includes(k))
+    .map(([k, v]) => `${k} ${fmt(v)}`);
+  return `epoch ${row.epoch}/${epochs}: loss ${fmt(row.loss)}${extra.length ? ', ' + extra.join(', ') : ''} (${seconds.toFixed(1)} s)`;
+}
+
+export function cliReporter(io: CliIo): RunReporter {
+  const tty = io.stdout.isTTY === true;
+  const now = io.now ?? Date.now;
+  return {
+    info: (line) => io.stdout.write(line + '\n'),
+    warn: (line) => io.stderr.write(line + '\n'),
+    track: (trainer, plan) => (tty ? trackTty(trainer, plan.epochs, io) : trackPlain(trainer, plan.epochs, io, now)),
+  };
+}
+
+function trackPlain(trainer: Trainer, epochs: number, io: CliIo, now: () => number): () => void {
+  let last = now();
+  let epochStart = now();
+  const line = (s: string) => { io.stdout.write(s + '\n'); last = now(); };
+  const onProgress = (p: ProgressEvent) => {
+    if (now() - last >= PLAIN_INTERVAL_MS) line(`epoch ${p.epoch}/${p.epochs} round ${p.batch}/${p.batches}: loss ${fmt(p.loss)}`);
+  };
+  const onEpoch = (row: MetricsRow) => {
+    line(epochLine(row, epochs, (now() - epochStart) / 1000));
+    epochStart = now();
+  };
+  const onAny = (key: string | number | symbol, e: unknown) => {
+    const type = String(key);
+    if (!type.endsWith(':progress')) return;
+    const a = e as AnalysisProgress;
+    if (now() - last >= PLAIN_INTERVAL_MS || a.done === a.total) line(`${a.label ?? type.slice(0, -':progress'.length)}: ${a.done}/${a.total}`);
+  };
+  trainer.events.on('progress', onProgress);
+  trainer.events.on('epoch', onEpoch);
+  trainer.events.on('*', onAny);
+  return () => {
+    trainer.events.off('progress', onProgress);
+    trainer.events.off('epoch', onEpoch);
+    trainer.events.off('*', onAny);
+  };
+}
+
+function trackTty(trainer: Trainer, epochs: number, io: CliIo): () => void {
+  const stream = io.stdout as unknown as NodeJS.WritableStream;
+  const bar = new cliProgress.SingleBar({
+    stream, format: 'epoch {epoch}/{epochs} |{bar}| {value}/{total} rounds · loss {loss} · {eta_formatted} left',
+    hideCursor: true, clearOnComplete: true, barsize: 30,
+  }, cliProgress.Presets.shades_classic);
+  const analysis = new cliProgress.SingleBar({ stream, format: '{label} |{bar}| {value}/{total}', clearOnComplete: true, barsize: 30 }, cliProgress.Presets.shades_classic);
+  let active = false;
+  let analysisActive = false;
+  let epochStart = Date.now();
+  const onProgress = (p: ProgressEvent) => {
+    if (!active) {
+      bar.start(p.batches, 0, { epoch: p.epoch, epochs: p.epochs, loss: '—' });
+      active = true;
+    }
+    bar.update(p.batch, { loss: fmt(p.loss) });
+  };
+  const onEpoch = (row: MetricsRow) => {
+    if (active) bar.stop();
+    active = false;
+    io.stdout.write(epochLine(row, epochs, (Date.now() - epochStart) / 1000) + '\n');
+    epochStart = Date.now();
+  };
+  const onAny = (key: string | number | symbol, e: unknown) => {
+    const type = String(key);
+    if (!type.endsWith(':progress')) return;
+    const a = e as AnalysisProgress;
+    if (!analysisActive) {
+      if (active) { bar.stop(); active = false; }
+      analysis.start(a.total, 0, { label: a.label ?? type.slice(0, -':progress'.length) });
+      analysisActive = true;
+    }
+    analysis.update(a.done);
+    if (a.done >= a.total) { analysis.stop(); analysisActive = false; }
+  };
+  trainer.events.on('progress', onProgress);
+  trainer.events.on('epoch', onEpoch);
+  trainer.events.on('*', onAny);
+  return () => {
+    if (active) bar.stop();
+    if (analysisActive) analysis.stop();
+    trainer.events.off('progress', onProgress);
+    trainer.events.off('epoch', onEpoch);
+    trainer.events.off('*', onAny);
+  };
+}

@@ -1,0 +1,50 @@
+/** metrics.jsonl for a run: rows from the trainer's events, and cutting it back to a checkpoint on resume. */
+import fs from 'node:fs';
+import type { MetricsRow } from '../events.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import { readJsonl } from '../store/jsonl.js';
+import { METRICS_JSONL, type RunDir } from '../store/run-dir.js';
+import type { Trainer } from '../trainer.js';
+
+export type MetricsKind = 'round' | 'epoch';
+export type TaggedRow = MetricsRow & { kind: MetricsKind };
+
+/**
+ * Append every 'round' and 'epoch' row, tagged with its kind; flush (and fsync) at each epoch,
+ * so a crash loses at most the current epoch's rows. Returns a function that stops listening.
+ */
+export function recordMetrics(trainer: Trainer, runDir: RunDir): () => void {
+  const onRound = (row: MetricsRow) => runDir.appendMetrics({ kind: 'round', ...row });
+  const onEpoch = (row: MetricsRow) => {
+    runDir.appendMetrics({ kind: 'epoch', ...row });
+    runDir.flushSync();
+  };
+  trainer.events.on('round', onRound);
+  trainer.events.on('epoch', onEpoch);
+  return () => {
+    trainer.events.off('round', onRound);
+    trainer.events.off('epoch', onEpoch);
+  };
+}
+
+export function readMetrics(runDir: RunDir): TaggedRow[] {
+  const file = runDir.path(METRICS_JSONL);
+  return fs.existsSync(file) ? readJsonl<TaggedRow>(file).rows : [];
+}
+
+/**
+ * Make metrics.jsonl end exactly at a checkpoint: keep rows up to `round` (epoch rows up to
+ * `epoch`), drop what an interrupted session wrote after it (a resume redoes those rounds), and
+ * restore the checkpoint's epoch row if the crash came before it reached the file.
+ */
+export function truncateMetrics(runDir: RunDir, epoch: number, round: number, epochRow: MetricsRow | null): { kept: number; dropped: number } {
+  const rows = readMetrics(runDir);
+  const keep = (r: TaggedRow) => (r.kind === 'epoch' ? Number(r.epoch) <= epoch : Number(r.round) <= round);
+  const kept = rows.filter(keep);
+  const dropped = rows.length - kept.length;
+  if (epochRow && epoch > 0 && !kept.some((r) => r.kind === 'epoch' && Number(r.epoch) === epoch)) {
+    kept.push({ kind: 'epoch', ...epochRow });
+  }
+  writeFileAtomic(runDir.path(METRICS_JSONL), kept.map((r) => JSON.stringify(r) + '\n').join(''));
+  return { kept: kept.length, dropped };
+}

@@ -1,0 +1,63 @@
+/** run.json: what a run was (config, versions, backend, seed) and how it went (status, timings, summary). */
+import type { RunSummary } from '../hooks.js';
+import type { RunDir } from '../store/run-dir.js';
+import type { RunConfig } from './config-types.js';
+
+export const RUN_FORMAT = 'taylorlens-run/1';
+
+/** The trainer's 'stopped' (a plugin ended the run early, on purpose) is recorded as completed. */
+export type RunFileStatus = 'running' | 'completed' | 'diverged' | 'interrupted' | 'failed';
+
+export interface RunSession {
+  startedAt: string;
+  endedAt?: string;
+  /** Epoch/round this session started from (0/0 for a fresh run). */
+  fromEpoch: number;
+  fromRound: number;
+  status: RunFileStatus;
+  backend: string;
+  /** Milliseconds: setup (data, model, preflight), training, report. */
+  setupMs?: number;
+  trainMs?: number;
+  reportMs?: number;
+}
+
+export interface RunFile {
+  format: typeof RUN_FORMAT;
+  name: string;
+  status: RunFileStatus;
+  /** Why it ended if not completed normally (divergence, signal, error, a plugin's stop). */
+  reason?: string;
+  /** The config exactly as validated. */
+  config: RunConfig;
+  /** Folder the config's relative paths resolve against. */
+  configDir: string;
+  seed: number;
+  backend: { name: string; source: string };
+  versions: Record<string, string | null>;
+  plugins: { name: string; package: string; version: string | null }[];
+  optimizer: { name: string; provider: string };
+  model: { description: string; parameters: number; layers: string };
+  data: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Summed over sessions. */
+  timings: { totalMs: number; trainMs: number; setupMs: number; reportMs: number };
+  sessions: RunSession[];
+  checkpoint: { epoch: number; round: number } | null;
+  summary: (Omit<RunSummary, 'status'> & { trainerStatus: string }) | null;
+  error?: string;
+}
+
+export function writeRunFile(runDir: RunDir, run: RunFile): void {
+  run.updatedAt = new Date().toISOString();
+  runDir.writeJson('run.json', run);
+}
+
+export function readRunFile(runDir: RunDir): RunFile {
+  const run = runDir.readRunJson<RunFile>();
+  if (run.format !== RUN_FORMAT) {
+    throw new Error(`${runDir.path('run.json')}: expected format "${RUN_FORMAT}", got ${JSON.stringify(run.format)}; not a taylorlens run folder?`);
+  }
+  return run;
+}

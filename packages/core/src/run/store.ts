@@ -1,0 +1,56 @@
+/** The run folder as plugins see it (RunStoreLike): plugin folders, the trace folder, which rounds are traced. */
+import fs from 'node:fs';
+import { METRICS_JSONL, RUN_JSON, RunDir } from '../store/run-dir.js';
+import type { RunStoreLike } from '../types.js';
+import type { TraceSpec } from './config-types.js';
+
+export const CHECKPOINT_DIR = 'checkpoint';
+export const TRACE_DIR = 'trace';
+export const WEIGHTS_DIR = 'weights';
+export const REPORT_HTML = 'report.html';
+/** Names in a run folder that belong to the core; a plugin cannot take them. */
+export const RESERVED_NAMES = [RUN_JSON, METRICS_JSONL, CHECKPOINT_DIR, TRACE_DIR, WEIGHTS_DIR, REPORT_HTML];
+
+export const DEFAULT_TRACE_MAX_ROUNDS = 100;
+
+/**
+ * Which rounds a trace spec selects: rounds 1, 1+every, 1+2·every, … and the listed rounds,
+ * the first `maxRounds` of them. With neither `every` nor `rounds`, every round. Pure, so plugins
+ * and the trace recorder always agree, resumed or not.
+ */
+export function tracePlan(spec: TraceSpec): (round: number) => boolean {
+  const every = spec.every ?? (spec.rounds ? undefined : 1);
+  const max = spec.maxRounds ?? DEFAULT_TRACE_MAX_ROUNDS;
+  const inEvery = (r: number) => every !== undefined && (r - 1) % every === 0;
+  const extra = [...new Set(spec.rounds ?? [])].filter((r) => !inEvery(r)).sort((a, b) => a - b);
+  const listed = new Set(spec.rounds ?? []);
+  return (round: number) => {
+    if (!Number.isInteger(round) || round < 1 || !(inEvery(round) || listed.has(round))) return false;
+    const rank = (every !== undefined ? Math.floor((round - 1) / every) + 1 : 0) + extra.filter((r) => r <= round).length;
+    return rank <= max;
+  };
+}
+
+export class RunStore implements RunStoreLike {
+  readonly dir: string;
+  readonly traceDir: string | null;
+  private readonly plan: ((round: number) => boolean) | null;
+
+  constructor(readonly runDir: RunDir, trace?: TraceSpec) {
+    this.dir = runDir.dir;
+    this.plan = trace ? tracePlan(trace) : null;
+    this.traceDir = trace ? runDir.path(TRACE_DIR) : null;
+    if (this.traceDir) fs.mkdirSync(this.traceDir, { recursive: true });
+  }
+
+  pluginDir(name: string): string {
+    if (RESERVED_NAMES.includes(name)) {
+      throw new Error(`plugin name '${name}' clashes with the run folder's own '${name}'; expected a name other than ${RESERVED_NAMES.join(', ')}`);
+    }
+    return this.runDir.pluginDir(name);
+  }
+
+  traces(round: number): boolean {
+    return this.plan !== null && this.plan(round);
+  }
+}
