@@ -26,3 +26,4 @@ export { clipByGlobalNorm } from './pieces/clip-by-global-norm.js';
 export { addAnnealedNoise, annealedNoiseStd, type AddAnnealedNoiseOptions } from './pieces/add-annealed-noise.js';
 
 export * from './optimizers/index.js';
+export { taylorlensPlugin } from './module.js';
