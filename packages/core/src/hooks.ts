@@ -25,6 +25,9 @@ export interface RunContext {
   readonly initialEpoch: number;
   /** The run folder, when the run has one (CLI runs do; plain `trainer.fit` may not). */
   readonly store: RunStoreLike | null;
+  /** The training inputs and targets given to `fit` (read-only; owned by the caller), e.g. to draw a probe set. */
+  readonly x: tf.Tensor;
+  readonly y: tf.Tensor;
 }
 
 export interface EpochContext {

@@ -129,7 +129,7 @@ export class Trainer {
     this.position = { epoch: resume?.epoch ?? 0, round: resume?.round ?? 0 };
     const run: RunContext = Object.freeze({
       anatomy: this.anatomy, epochs, batchSize, batchesPerEpoch: batches, samples, seed,
-      backend: tf.getBackend(), initialEpoch: this.position.epoch, store: this.store,
+      backend: tf.getBackend(), initialEpoch: this.position.epoch, store: this.store, x, y,
     });
     const summary: RunSummary = { status: 'running', epochsCompleted: this.position.epoch, rounds: this.position.round, lastLoss: NaN, epochLoss: [], valLoss: [] };
     this.running = true;

@@ -1,1 +1,12 @@
-export {};
+export * from './measures/index.js';
+export * from './options.js';
+export * from './units.js';
+export * from './probe.js';
+export * from './snapshot.js';
+export * from './files.js';
+export type { SavedState } from './state.js';
+export * from './recorder.js';
+export * from './callback.js';
+export * from './plugin.js';
+export { reportSections, compareSections } from './report/sections.js';
+export { taylorlensPlugin } from './module.js';

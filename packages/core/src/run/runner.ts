@@ -107,8 +107,6 @@ async function execute(resolved: ResolvedConfig, opts: RunOptions, resume: Resum
     model = buildModel(cfg.model, cfg.seed);
     optimizer = resolved.optimizer.create(cfg.optimizer.options ?? {});
     plugins = resolved.plugins.map((p) => p.module.module.create!(p.options));
-    // Convention: a plugin that needs the whole training set (hooks only see batches) has setTrainingData(x, y).
-    for (const p of plugins) (p as { setTrainingData?: (x: unknown, y: unknown) => unknown }).setTrainingData?.(data.x, data.y);
     runDir = resume?.runDir ?? RunDir.create(path.resolve(resolved.baseDir, cfg.output.dir), cfg.name);
   } catch (e) {
     // Nothing written yet: release what was built and report the error as it is.
