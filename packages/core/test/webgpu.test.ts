@@ -1,14 +1,15 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  Trainer, WEBGPU_MIN_FLOPS_PER_STEP, modelAnatomy, preflight, selectBackend, softmaxCrossEntropy, stockKernel,
-  trainingFlopsPerStep, webgpuStatus,
+  Trainer, WEBGPU_MIN_FLOPS_PER_STEP, captureForward, modelAnatomy, perSampleJacobian, preflight, selectBackend,
+  softmaxCrossEntropy, stockKernel, trainingFlopsPerStep, webgpuStatus,
 } from '@taylorlens/core';
 import { autoencoder, maxAbsDiff, paperConvnet, randomData, tinyConv, weightsOf } from './helpers/models.js';
 
 // The webgpu backend through Dawn. Without a GPU, Dawn's OpenGL ES backend runs on Mesa's llvmpipe
 // (EGL surfaceless), which .ci/install-webgpu-deps.sh installs; these tests fail, not skip, without it.
-beforeAll(async () => {
+// beforeEach, not beforeAll: each test then fails with this message instead of being skipped.
+beforeEach(async () => {
   const s = await webgpuStatus();
   if (!s.available) {
     throw new Error(`no WebGPU adapter for the webgpu tests: ${s.reason}. Run .ci/install-webgpu-deps.sh (as root) first.`);
@@ -96,7 +97,7 @@ describe('webgpu kernels against cpu', () => {
         const { cpu, gpu } = await onBoth(() => {
           const x = poolInputs()[i];
           const dy = tf.randomNormal(tf.maxPool(x, k, s, pad).shape, 0, 1, 'float32', 5);
-          const dx = tf.grad((a: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(a, k, s, pad), dy)))(x);
+          const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, k, s, pad), dy)))(x);
           const { result, indexes } = tf.maxPoolWithArgmax(x, k, s, pad, true);
           return [dx, result, tf.cast(indexes, 'float32')];
         });
@@ -114,7 +115,7 @@ describe('webgpu kernels against cpu', () => {
     const attrs = { filterSize: 2, strides: 2, pad: 'valid' };
     const info = stock!.kernelFunc({ inputs: { dy, input: x, output: tf.maxPool(x, 2, 2, 'valid') }, backend: tf.backend(), attrs: attrs as unknown as tf.NamedAttrMap }) as tf.TensorInfo;
     const stockDx = await tf.engine().makeTensorFromTensorInfo(info).data();
-    const ours = await tf.grad((a: tf.Tensor4D) => tf.sum(tf.maxPool(a, 2, 2, 'valid')))(x).data();
+    const ours = await tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid')))(x).data();
     // The window [0 0; 1 1]: cpu and ours route to the first 1 (index 4), stock webgpu to the last (index 5).
     expect(ours[4]).toBe(1);
     expect(ours[5]).toBe(0);
@@ -132,6 +133,43 @@ describe('webgpu kernels against cpu', () => {
       });
       for (let j = 0; j < 3; j++) expect(relDiff(cpu[j], gpu[j]), `k${k} s${s} ${pad} output ${j}`).toBeLessThan(1e-5);
     }
+  });
+});
+
+describe('webgpu Tile at rank ≥ 5 (the stock kernel reads synchronously there)', () => {
+  it('equals cpu for float32 and int32 at ranks 5 and 6, on the GPU', async () => {
+    // ≥ 1000 elements: smaller inputs that are still on the host are computed there by tfjs.
+    for (const [shape, reps] of [[[4, 5, 2, 6, 5], [1, 1, 2, 1, 3]], [[2, 5, 1, 10, 1, 10], [2, 1, 2, 1, 3, 1]], [[4, 5, 2, 6, 5], [1, 1, 1, 1, 1]]] as const) {
+      const { cpu, gpu } = await onBoth(() => {
+        // tf.mul puts x on the GPU first, so the stock kernel would have to read it back.
+        const x = tf.mul(tf.randomNormal([...shape], 0, 1, 'float32', 2), 1);
+        const i = tf.cast(tf.mul(x, 10), 'int32');
+        return [tf.tile(x, [...reps]), tf.cast(tf.tile(i, [...reps]), 'float32')];
+      });
+      expect(maxAbsDiff(cpu[0], gpu[0]), `${shape} × ${reps}`).toBe(0);
+      expect(maxAbsDiff(cpu[1], gpu[1]), `${shape} × ${reps} int32`).toBe(0);
+    }
+  });
+
+  it('the stock kernel cannot tile a rank-5 tensor that lives on the GPU (why we replace it)', async () => {
+    await selectBackend('webgpu');
+    const x = tf.mul(tf.ones([4, 5, 2, 6, 5]), 2); // computed on the GPU (≥ 1000 elements)
+    const stock = stockKernel('Tile', 'webgpu')!;
+    expect(() => stock.kernelFunc({ inputs: { x }, backend: tf.backend(), attrs: { reps: [1, 1, 2, 1, 1] } })).toThrow(/synchronously/);
+    x.dispose();
+  });
+
+  it('per-sample Jacobians through max-pooling (clamped product) equal cpu', async () => {
+    const { cpu, gpu } = await onBoth(() => {
+      const model = tinyConv(4, { input: [8, 8, 2], filters: 3, classes: 4 });
+      const anatomy = modelAnatomy(model);
+      const x = tf.randomNormal([3, 8, 8, 2], 0, 1, 'float32', 6);
+      const cap = captureForward(anatomy, x);
+      const j = perSampleJacobian(anatomy, cap, 0);
+      cap.dispose();
+      return j;
+    });
+    expect(relDiff(cpu[0], gpu[0])).toBeLessThan(1e-4);
   });
 });
 

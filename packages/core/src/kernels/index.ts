@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { makeMaxPoolGrad, makeMaxPoolWithArgmax } from './max-pool.js';
 import { makeWebgpuMaxPoolGrad, makeWebgpuMaxPoolWithArgmax } from './max-pool-webgpu.js';
+import { makeWebgpuTile } from './tile-webgpu.js';
 
 export { maxPoolArgmax } from './max-pool.js';
 
@@ -13,6 +14,7 @@ export const KERNEL_FIXES: { backend: string; kernel: string; why: string; make:
   { backend: 'cpu', kernel: 'Conv2DBackpropFilter', why: 'stock cpu kernel takes seconds per step on a small convnet', make: makeConv2DBackpropFilter },
   { backend: 'webgpu', kernel: 'MaxPoolGrad', why: 'webgpu sends a tied window\'s gradient to its last maximum, cpu and TensorFlow to the first', make: makeWebgpuMaxPoolGrad },
   { backend: 'webgpu', kernel: 'MaxPoolWithArgmax', why: 'webgpu picks the last of tied maxima, cpu and TensorFlow the first', make: makeWebgpuMaxPoolWithArgmax },
+  { backend: 'webgpu', kernel: 'Tile', why: 'webgpu tiles rank ≥ 5 on the host with a synchronous read, which Node cannot do', make: makeWebgpuTile },
 ];
 
 const stock = new Map<string, tf.KernelConfig>();
