@@ -69,7 +69,11 @@ function findFiles(dir: string, keep: (f: string) => boolean, depth = 4): string
   return out;
 }
 
-/** Whether WebGPU could be used: both packages installed, and an adapter found. */
+/**
+ * Whether WebGPU could be used: both packages installed, and an adapter found by the same probe
+ * the backend uses (every Dawn backend, core then compatibility feature level). It runs in a
+ * child process: Dawn starts native threads and prints driver noise we must not inherit.
+ */
 export async function webgpuStatus(cwd: string): Promise<string> {
   const backend = resolvePackage('@tensorflow/tfjs-backend-webgpu', cwd);
   const dawn = resolvePackage('webgpu', cwd);
@@ -77,18 +81,23 @@ export async function webgpuStatus(cwd: string): Promise<string> {
     const missing = [!backend && '@tensorflow/tfjs-backend-webgpu', !dawn && 'webgpu'].filter(Boolean).join(' and ');
     return `not installed (${missing} missing; install both to try --backend webgpu)`;
   }
-  // Probe in a child process: Dawn starts native threads and prints driver noise we must not inherit.
-  const probe = `const m = await import(${JSON.stringify(pathToFileURL(dawn).href)});
-    if (typeof m.create !== 'function') { console.log('no-create'); process.exit(0); }
-    const a = await m.create([]).requestAdapter();
-    console.log(a ? 'adapter' : 'no-adapter'); process.exit(0);`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 15_000 });
-  const answer = (r.stdout ?? '').trim().split('\n').pop();
-  if (answer === 'adapter') return 'installed; a WebGPU adapter is available (try --backend webgpu)';
-  if (answer === 'no-adapter') return 'installed, but no WebGPU adapter was found (no GPU or driver)';
-  if (answer === 'no-create') return 'installed, but the webgpu package has no create(): unexpected version';
-  const why = r.error ? r.error.message : (r.stderr ?? '').trim().split('\n').filter(Boolean).pop() ?? `exit code ${r.status}`;
-  return `installed, but failed to start: ${why}`;
+  const core = new URL('../backend.js', import.meta.url).href;
+  const probe = `const { webgpuStatus } = await import(${JSON.stringify(core)});
+    console.log(JSON.stringify(await webgpuStatus())); process.exit(0);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 30_000 });
+  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  try {
+    const status = JSON.parse(last) as { available: boolean; reason?: string; adapter?: Record<string, unknown>; minFlopsPerStep: number };
+    if (!status.available) return `installed, but no adapter: ${status.reason ?? 'unknown reason'}`;
+    const a = status.adapter ?? {};
+    const what = [a.vendor, a.architecture, a.description].filter(Boolean).join(' ');
+    return `installed; adapter ${what || '(unnamed)'}${a.software ? ' (software: never picked automatically)' : ''}; ` +
+      `picked automatically only for models of at least ${status.minFlopsPerStep.toExponential(0)} FLOPs per training step ` +
+      '(smaller nets are dispatch-bound and run faster on wasm)';
+  } catch {
+    const why = r.error ? r.error.message : (r.stderr ?? '').trim().split('\n').filter(Boolean).pop() ?? `exit code ${r.status}`;
+    return `installed, but the probe failed: ${why}`;
+  }
 }
 
 export async function doctor(io: CliIo, backend?: string): Promise<number> {
