@@ -1,0 +1,57 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ParamLayer } from '@taylorlens/core';
+
+/** A layer's linear map `x ↦ K·x (+ b)` with a given kernel and bias (not the layer's variables). */
+export function linearWith(p: ParamLayer, x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
+  let a: tf.Tensor;
+  if (p.kind === 'dense') {
+    a = x.rank === 2 ? tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D) : tf.dot(x, kernel);
+  } else {
+    const c = p.conv!;
+    a = tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, c.strides, c.padding, 'NHWC', c.dilation);
+  }
+  return bias ? tf.add(a, bias) : a;
+}
+
+/** Positions per channel of a layer's pre-activation (1 for dense). */
+export function positions(p: ParamLayer): number {
+  return p.units / p.channels;
+}
+
+/**
+ * Per-sample patches `[B, positions, fanIn]` of a layer's input: row `pos` holds the inputs that
+ * position's pre-activation sees, in the kernel's (kh, kw, c_in) order, then a 1 for the bias —
+ * so `patches · θ_α` is neuron α's pre-activation. Dense layers: `[B, 1, fanIn]`. A conv with a
+ * one-hot kernel per patch element extracts them with the layer's own padding and strides.
+ */
+export function patches(p: ParamLayer, x: tf.Tensor): tf.Tensor3D {
+  return tf.tidy(() => {
+    const B = x.shape[0];
+    const ones = tf.ones([B, positions(p), 1]);
+    if (p.kind === 'dense') return tf.concat([tf.reshape(x, [B, 1, -1]), ones], 2) as tf.Tensor3D;
+    const [kh, kw] = p.conv!.kernelSize;
+    const cin = p.inputShape[p.inputShape.length - 1];
+    const k = kh * kw * cin;
+    const eye = tf.reshape(tf.eye(k), [kh, kw, cin, k]);
+    const c = p.conv!;
+    const cols = tf.conv2d(x as tf.Tensor4D, eye as tf.Tensor4D, c.strides, c.padding, 'NHWC', c.dilation);
+    return tf.concat([tf.reshape(cols, [B, -1, k]), ones], 2) as tf.Tensor3D;
+  });
+}
+
+/** The layer's parameters as the matrix Θ `[fanIn, channels]`: kernel rows, then the bias row. */
+export function thetaOf(p: ParamLayer, kernel: tf.Tensor = p.kernel, bias: tf.Tensor | undefined | null = p.bias): tf.Tensor2D {
+  return tf.tidy(() => {
+    const k = tf.reshape(kernel, [p.fanIn - 1, p.channels]);
+    const b = bias ? tf.reshape(bias, [1, p.channels]) : tf.zeros([1, p.channels]);
+    return tf.concat([k, b], 0) as tf.Tensor2D;
+  });
+}
+
+/** Θ `[fanIn, C]` back to a kernel of the layer's shape and a bias `[C]`. */
+export function splitTheta(p: ParamLayer, theta: tf.Tensor): { kernel: tf.Tensor; bias: tf.Tensor } {
+  const C = theta.shape[1]!;
+  const kernel = tf.reshape(tf.slice(theta, [0, 0], [p.fanIn - 1, C]), [...p.kernel.shape.slice(0, -1), C]);
+  const bias = tf.reshape(tf.slice(theta, [p.fanIn - 1, 0], [1, C]), [C]);
+  return { kernel, bias };
+}

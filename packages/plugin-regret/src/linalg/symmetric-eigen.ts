@@ -1,0 +1,246 @@
+/**
+ * Eigendecomposition `A = Q Λ Qᵀ` of a real symmetric matrix: Householder reduction to
+ * tridiagonal form (row-oriented, contiguous memory) followed by the implicit QL algorithm
+ * (EISPACK tql2, via the public-domain JAMA). Direct, with a fixed O(n³) cost.
+ *
+ * Q is kept in factored form — the Householder reflectors and the QL plane rotations — because
+ * the solvers here only need `Qᵀg` and `Qû`: each costs O(n²), and skipping the accumulation of
+ * the rotations into an n×n matrix saves most of the work. `vectors()` builds Q explicitly.
+ */
+export class SymmetricEigen {
+  /** Eigenvalues, ascending. */
+  readonly values: Float64Array;
+  private explicit: Float64Array | null = null;
+
+  constructor(
+    readonly n: number,
+    values: Float64Array,
+    /** Householder vectors (reflector k acts on indices k+1…n−1), with their β = 2/vᵀv. */
+    private readonly reflectors: { v: Float64Array; beta: number }[],
+    /** Rotations in the order tql2 applied them: index i (acting on i, i+1), cos, sin. */
+    private readonly rotIndex: Int32Array,
+    private readonly rotCos: Float64Array,
+    private readonly rotSin: Float64Array,
+    /** Sorting: value `order[j]` of the unsorted spectrum is the j-th smallest. */
+    private readonly order: Int32Array,
+  ) {
+    this.values = values;
+  }
+
+  /** `Qᵀg`: coordinates of g in the eigenbasis. */
+  toEigenbasis(g: ArrayLike<number>): Float64Array {
+    const n = this.n;
+    const x = Float64Array.from(g);
+    for (let k = 0; k < this.reflectors.length; k++) applyReflector(this.reflectors[k], k + 1, x);
+    for (let r = 0; r < this.rotIndex.length; r++) {
+      const i = this.rotIndex[r];
+      const c = this.rotCos[r];
+      const s = this.rotSin[r];
+      const a = x[i];
+      const b = x[i + 1];
+      x[i] = c * a - s * b;
+      x[i + 1] = s * a + c * b;
+    }
+    const out = new Float64Array(n);
+    for (let j = 0; j < n; j++) out[j] = x[this.order[j]];
+    return out;
+  }
+
+  /** `Qû`: the vector with eigen-coordinates û. */
+  fromEigenbasis(uh: ArrayLike<number>): Float64Array {
+    const n = this.n;
+    const x = new Float64Array(n);
+    for (let j = 0; j < n; j++) x[this.order[j]] = uh[j];
+    for (let r = this.rotIndex.length - 1; r >= 0; r--) {
+      const i = this.rotIndex[r];
+      const c = this.rotCos[r];
+      const s = this.rotSin[r];
+      const a = x[i];
+      const b = x[i + 1];
+      x[i] = c * a + s * b;
+      x[i + 1] = -s * a + c * b;
+    }
+    for (let k = this.reflectors.length - 1; k >= 0; k--) applyReflector(this.reflectors[k], k + 1, x);
+    return x;
+  }
+
+  /** Eigenvectors as ROWS (vector j is `vectors().subarray(j·n, (j+1)·n)`); O(n³), built once. */
+  vectors(): Float64Array {
+    if (!this.explicit) {
+      const n = this.n;
+      const out = new Float64Array(n * n);
+      const e = new Float64Array(n);
+      for (let j = 0; j < n; j++) {
+        e.fill(0);
+        e[j] = 1;
+        out.set(this.fromEigenbasis(e), j * n);
+      }
+      this.explicit = out;
+    }
+    return this.explicit;
+  }
+}
+
+/** x ← (I − β v vᵀ) x on the indices from `offset`. */
+function applyReflector(h: { v: Float64Array; beta: number }, offset: number, x: Float64Array): void {
+  if (h.beta === 0) return;
+  const v = h.v;
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * x[offset + i];
+  s *= h.beta;
+  for (let i = 0; i < v.length; i++) x[offset + i] -= s * v[i];
+}
+
+/** `a` is n×n row-major and symmetric; it is not modified. */
+export function symmetricEigen(a: ArrayLike<number>, n: number): SymmetricEigen {
+  if (a.length !== n * n) throw new Error(`symmetricEigen: expected ${n}×${n} = ${n * n} values, got ${a.length}`);
+  const A = Float64Array.from(a);
+  const d = new Float64Array(n);
+  const e = new Float64Array(n);
+  const reflectors = tridiagonalize(A, n, d, e);
+  const rot = new Rotations();
+  tql2(d, e, n, rot);
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((i, j) => d[i] - d[j]);
+  const values = Float64Array.from(order, (i) => d[i]);
+  return new SymmetricEigen(n, values, reflectors, rot.index(), rot.cos(), rot.sin(), order);
+}
+
+/**
+ * A ← Hₖ A Hₖ for k = 0…n−3, zeroing column k below the sub-diagonal. Works on the lower
+ * triangle only (rows contiguous; half the work of a full update). Leaves the diagonal in d and
+ * the sub-diagonal in e (e[i] couples i−1 and i; e[0] = 0), tql2's convention.
+ */
+function tridiagonalize(A: Float64Array, n: number, d: Float64Array, e: Float64Array) {
+  const reflectors: { v: Float64Array; beta: number }[] = [];
+  const p = new Float64Array(n);
+  for (let k = 0; k + 2 < n; k++) {
+    const off = k + 1;
+    const m = n - off;
+    const v = new Float64Array(m); // column k below the diagonal
+    for (let i = 0; i < m; i++) v[i] = A[(off + i) * n + k];
+    let tail = 0;
+    for (let i = 1; i < m; i++) tail += v[i] * v[i];
+    if (tail === 0) {
+      e[off] = v[0];
+      reflectors.push({ v, beta: 0 });
+      continue;
+    }
+    const xnorm = Math.sqrt(v[0] * v[0] + tail);
+    const alpha = v[0] > 0 ? -xnorm : xnorm;
+    v[0] -= alpha;
+    const beta = 2 / (v[0] * v[0] + tail);
+    // p = β A₂₂ v from the lower triangle: row i gives A[i][j]·v[j] to p[i] and A[i][j]·v[i] to p[j].
+    p.fill(0, 0, m);
+    for (let i = 0; i < m; i++) {
+      const row = (off + i) * n + off;
+      const vi = v[i];
+      let s = A[row + i] * vi;
+      for (let j = 0; j < i; j++) {
+        const a = A[row + j];
+        s += a * v[j];
+        p[j] += a * vi;
+      }
+      p[i] += s;
+    }
+    let pv = 0;
+    for (let i = 0; i < m; i++) { p[i] *= beta; pv += p[i] * v[i]; }
+    const K = 0.5 * beta * pv;
+    for (let i = 0; i < m; i++) p[i] -= K * v[i];
+    // A₂₂ ← A₂₂ − v wᵀ − w vᵀ (w = p), lower triangle.
+    for (let i = 0; i < m; i++) {
+      const row = (off + i) * n + off;
+      const vi = v[i];
+      const wi = p[i];
+      for (let j = 0; j <= i; j++) A[row + j] -= vi * p[j] + wi * v[j];
+    }
+    e[off] = alpha;
+    reflectors.push({ v, beta });
+  }
+  for (let i = 0; i < n; i++) d[i] = A[i * n + i];
+  if (n >= 2) e[n - 1] = A[(n - 1) * n + n - 2];
+  e[0] = 0;
+  return reflectors;
+}
+
+class Rotations {
+  private i = new Int32Array(1024);
+  private c = new Float64Array(1024);
+  private s = new Float64Array(1024);
+  private len = 0;
+
+  push(i: number, c: number, s: number): void {
+    if (this.len === this.i.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T): T => { const b = new (a.constructor as new (n: number) => T)(a.length * 2); b.set(a); return b; };
+      this.i = grow(this.i);
+      this.c = grow(this.c);
+      this.s = grow(this.s);
+    }
+    this.i[this.len] = i;
+    this.c[this.len] = c;
+    this.s[this.len] = s;
+    this.len++;
+  }
+
+  index(): Int32Array { return this.i.slice(0, this.len); }
+  cos(): Float64Array { return this.c.slice(0, this.len); }
+  sin(): Float64Array { return this.s.slice(0, this.len); }
+}
+
+/** Implicit QL on the tridiagonal (d, e), recording each plane rotation instead of accumulating it. */
+function tql2(d: Float64Array, e: Float64Array, n: number, rot: Rotations): void {
+  for (let i = 1; i < n; i++) e[i - 1] = e[i];
+  if (n > 0) e[n - 1] = 0;
+  let f = 0;
+  let tst1 = 0;
+  const eps = 2 ** -52;
+  for (let l = 0; l < n; l++) {
+    tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
+    let m = l;
+    while (m < n) {
+      if (Math.abs(e[m]) <= eps * tst1) break;
+      m++;
+    }
+    if (m > l) {
+      let iter = 0;
+      do {
+        if (++iter > 60 * n) throw new Error('symmetricEigen: QL iteration did not converge');
+        let g = d[l];
+        let p = (d[l + 1] - g) / (2 * e[l]);
+        let r = Math.sqrt(p * p + 1);
+        if (p < 0) r = -r;
+        d[l] = e[l] / (p + r);
+        d[l + 1] = e[l] * (p + r);
+        const dl1 = d[l + 1];
+        let h = g - d[l];
+        for (let i = l + 2; i < n; i++) d[i] -= h;
+        f += h;
+        p = d[m];
+        let c = 1;
+        let c2 = c;
+        let c3 = c;
+        const el1 = e[l + 1];
+        let s = 0;
+        let s2 = 0;
+        for (let i = m - 1; i >= l; i--) {
+          c3 = c2;
+          c2 = c;
+          s2 = s;
+          g = c * e[i];
+          h = c * p;
+          r = Math.sqrt(p * p + e[i] * e[i]);
+          e[i + 1] = s * r;
+          s = e[i] / r;
+          c = p / r;
+          p = c * d[i] - s * g;
+          d[i + 1] = h + s * (c * g + s * d[i]);
+          rot.push(i, c, s);
+        }
+        p = (-s * s2 * c3 * el1 * e[l]) / dl1;
+        e[l] = s * p;
+        d[l] = c * p;
+      } while (Math.abs(e[l]) > eps * tst1);
+    }
+    d[l] += f;
+    e[l] = 0;
+  }
+}

@@ -1,0 +1,134 @@
+/** Options of the regret plugin: JSON schema (validated by the core's ajv, defaults filled in) and types. */
+
+export const PLUGIN_NAME = 'regret';
+
+export type LayerSelection = 'all' | (string | number)[];
+
+export interface ScheduleOptions {
+  /**
+   * Record every k-th round, starting with round `offset + 1`. null = by method: every round for
+   * squared-error statistics (exact and cheap), every 10th for stored rounds (other losses).
+   */
+  every: number | null;
+  offset: number;
+  /** Keep a uniform random sample of this many recorded rounds instead (stored-round scopes only). */
+  reservoir: number | null;
+  /**
+   * Samples per recorded round for stored-round scopes (the first ones of the shuffled batch).
+   * null = by method: 4 for layer and neuron scopes under other losses, the whole batch for the
+   * network scope. Statistics scopes always use the whole batch.
+   */
+  subBatch: number | null;
+}
+
+/** What `null` schedule options mean, by how a scope is recorded. */
+export const AUTO_SCHEDULE = {
+  statistics: { every: 1, subBatch: null },
+  rounds: { every: 10, subBatch: 4 },
+} as const;
+
+export interface ScopeToggle extends ScheduleOptions {
+  enabled: boolean;
+}
+
+export interface RegretOptions {
+  network: ScopeToggle;
+  layers: ScopeToggle & { layers: LayerSelection };
+  neurons: ScopeToggle & { layers: LayerSelection; perLayer: number | 'all'; seed: number };
+  /** Feasible sets: the ball (always) and, for squared-error statistics, the unconstrained least-norm minimum. */
+  feasible: {
+    /** Radius = factor × the largest distance from the centre that the recorded trajectory reached. */
+    ballFactor: number;
+    unconstrained: boolean;
+    /** Eigenvalues ≤ rcond·λ_max count as zero in the unconstrained minimum; null = max(P, 10)·2⁻²³. */
+    rcond: number | null;
+  };
+  checkpoint: { everyEpochs: number };
+  solver: { maxIterations: number; gapTolerance: number; memory: number };
+  budget: {
+    /** RAM for statistics and stored rounds together; stored rounds beyond it are spilled to disk. */
+    memoryMB: number;
+    /** Disk the stored rounds may take over the whole run (estimated up front). */
+    diskGB: number;
+    /** Refuse (or, for default selections, skip) scopes whose estimated per-round cost exceeds this multiple of a training step. */
+    maxOverhead: number;
+  };
+  /** Per-round Taylor values and per-checkpoint optima into `<traceDir>/regret/` when the store traces. */
+  trace: boolean;
+}
+
+const schedule = (every: number | null, subBatch: number | null) => ({
+  every: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }], default: every },
+  offset: { type: 'integer', minimum: 0, default: 0 },
+  reservoir: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }], default: null },
+  subBatch: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }], default: subBatch },
+});
+
+const layerSelection = {
+  anyOf: [
+    { const: 'all' },
+    { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'integer', minimum: 0 }] }, minItems: 1 },
+  ],
+  default: 'all',
+};
+
+export const REGRET_SCHEMA = {
+  title: 'taylorlens regret plugin options',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    network: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: { enabled: { type: 'boolean', default: true }, ...schedule(100, null) },
+    },
+    layers: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: { enabled: { type: 'boolean', default: true }, layers: layerSelection, ...schedule(null, null) },
+    },
+    neurons: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        layers: layerSelection,
+        perLayer: { anyOf: [{ type: 'integer', minimum: 1 }, { const: 'all' }], default: 50 },
+        seed: { type: 'integer', default: 0 },
+        ...schedule(null, null),
+      },
+    },
+    feasible: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        ballFactor: { type: 'number', exclusiveMinimum: 0, default: 1 },
+        unconstrained: { type: 'boolean', default: true },
+        rcond: { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'null' }], default: null },
+      },
+    },
+    checkpoint: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: { everyEpochs: { type: 'integer', minimum: 1, default: 1 } },
+    },
+    solver: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        maxIterations: { type: 'integer', minimum: 1, default: 100 },
+        gapTolerance: { type: 'number', exclusiveMinimum: 0, default: 1e-6 },
+        memory: { type: 'integer', minimum: 1, default: 10 },
+      },
+    },
+    budget: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        memoryMB: { type: 'number', exclusiveMinimum: 0, default: 1024 },
+        diskGB: { type: 'number', exclusiveMinimum: 0, default: 4 },
+        maxOverhead: { type: 'number', exclusiveMinimum: 0, default: 2 },
+      },
+    },
+    trace: { type: 'boolean', default: true },
+  },
+} as const;
+
+/** What the demo run uses: every scope, cheap schedules. */
+export const DEMO_OPTIONS = {
+  network: { every: 20 },
+  neurons: { perLayer: 10 },
+};

@@ -1,0 +1,353 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  JsonlWriter, Plugin, STAGE_ANALYZE, STAGE_RECORD, writeJsonAtomic, writeNpyAtomic,
+  type BatchContext, type EpochContext, type RunContext, type RunStoreLike, type RunSummary, type StepOutcome, type Trainer,
+} from '@taylorlens/core';
+import { PLUGIN_NAME, REGRET_SCHEMA, type RegretOptions } from './options.js';
+import { squaredErrorScale } from './quadratic/squared-error.js';
+import { emptyPlan, RoundJacobians, type JacobianPlan } from './jacobian/round-jacobians.js';
+import { resolveScopes } from './scopes/resolve.js';
+import { admitScopes, type CostReport } from './scopes/admit.js';
+import { scheduled } from './scopes/schedule.js';
+import { StatisticsScope } from './scopes/statistics-scope.js';
+import { LocalRoundsScope } from './rounds/local-scope.js';
+import { NetworkScope } from './rounds/network-scope.js';
+import { MemoryBudget } from './rounds/round-store.js';
+import { taylorAtNext } from './trace/taylor-next.js';
+import { meanStd } from './stats-helpers.js';
+import type { RoundInput, Scope, ScopeCheckpoint, ScopeDescription } from './scopes/scope.js';
+
+export const REGRET_FORMAT = 'taylorlens.regret/1';
+
+/** A checkpoint as stored in regret.json: the solve plus the curves normalised by √N. */
+export interface CheckpointRecord extends ScopeCheckpoint {
+  normalized: { cumulativeLoss: number; phi: number[]; regret: number[] };
+  /** Mean and standard deviation over the problems (neurons) of the normalised ball regret. */
+  summary: { mean: number; std: number };
+}
+
+export interface ScopeRecord extends ScopeDescription {
+  /** How the parameter vector of a problem is laid out. */
+  parameterOrder: string;
+  checkpoints: CheckpointRecord[];
+}
+
+export interface RegretFile {
+  format: string;
+  loss: string;
+  /** γ of a squared-error loss `(γ/B)Σ‖f_b − y_b‖²` (statistics scopes), or null (stored rounds). */
+  squaredErrorScale: number | null;
+  options: RegretOptions;
+  cost: CostReport | null;
+  status: string;
+  /** Rounds trained, and the per-round incurred loss ℓ_n file (float64, one per round). */
+  rounds: number;
+  losses: string;
+  scopes: Record<string, ScopeRecord>;
+  timing: { recordMs: number; recordedRounds: number; checkpointMs: number };
+}
+
+const ORDER: Record<string, string> = {
+  neurons: 'θ_α = [kernel[..., α] flattened row-major (kh, kw, c_in for conv; input index for dense), bias[α]]',
+  layer: 'vec(Θ) row-major, Θ = [kernel reshaped to (fanIn − 1, channels); bias] of shape (fanIn, channels)',
+  network: 'every trainable variable flattened row-major, concatenated in model order (kernel, bias, kernel, bias, …)',
+};
+
+function safe(key: string): string {
+  return key.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+/**
+ * Neural Taylor approximations (taylor-math.md): per round, the incurred loss and what each scope
+ * (network, layers, sampled neurons) needs to evaluate its Taylor loss; at checkpoints, the hindsight
+ * Taylor optimum `Φ_S(N)` over a ball (and, for squared error, unconstrained) and the regret
+ * `R_S(N) = Σℓ_n − Φ_S(N)`, with the solver's convergence.
+ */
+export class RegretPlugin extends Plugin<RegretOptions> {
+  readonly name = PLUGIN_NAME;
+  /** Active scopes (after the cost check at beforeRun). */
+  scopes: Scope[] = [];
+  /** Everything regret.json holds, kept in memory too. */
+  results!: RegretFile;
+  /** ℓ_n of every round. */
+  readonly losses: number[] = [];
+  /** Keep scopes (statistics, stored rounds) after the run instead of disposing them (tests, notebooks). */
+  retain = false;
+  private trainer!: Trainer;
+  private candidates: (ScopeDescription & { explicit: boolean })[] = [];
+  private gamma: number | null = null;
+  private plan: JacobianPlan = emptyPlan();
+  private store: RunStoreLike | null = null;
+  private tmpDir: string | null = null;
+  private traceBefore: tf.Tensor[] | null = null;
+  private traceRows: JsonlWriter | null = null;
+  private lastCheckpointRound = -1;
+  private epochs = 0;
+
+  constructor(options: unknown = {}) {
+    super(REGRET_SCHEMA, options, PLUGIN_NAME);
+  }
+
+  apply(trainer: Trainer): void {
+    this.trainer = trainer;
+    const anatomy = trainer.anatomy;
+    this.gamma = squaredErrorScale(trainer.loss, anatomy.outputSize);
+    this.candidates = resolveScopes(anatomy, this.options, this.gamma);
+    if (this.candidates.length === 0) return;
+    trainer.require({ inputs: true, preActivations: true, preActivationGrads: this.gamma !== null });
+    const name = PLUGIN_NAME;
+    trainer.hooks.beforeRun.tapPromise({ name, stage: STAGE_RECORD }, (run) => this.beforeRun(run));
+    trainer.hooks.afterBackward.tapPromise({ name, stage: STAGE_RECORD }, (ctx) => this.afterBackward(ctx));
+    trainer.hooks.beforeStep.tapPromise({ name, stage: STAGE_RECORD }, async (ctx) => this.beforeStep(ctx));
+    trainer.hooks.afterStep.tapPromise({ name, stage: STAGE_RECORD }, (outcome, ctx) => this.afterStep(outcome, ctx));
+    trainer.hooks.afterEpoch.tapPromise({ name, stage: STAGE_ANALYZE }, (e) => this.afterEpoch(e));
+    trainer.hooks.afterRun.tapPromise({ name, stage: STAGE_ANALYZE }, (run, summary) => this.afterRun(run, summary));
+  }
+
+  /** The folder results go to, or null without a run store. */
+  get dir(): string | null {
+    return this.store ? this.store.pluginDir(PLUGIN_NAME) : null;
+  }
+
+  private spillDir(key: string): string {
+    if (this.dir) return path.join(this.dir, 'rounds', safe(key));
+    this.tmpDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'taylorlens-regret-'));
+    return path.join(this.tmpDir, safe(key));
+  }
+
+  private warn(message: string): void {
+    this.trainer.events.emit('warning', { source: PLUGIN_NAME, message });
+  }
+
+  private async beforeRun(run: RunContext): Promise<void> {
+    this.store = run.store;
+    this.epochs = run.epochs;
+    this.losses.length = 0;
+    this.lastCheckpointRound = -1;
+    if (this.scopes.length > 0) this.dispose(); // a second fit starts afresh
+    const anatomy = run.anatomy;
+    const o = this.options;
+    const rounds = (run.epochs - run.initialEpoch) * run.batchesPerEpoch;
+    if (run.initialEpoch > 0) this.warn('resumed run: regret accounting starts at the resumed round (statistics are not checkpointed)');
+    const macsPerMs = await measureThroughput();
+    const { chosen, cost, memoryBytes } = admitScopes(anatomy, this.candidates, o, run.batchSize, rounds, macsPerMs);
+    for (const s of cost.skipped) this.warn(`skipping scope ${s.key}: ${s.reason}`);
+    this.trainer.events.emit('regret:cost', cost);
+    const slow = cost.scopes.filter((c) => c.lastSolveSeconds > 600);
+    if (slow.length > 0) {
+      this.warn(`the last checkpoint's solve may take long (upper estimates at solver.maxIterations = ${o.solver.maxIterations}): `
+        + slow.map((c) => `${c.key} ≈ ${Math.round(c.lastSolveSeconds / 60)} min`).join(', ')
+        + '; record fewer rounds or samples (every, reservoir, subBatch), fewer scopes, or checkpoint less often (checkpoint.everyEpochs)');
+    }
+    const budget = new MemoryBudget(Math.max(o.budget.memoryMB * 2 ** 20 - memoryBytes, 0));
+    const solver = { maxIterations: o.solver.maxIterations, gapTolerance: o.solver.gapTolerance, memory: o.solver.memory };
+    this.scopes = chosen.map((d, i) => {
+      const common = { ballFactor: o.feasible.ballFactor, solver, seed: o.neurons.seed + 31 * i };
+      if (d.kind === 'network') return new NetworkScope(d, anatomy, this.trainer.loss, budget, this.spillDir(d.key), common);
+      if (d.method === 'statistics') return new StatisticsScope(d, anatomy, { ballFactor: o.feasible.ballFactor, unconstrained: o.feasible.unconstrained, rcond: o.feasible.rcond });
+      return new LocalRoundsScope(d, anatomy, this.trainer.loss, budget, this.spillDir(d.key), common);
+    });
+    this.plan = emptyPlan();
+    for (const s of this.scopes) {
+      const d = s.desc;
+      if (d.kind === 'network') continue;
+      const p = anatomy.layers[d.layerIndex!];
+      if (d.method === 'statistics' && p.kind === 'dense') (d.kind === 'neurons' ? this.plan.diagonals : this.plan.grams).add(p.index);
+      else {
+        const key = d.subBatch ?? Infinity;
+        if (!this.plan.jacobians.has(key)) this.plan.jacobians.set(key, new Set());
+        this.plan.jacobians.get(key)!.add(p.index);
+      }
+    }
+    this.results = {
+      format: REGRET_FORMAT,
+      loss: this.trainer.loss.name,
+      squaredErrorScale: this.gamma,
+      options: this.options,
+      cost,
+      status: 'running',
+      rounds: 0,
+      losses: 'losses.npy',
+      scopes: Object.fromEntries(this.scopes.map((s) => {
+        return [s.desc.key, { ...s.desc, parameterOrder: ORDER[s.desc.kind], checkpoints: [] }];
+      })),
+      timing: { recordMs: 0, recordedRounds: 0, checkpointMs: 0 },
+    };
+    if (this.store?.traceDir) {
+      this.traceRows = new JsonlWriter(path.join(this.store.traceDir, PLUGIN_NAME, 'rounds.jsonl'));
+    }
+    this.write();
+  }
+
+  private async afterBackward(ctx: BatchContext): Promise<void> {
+    this.losses.push(ctx.loss);
+    const due = this.scopes.filter((s) => scheduled(s.desc, ctx.round));
+    if (due.length === 0) return;
+    const t0 = performance.now();
+    const capture = ctx.capture;
+    const jac = new RoundJacobians(this.trainer.anatomy, capture, this.plan);
+    const memo: { residual?: tf.Tensor2D } = {};
+    const input: RoundInput = {
+      round: ctx.round, loss: ctx.loss, capture, jac, gamma: this.gamma,
+      residual: () => (memo.residual ??= tf.keep(tf.sub(capture.output, capture.y)) as tf.Tensor2D),
+    };
+    try {
+      await jac.prepare();
+      for (const s of due) await s.record(input);
+    } finally {
+      jac.dispose();
+      memo.residual?.dispose();
+    }
+    this.results.timing.recordMs += performance.now() - t0;
+    this.results.timing.recordedRounds += 1;
+  }
+
+  private tracing(round: number): boolean {
+    return Boolean(this.options.trace && this.store?.traceDir && this.store.traces(round));
+  }
+
+  private beforeStep(ctx: BatchContext): void {
+    if (!this.tracing(ctx.round)) return;
+    this.traceBefore = this.trainer.anatomy.variables.map((v) => v.clone());
+  }
+
+  private async afterStep(outcome: StepOutcome, ctx: BatchContext): Promise<void> {
+    const before = this.traceBefore;
+    if (!before) return;
+    this.traceBefore = null;
+    try {
+      const anatomy = this.trainer.anatomy;
+      const after = outcome.weights as readonly tf.Tensor[];
+      const taylorNext: Record<string, number[]> = {};
+      for (const s of this.scopes) {
+        const t = taylorAtNext(anatomy, ctx.capture, this.trainer.loss, s.desc, before, after);
+        taylorNext[s.desc.key] = Array.from(await t.data());
+        t.dispose();
+      }
+      const dir = path.join(this.store!.traceDir!, PLUGIN_NAME, `round-${String(ctx.round).padStart(6, '0')}`);
+      const save = async (name: string, t: tf.Tensor) => writeNpyAtomic(path.join(dir, `${name}.npy`), { dtype: 'float32', shape: t.shape, data: await t.data() as Float32Array });
+      await save('x', ctx.capture.x);
+      await save('y', ctx.capture.y);
+      await save('f', ctx.capture.output);
+      const flat = (ws: readonly tf.Tensor[]) => tf.tidy(() => tf.concat(ws.map((w) => tf.reshape(w, [-1]))));
+      const wn = flat(before);
+      const wn1 = flat(after);
+      await save('w_n', wn);
+      await save('w_next', wn1);
+      tf.dispose([wn, wn1]);
+      this.traceRows!.append({
+        round: ctx.round, loss: ctx.loss, recorded: this.scopes.filter((s) => scheduled(s.desc, ctx.round)).map((s) => s.desc.key), taylorNext,
+      });
+    } finally {
+      tf.dispose(before);
+    }
+  }
+
+  private async afterEpoch(e: EpochContext): Promise<void> {
+    const epoch = e.epoch + 1;
+    const last = epoch === this.epochs;
+    if (epoch % this.options.checkpoint.everyEpochs !== 0 && !last) return;
+    await this.checkpoint(epoch, Number(e.row.round), e.row);
+  }
+
+  /** Solve every scope now (also callable directly, e.g. from a notebook after `fit`). */
+  async checkpoint(epoch: number, round: number, row?: Record<string, unknown>): Promise<Record<string, CheckpointRecord>> {
+    const t0 = performance.now();
+    const out: Record<string, CheckpointRecord> = {};
+    for (const s of this.scopes) {
+      const c = await s.checkpoint(epoch, round);
+      const n = Math.sqrt(Math.max(c.recordedRounds, 1));
+      const normalized = { cumulativeLoss: c.cumulativeLoss / n, phi: c.ball.phi.map((v) => v / n), regret: c.ball.regret.map((v) => v / n) };
+      const rec: CheckpointRecord = { ...c, normalized, summary: meanStd(normalized.regret) };
+      out[s.desc.key] = rec;
+      this.results.scopes[s.desc.key].checkpoints.push(rec);
+      if (row) {
+        const d = s.desc;
+        if (d.kind === 'network') {
+          row['regret.network.normalized'] = normalized.regret[0];
+          row['regret.network.regret'] = c.ball.regret[0];
+        } else if (d.kind === 'layer') {
+          row[`regret.layer.${d.layer}.normalized`] = normalized.regret[0];
+          row[`regret.layer.${d.layer}.regret`] = c.ball.regret[0];
+        } else {
+          row[`regret.neurons.${d.layer}.mean`] = rec.summary.mean;
+          row[`regret.neurons.${d.layer}.std`] = rec.summary.std;
+        }
+      }
+    }
+    this.lastCheckpointRound = round;
+    this.results.rounds = this.losses.length;
+    this.results.timing.checkpointMs += performance.now() - t0;
+    this.trainer.events.emit('regret:checkpoint', { epoch, round, scopes: out });
+    this.write();
+    this.traceCheckpoint(epoch, out);
+    return out;
+  }
+
+  private traceCheckpoint(epoch: number, out: Record<string, CheckpointRecord>): void {
+    if (!this.options.trace || !this.store?.traceDir) return;
+    const dir = path.join(this.store.traceDir, PLUGIN_NAME, `checkpoint-epoch-${String(epoch).padStart(4, '0')}`);
+    const files: Record<string, string> = {};
+    for (const s of this.scopes) {
+      const u = s.optima();
+      const c = s.centre();
+      if (!u || !c) continue;
+      const P = s.desc.params;
+      const centre = c.dataSync();
+      const v = new Float64Array(u.length * P);
+      u.forEach((row, k) => { for (let i = 0; i < P; i++) v[k * P + i] = centre[k * P + i] + row[i]; });
+      const file = `${safe(s.desc.key)}.optimum.npy`;
+      writeNpyAtomic(path.join(dir, file), { dtype: 'float64', shape: [u.length, P], data: v });
+      writeNpyAtomic(path.join(dir, `${safe(s.desc.key)}.centre.npy`), { dtype: 'float32', shape: [u.length, P], data: centre as Float32Array });
+      files[s.desc.key] = file;
+    }
+    writeJsonAtomic(path.join(dir, 'checkpoint.json'), { epoch, optima: files, scopes: out });
+  }
+
+  private async afterRun(_run: RunContext, summary: RunSummary): Promise<void> {
+    if (!this.results) return;
+    try {
+      if (summary.rounds > 0 && this.lastCheckpointRound !== summary.rounds && this.scopes.length > 0) {
+        await this.checkpoint(summary.epochsCompleted, summary.rounds);
+      }
+    } finally {
+      this.results.status = summary.status;
+      this.write();
+      this.traceRows?.close();
+      this.traceRows = null;
+      if (!this.retain) this.dispose();
+    }
+  }
+
+  private write(): void {
+    const dir = this.dir;
+    if (!dir) return;
+    this.results.rounds = this.losses.length;
+    writeNpyAtomic(path.join(dir, 'losses.npy'), { dtype: 'float64', shape: [this.losses.length], data: Float64Array.from(this.losses) });
+    writeJsonAtomic(path.join(dir, 'regret.json'), this.results);
+  }
+
+  /** Free statistics, stored rounds and temporary files. */
+  dispose(): void {
+    for (const s of this.scopes) s.dispose();
+    this.traceBefore && tf.dispose(this.traceBefore);
+    this.traceBefore = null;
+    if (this.tmpDir) fs.rmSync(this.tmpDir, { recursive: true, force: true });
+    this.tmpDir = null;
+  }
+}
+
+/** Multiply-adds per millisecond of a 256×256 matmul on the active backend (for the time estimate). */
+async function measureThroughput(): Promise<number> {
+  const a = tf.randomNormal([256, 256]);
+  const run = async () => { const c = tf.matMul(a, a); await c.data(); c.dispose(); };
+  await run();
+  const t0 = performance.now();
+  for (let i = 0; i < 4; i++) await run();
+  const ms = (performance.now() - t0) / 4;
+  a.dispose();
+  return (256 * 256 * 256) / Math.max(ms, 1e-3);
+}

@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Turns a few buffered rounds' pieces into their summed contribution `(A, g, c)` (device layout of A). */
+export type Reducer = (rounds: readonly tf.Tensor[][]) => { A: tf.Tensor; g: tf.Tensor; c: tf.Tensor };
+
+/**
+ * Running sums `A = Σ κ M_bᵀM_b`, `g = Σ κ M_bᵀe_b`, `c' = Σ (κ‖e_b‖² − ℓ_n)` for K problems of
+ * P parameters each: every prefix optimum of a squared-error scope, in memory that does not grow
+ * with the number of rounds.
+ *
+ * Each round hands in small per-sample pieces (e.g. x̃ and the Gram's diagonal); every
+ * `bufferRounds` rounds a reducer turns them into (A, g, c) with a few large matmuls — on wasm
+ * the cost of a round is mostly op dispatch, so batching rounds is what makes recording cheap.
+ * Sums stay on the device in float32 (no read-back on the hot path); every `flushEvery` rounds
+ * and before a checkpoint they move into float64 host totals, so long runs accumulate in double.
+ */
+export class QuadraticStatistics {
+  readonly A: Float64Array;
+  readonly g: Float64Array;
+  readonly c: Float64Array;
+  /** Rounds added so far. */
+  rounds = 0;
+  private devA: tf.Tensor | null = null;
+  private devG: tf.Tensor | null = null;
+  private devC: tf.Tensor | null = null;
+  private buffer: tf.Tensor[][] = [];
+  private pending = 0;
+
+  /**
+   * @param reduce buffered pieces → (A, g, c), A in the device layout
+   * @param addToHost adds the device layout of A (read back) into the host matrices `[K, P, P]`
+   */
+  constructor(readonly K: number, readonly P: number, private readonly reduce: Reducer,
+    private readonly addToHost: (a: ArrayLike<number>, A: Float64Array) => void = addFull(K, P), readonly bufferRounds = 10, readonly flushEvery = 100) {
+    this.A = new Float64Array(K * P * P);
+    this.g = new Float64Array(K * P);
+    this.c = new Float64Array(K);
+  }
+
+  /** Host bytes (float64 totals) plus the device sums (float32). */
+  get bytes(): number {
+    return 12 * (this.A.length + this.g.length + this.c.length);
+  }
+
+  /** Add one round's pieces (takes ownership of the tensors). */
+  async add(pieces: tf.Tensor[]): Promise<void> {
+    this.buffer.push(pieces.map((t) => tf.keep(t)));
+    this.rounds++;
+    if (this.buffer.length >= this.bufferRounds) this.reduceBuffer();
+    if (++this.pending >= this.flushEvery) await this.flush();
+  }
+
+  private reduceBuffer(): void {
+    if (this.buffer.length === 0) return;
+    const acc = (old: tf.Tensor | null, t: tf.Tensor) => (old ? tf.add(old, t) : t);
+    const next = tf.tidy(() => {
+      const { A, g, c } = this.reduce(this.buffer);
+      return [acc(this.devA, A), acc(this.devG, g), acc(this.devC, c)];
+    });
+    tf.dispose([...this.buffer.flat(), ...[this.devA, this.devG, this.devC].filter((t): t is tf.Tensor => t !== null)]);
+    [this.devA, this.devG, this.devC] = next.map((t) => tf.keep(t));
+    this.buffer = [];
+  }
+
+  /** Move the device sums into the float64 totals. */
+  async flush(): Promise<void> {
+    this.reduceBuffer();
+    this.pending = 0;
+    if (!this.devA) return;
+    const [a, g, c] = await Promise.all([this.devA.data(), this.devG!.data(), this.devC!.data()]);
+    this.addToHost(a, this.A);
+    for (let i = 0; i < g.length; i++) this.g[i] += g[i];
+    if (c.length === 1) for (let k = 0; k < this.K; k++) this.c[k] += c[0];
+    else for (let k = 0; k < c.length; k++) this.c[k] += c[k];
+    // Zeroed rather than dropped: the device holds the same tensors whether or not a flush just ran.
+    const zero = [this.devA, this.devG!, this.devC!].map((t) => tf.keep(tf.zerosLike(t)));
+    tf.dispose([this.devA, this.devG!, this.devC!]);
+    [this.devA, this.devG, this.devC] = zero;
+  }
+
+  /** Problem k's matrix (a view). */
+  matrix(k: number): Float64Array {
+    return this.A.subarray(k * this.P * this.P, (k + 1) * this.P * this.P);
+  }
+
+  vector(k: number): Float64Array {
+    return this.g.subarray(k * this.P, (k + 1) * this.P);
+  }
+
+  /** `uᵀAu + 2gᵀu + c` for problem k (host totals; flush first). */
+  value(k: number, u: ArrayLike<number>): number {
+    const A = this.matrix(k);
+    const g = this.vector(k);
+    const P = this.P;
+    let v = this.c[k];
+    for (let i = 0; i < P; i++) {
+      let s = 0;
+      const row = i * P;
+      for (let j = 0; j < P; j++) s += A[row + j] * u[j];
+      v += u[i] * s + 2 * g[i] * u[i];
+    }
+    return v;
+  }
+
+  dispose(): void {
+    tf.dispose([...this.buffer.flat(), ...[this.devA, this.devG, this.devC].filter((t): t is tf.Tensor => t !== null)]);
+    this.buffer = [];
+    this.devA = this.devG = this.devC = null;
+  }
+}
+
+/** Full matrices `[K, P, P]`, or one `[P, P]` shared by every problem. */
+export function addFull(K: number, P: number): (a: ArrayLike<number>, A: Float64Array) => void {
+  return (a, A) => {
+    const P2 = P * P;
+    for (let k = 0; k < K; k++) {
+      const src = a.length === P2 ? 0 : k * P2;
+      for (let i = 0; i < P2; i++) A[k * P2 + i] += a[src + i];
+    }
+  };
+}

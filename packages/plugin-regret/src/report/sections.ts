@@ -1,0 +1,195 @@
+/**
+ * Report sections built from `regret/regret.json` and `regret/losses.npy` alone, after the
+ * paper's Fig. 3 (one run: normalised regret per layer with a ±1 std band over neurons; for a
+ * chosen scope its loss, Taylor optimum, regret and the network's loss) and Fig. 4 (several runs:
+ * one layer's normalised regret per run; cumulative loss against cumulative Taylor-optimal loss).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeNpy, lineChart, type ReportSectionLike, type Row } from '@taylorlens/core';
+import { PLUGIN_NAME } from '../options.js';
+import type { CheckpointRecord, RegretFile, ScopeRecord } from '../plugin.js';
+
+export function readRegret(runDir: string): { json: RegretFile; losses: Float64Array | null } | null {
+  const file = path.join(runDir, PLUGIN_NAME, 'regret.json');
+  if (!fs.existsSync(file)) return null;
+  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as RegretFile;
+  const lf = path.join(runDir, PLUGIN_NAME, json.losses ?? 'losses.npy');
+  const losses = fs.existsSync(lf) ? Float64Array.from(decodeNpy(fs.readFileSync(lf), lf).data) : null;
+  return { json, losses };
+}
+
+const label = (s: ScopeRecord) => (s.kind === 'network' ? 'network' : `${s.kind === 'layer' ? 'layer' : 'neurons'} ${s.layerIndex! + 1} (${s.layer})`);
+
+/** Network cumulative loss over all rounds up to `round`, normalised by √round. */
+function networkCurve(losses: Float64Array | null, round: number): number {
+  if (!losses || round < 1) return NaN;
+  let s = 0;
+  for (let i = 0; i < Math.min(round, losses.length); i++) s += losses[i];
+  return s / Math.sqrt(Math.min(round, losses.length));
+}
+
+const sq = (c: CheckpointRecord) => Math.sqrt(Math.max(c.recordedRounds, 1));
+
+function meanStd(xs: number[]) {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { m, s: Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length) };
+}
+
+function regretPerLayer(json: RegretFile) {
+  const neurons = Object.values(json.scopes).filter((s) => s.kind === 'neurons');
+  const layers = Object.values(json.scopes).filter((s) => s.kind !== 'neurons');
+  const figures: ReportSectionLike['figures'] = [];
+  if (neurons.length > 0) {
+    const data: Row[] = neurons.flatMap((s) => s.checkpoints.map((c) => ({
+      scope: label(s), epoch: c.epoch, mean: c.summary.mean, lower: c.summary.mean - c.summary.std, upper: c.summary.mean + c.summary.std,
+    })));
+    figures.push({
+      caption: 'Regret of single neurons, Σℓₙ − Φ over the recorded rounds divided by √N, averaged over the sampled units of each layer; '
+        + 'the band is ±1 standard deviation over those units. A curve that flattens means regret grows like √N, as Theorem 2 predicts.',
+      spec: lineChart({
+        title: 'Normalised cumulative regret of neurons, per layer', subtitle: 'mean ± 1 std over the sampled neurons (ball-constrained optimum)',
+        x: { field: 'epoch', title: 'epoch' }, y: { field: 'mean', title: 'regret / √N' }, series: 'scope', band: { lower: 'lower', upper: 'upper' },
+        data, points: data.length <= 40,
+      }),
+    });
+  }
+  if (layers.length > 0) {
+    const data: Row[] = layers.flatMap((s) => s.checkpoints.map((c) => ({ scope: label(s), epoch: c.epoch, value: c.normalized.regret[0] })));
+    figures.push({
+      caption: 'Regret of whole layers (and of the network, when recorded), divided by √N of the recorded rounds, against the ball-constrained hindsight Taylor optimum.',
+      spec: lineChart({
+        title: 'Normalised cumulative regret of layers and network', x: { field: 'epoch', title: 'epoch' }, y: { field: 'value', title: 'regret / √N' },
+        series: 'scope', data, points: data.length <= 40,
+      }),
+    });
+  }
+  return figures;
+}
+
+/** Fig. 3(b)/(c): a scope's loss, Taylor optimum and regret (mean ± std over neurons) and the network's loss, all / √N. */
+function scopeFigure(s: ScopeRecord, losses: Float64Array | null) {
+  const rows: Row[] = [];
+  for (const c of s.checkpoints) {
+    const n = sq(c);
+    const phi = meanStd(c.ball.phi.map((v) => v / n));
+    const reg = meanStd(c.ball.regret.map((v) => v / n));
+    const loss = c.cumulativeLoss / n;
+    rows.push({ curve: `${s.kind === 'neurons' ? 'neuron' : s.kind} loss`, epoch: c.epoch, value: loss, lower: loss, upper: loss });
+    rows.push({ curve: 'Taylor optimum', epoch: c.epoch, value: phi.m, lower: phi.m - phi.s, upper: phi.m + phi.s });
+    rows.push({ curve: 'regret', epoch: c.epoch, value: reg.m, lower: reg.m - reg.s, upper: reg.m + reg.s });
+    const net = networkCurve(losses, c.round);
+    rows.push({ curve: 'network loss', epoch: c.epoch, value: net, lower: net, upper: net });
+  }
+  return {
+    caption: `${label(s)}: cumulative incurred loss on the recorded rounds, the cumulative Taylor-optimal loss Φ and their difference, the regret, `
+      + 'each divided by √N' + (s.kind === 'neurons' ? ', averaged over the sampled neurons (band: ±1 std)' : '')
+      + '; and the network\'s cumulative loss over all rounds divided by √(rounds).',
+    spec: lineChart({
+      title: `Loss, Taylor optimum and regret: ${label(s)}`, x: { field: 'epoch', title: 'epoch' }, y: { field: 'value', title: 'cumulative / √N' },
+      series: 'curve', band: { lower: 'lower', upper: 'upper' }, data: rows, points: s.checkpoints.length <= 20,
+    }),
+  };
+}
+
+function convergenceNotes(json: RegretFile): string[] {
+  const notes: string[] = [];
+  for (const s of Object.values(json.scopes)) {
+    const c = s.checkpoints.at(-1);
+    if (!c) continue;
+    const bad = c.ball.solver.filter((r) => !r.converged).length;
+    const worst = Math.max(...c.ball.solver.map((r) => r.gap ?? r.residual ?? 0));
+    notes.push(`${label(s)}: ${c.ball.solver[0]?.method ?? 'no solve'}; ${bad === 0 ? 'all converged' : `${bad} of ${c.ball.solver.length} not converged`}; `
+      + `worst ${c.ball.solver[0]?.gap !== undefined ? 'Frank–Wolfe gap' : 'KKT residual'} ${worst.toExponential(2)}; ball radius ${c.ball.radius.map((r) => r.toPrecision(3)).slice(0, 3).join(', ')}${c.ball.radius.length > 3 ? ', …' : ''}`
+      + (c.unconstrained ? `; unconstrained rank ${Math.min(...c.unconstrained.rank)}–${Math.max(...c.unconstrained.rank)} of ${s.params} (rcond ${c.unconstrained.rcond.toExponential(1)})` : ''));
+  }
+  return notes;
+}
+
+function summaryTable(json: RegretFile) {
+  const rows = Object.values(json.scopes).flatMap((s) => {
+    const c = s.checkpoints.at(-1);
+    if (!c) return [];
+    const reg = meanStd(c.normalized.regret);
+    return [{
+      scope: label(s), problems: s.problems, params: s.params, method: s.method, rounds: c.recordedRounds,
+      loss: c.cumulativeLoss, phi: meanStd(c.ball.phi).m, regret: meanStd(c.ball.regret).m, normalized: reg.m, std: s.problems > 1 ? reg.s : null,
+    }];
+  });
+  return {
+    caption: 'Last checkpoint per scope (means over neurons): Σℓₙ and Φ over the recorded rounds, regret R = Σℓₙ − Φ and R/√N.',
+    columns: [
+      { key: 'scope' }, { key: 'problems', title: 'problems' }, { key: 'params', title: 'params each' }, { key: 'method' },
+      { key: 'rounds', title: 'recorded rounds' }, { key: 'loss', title: 'Σℓ' }, { key: 'phi', title: 'Φ (ball)' }, { key: 'regret', title: 'R' },
+      { key: 'normalized', title: 'R/√N' }, { key: 'std', title: 'std R/√N' },
+    ],
+    rows,
+  };
+}
+
+export async function reportSections(runDir: string): Promise<ReportSectionLike[]> {
+  const loaded = readRegret(runDir);
+  if (!loaded) return [];
+  const { json, losses } = loaded;
+  const scopes = Object.values(json.scopes).filter((s) => s.checkpoints.length > 0);
+  if (scopes.length === 0) return [];
+  // Fig. 3(b), (c): the first two neuron scopes (or layers when no neurons were recorded).
+  const neurons = scopes.filter((s) => s.kind === 'neurons');
+  const chosen = (neurons.length > 0 ? neurons : scopes).slice(0, 2);
+  return [{
+    id: 'regret',
+    title: 'Regret against the hindsight Taylor optimum',
+    intro: 'For each scope S (the network, a layer, or one neuron\'s incoming weights) and rounds n = 1…N: the incurred loss ℓₙ, the Taylor loss τⁿ_S '
+      + '(the loss of the network linearised in S around Wₙ, with ReLU and max-pool choices frozen), the hindsight Taylor optimum '
+      + 'Φ_S(N) = min over a ball of Σₙ τⁿ_S and the regret R_S(N) = Σₙ ℓₙ − Φ_S(N). The ball is centred on the scope\'s first recorded weights '
+      + `with radius ${json.options.feasible.ballFactor} × the farthest the trajectory went. Sums run over the recorded rounds; N counts them.`
+      + (json.squaredErrorScale !== null ? ' With squared error every optimum is exact (running statistics, trust-region solution by eigendecomposition).' : ' Optima are found by projected L-BFGS over the stored rounds; its Frank–Wolfe gap bounds the error of Φ.'),
+    figures: [...regretPerLayer(json), ...chosen.map((s) => scopeFigure(s, losses))],
+    tables: [summaryTable(json)],
+    notes: convergenceNotes(json),
+  }];
+}
+
+/** A scope of a run by kind and layer position (layer names differ between runs of one process). */
+function find(json: RegretFile, kind: string, layerIndex: number | null): ScopeRecord | undefined {
+  return Object.values(json.scopes).find((s) => s.kind === kind && s.layerIndex === layerIndex && s.checkpoints.length > 0);
+}
+
+/** The layer compared across runs: a layer scope present in every run, nearest the middle of the network. */
+function commonLayer(runs: { json: RegretFile }[]): number | null {
+  const idx = Object.values(runs[0].json.scopes).filter((s) => s.kind === 'layer' && runs.every((r) => find(r.json, 'layer', s.layerIndex)))
+    .map((s) => s.layerIndex!);
+  if (idx.length === 0) return null;
+  const mid = Math.max(...idx) / 2;
+  return idx.sort((a, b) => Math.abs(a - mid) - Math.abs(b - mid))[0];
+}
+
+export async function compareSections(runs: { label: string; dir: string }[]): Promise<ReportSectionLike[]> {
+  const loaded = runs.map((r) => ({ label: r.label, ...readRegret(r.dir) })).filter((r): r is { label: string; json: RegretFile; losses: Float64Array | null } => Boolean(r.json));
+  if (loaded.length === 0) return [];
+  const layer = commonLayer(loaded);
+  const [kind, index] = layer !== null ? ['layer', layer] : ['network', null];
+  if (!loaded.every((r) => find(r.json, kind, index))) return [];
+  const scope = find(loaded[0].json, kind, index)!;
+  const regret: Row[] = loaded.flatMap((r) => find(r.json, kind, index)!.checkpoints.map((c) => ({ run: r.label, epoch: c.epoch, value: c.normalized.regret[0] })));
+  const cumulative: Row[] = loaded.flatMap((r) => find(r.json, kind, index)!.checkpoints.flatMap((c) => [
+    { curve: `${r.label}: incurred`, epoch: c.epoch, value: c.cumulativeLoss },
+    { curve: `${r.label}: Taylor optimum`, epoch: c.epoch, value: c.ball.phi[0] },
+  ]));
+  return [{
+    id: 'regret-compare',
+    title: `Regret per optimizer: ${label(scope)}`,
+    intro: 'One line per run. Regret against the ball-constrained hindsight Taylor optimum of one layer, divided by √N (flat means √N growth); '
+      + 'and the cumulative incurred loss next to the cumulative Taylor-optimal loss: the gap between them is the regret.',
+    figures: [
+      {
+        caption: `${label(scope)}: regret / √N per run (the paper's Fig. 4a/b).`,
+        spec: lineChart({ title: `Normalised regret, ${label(scope)}`, x: { field: 'epoch', title: 'epoch' }, y: { field: 'value', title: 'regret / √N' }, series: 'run', data: regret, points: regret.length <= 40 }),
+      },
+      {
+        caption: `${label(scope)}: cumulative incurred loss and cumulative Taylor-optimal loss Φ per run, over the recorded rounds (the paper's Fig. 4c).`,
+        spec: lineChart({ title: `Cumulative loss and Taylor-optimal loss, ${label(scope)}`, x: { field: 'epoch', title: 'epoch' }, y: { field: 'value', title: 'cumulative loss' }, series: 'curve', data: cumulative, points: cumulative.length <= 40 }),
+      },
+    ],
+  }];
+}

@@ -1,0 +1,192 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ModelAnatomy, TaylorLoss } from '@taylorlens/core';
+import { layerJacobianTensor, neuronJacobianTensors } from '../jacobian/jacobian-tensor.js';
+import { patches, positions } from '../jacobian/linear.js';
+import { minimizeOverBalls, type BallSolverOptions } from '../convex/projected-lbfgs.js';
+import { perSampleLoss } from '../convex/per-sample-loss.js';
+import { scopeParams, Trajectory } from '../scopes/params.js';
+import type { BallResult, RoundInput, Scope, ScopeCheckpoint, ScopeDescription } from '../scopes/scope.js';
+import { Reservoir } from '../scopes/schedule.js';
+import { type MemoryBudget, type RoundArrays, RoundStore } from './round-store.js';
+import { taylorOutputs, type LocalRoundTensors } from './local-taylor.js';
+
+async function f32(t: tf.Tensor): Promise<{ dtype: 'float32'; shape: number[]; data: Float32Array }> {
+  const data = (await t.data()) as Float32Array;
+  return { dtype: 'float32', shape: t.shape, data };
+}
+
+/**
+ * A layer or neuron scope under a loss that is not squared error: each recorded round keeps what
+ * its Taylor loss needs (taylor-math.md) — the per-sample base outputs `f_b − M_b(w_n − w₁)`, the
+ * targets, and either the layer input with the scope's Jacobian columns (a dense neuron: `J[:, α]`
+ * and x̃) or the Jacobian tensors `G_α` themselves, whichever is smaller — and each checkpoint
+ * minimises `Σ_n τ^n` over the ball with projected L-BFGS, warm-started from the previous one.
+ */
+export class LocalRoundsScope implements Scope {
+  private readonly trajectory = new Trajectory();
+  private readonly store: RoundStore;
+  private readonly reservoir: Reservoir | null;
+  private readonly lossOf: (f: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor1D;
+  private last: Float64Array[] | null = null;
+  private incurred: Float64Array | null = null;
+
+  constructor(readonly desc: ScopeDescription, private readonly anatomy: ModelAnatomy, loss: TaylorLoss, budget: MemoryBudget,
+    spillDir: string, private readonly opts: { ballFactor: number; solver: BallSolverOptions; seed: number }) {
+    this.reservoir = desc.reservoir !== null ? new Reservoir(desc.reservoir, opts.seed) : null;
+    this.store = new RoundStore(spillDir, budget, 8 << 20, this.reservoir !== null);
+    this.lossOf = perSampleLoss(loss);
+  }
+
+  readParams(weights?: readonly tf.Tensor[]): tf.Tensor2D {
+    return scopeParams(this.anatomy, this.desc, weights);
+  }
+
+  centre(): tf.Tensor2D | null {
+    return this.trajectory.centre;
+  }
+
+  optima(): Float64Array[] | null {
+    return this.last;
+  }
+
+  usage() {
+    return { memoryBytes: this.store.memoryBytes, diskBytes: this.store.diskBytes };
+  }
+
+  private get layer() {
+    return this.anatomy.layers[this.desc.layerIndex!];
+  }
+
+  /** The Jacobian data of the first `s` samples in this scope's representation. */
+  private jacobianData(r: RoundInput, s: number): LocalRoundTensors {
+    const p = this.layer;
+    const l = p.index;
+    const J = r.jac.jacobian(l, this.desc.subBatch ?? Infinity); // [s, pL, ...]
+    const x = tf.slice(r.capture.layers[l].input!, 0, s);
+    const pL = this.anatomy.outputSize;
+    if (this.desc.representation === 'direct') {
+      const rows = patches(p, x);
+      if (this.desc.kind === 'layer') return { G: tf.transpose(layerJacobianTensor(p, J, rows), [1, 0, 2, 3]) };
+      return { G: tf.transpose(neuronJacobianTensors(p, J, rows, tf.tensor1d(this.desc.units!, 'int32')), [1, 0, 2, 3]) };
+    }
+    const Jp = tf.reshape(J, [s, pL, positions(p), p.channels]);
+    if (this.desc.kind === 'layer') return { x, J: Jp };
+    // The sampled channels by a 0/1 selection matmul (a gather along the last axis is slow on wasm).
+    const K = this.desc.units!.length;
+    const select = tf.oneHot(tf.tensor1d(this.desc.units!, 'int32'), p.channels); // [K, C]
+    const Jk = tf.matMul(tf.reshape(Jp, [-1, p.channels]), tf.transpose(select));
+    return { x, J: tf.reshape(Jk, [s, pL, positions(p), K]) };
+  }
+
+  async record(r: RoundInput): Promise<void> {
+    const slot = this.reservoir ? this.reservoir.admit() : -1;
+    if (slot === null) return;
+    const B = r.capture.batchSize;
+    const s = Math.min(this.desc.subBatch ?? B, B);
+    const w = this.readParams();
+    const dW = this.trajectory.update(w);
+    w.dispose();
+    const kept = tf.tidy(() => {
+      const t = this.jacobianData(r, s);
+      const f = tf.slice(r.capture.output, 0, s) as tf.Tensor2D;
+      const y = tf.slice(r.capture.y, 0, s) as tf.Tensor2D;
+      // base_b = f_b − M_b(w_n − w₁): the Taylor output at u = v − w₁ is base_b + M_b u.
+      const base = tf.sub(tf.expandDims(f, 1), taylorOutputs(this.layer, this.desc.kind as 'layer' | 'neurons', t, dW));
+      const loss = tf.mean(this.lossOf(f, y));
+      return { ...t, base, f, y, weight: tf.fill([s], 1 / s), loss };
+    });
+    dW.dispose();
+    const arrays: RoundArrays = {};
+    for (const name of ['x', 'J', 'G', 'base', 'f', 'y', 'weight'] as const) {
+      const t = kept[name as keyof typeof kept] as tf.Tensor | undefined;
+      if (t) arrays[name] = await f32(t);
+    }
+    const loss = (await kept.loss.data())[0];
+    tf.dispose(Object.values(kept) as tf.Tensor[]);
+    const meta = { round: r.round, samples: s, loss };
+    if (slot >= 0 && slot < this.store.rounds.length) this.store.replace(slot, arrays, meta);
+    else this.store.add(arrays, meta);
+  }
+
+  /**
+   * `Σ_n τ^n(w₁ + u_k)` for every problem k, its gradient, and — in the same pass, with the same
+   * reductions — the incurred `Σ_n ℓ_n` on the stored samples, so that regret is computed from
+   * matching sums (exactly 0 where the scope's Jacobian vanishes). Float64 totals over chunks.
+   */
+  async evaluate(points: readonly Float64Array[]): Promise<{ values: Float64Array; grads: Float64Array[]; incurred: Float64Array }> {
+    const Kp = points.length;
+    const P = this.desc.params;
+    const flat = new Float32Array(Kp * P);
+    points.forEach((u, k) => flat.set(u, k * P));
+    const U = tf.tensor2d(flat, [Kp, P]);
+    const values = new Float64Array(Kp);
+    const incurred = new Float64Array(Kp);
+    const grad = new Float64Array(Kp * P);
+    for (const { arrays } of this.store.read()) {
+      const res = tf.tidy(() => {
+        const t: LocalRoundTensors = {};
+        const mk = (name: string) => (arrays[name] ? tf.tensor(arrays[name].data as Float32Array, arrays[name].shape) : undefined);
+        t.x = mk('x');
+        t.J = mk('J');
+        t.G = mk('G');
+        const base = mk('base')!;
+        const f = mk('f')!;
+        const y = mk('y')! as tf.Tensor2D;
+        const weight = mk('weight')!;
+        const [S, , pL] = base.shape;
+        const yy = tf.reshape(tf.tile(tf.expandDims(y, 1), [1, Kp, 1]), [S * Kp, pL]) as tf.Tensor2D;
+        const total = (T: tf.Tensor) => tf.sum(tf.mul(tf.reshape(this.lossOf(tf.reshape(T, [S * Kp, pL]) as tf.Tensor2D, yy), [S, Kp]), tf.expandDims(weight, 1)), 0);
+        const inc = total(tf.tile(tf.expandDims(f, 1), [1, Kp, 1]));
+        let vals: tf.Tensor | null = null;
+        const g = tf.grad((u: tf.Tensor) => {
+          const v = total(tf.add(base, taylorOutputs(this.layer, this.desc.kind as 'layer' | 'neurons', t, u as tf.Tensor2D)));
+          vals = tf.keep(v);
+          return tf.sum(v) as tf.Scalar;
+        })(U);
+        return { g, v: vals! as tf.Tensor, inc };
+      });
+      const [gv, vv, iv] = await Promise.all([res.g.data(), res.v.data(), res.inc.data()]);
+      tf.dispose([res.g, res.v, res.inc]);
+      for (let i = 0; i < grad.length; i++) grad[i] += gv[i];
+      for (let k = 0; k < Kp; k++) { values[k] += vv[k]; incurred[k] += iv[k]; }
+    }
+    U.dispose();
+    this.incurred = incurred;
+    return { values, grads: points.map((_, k) => grad.slice(k * P, (k + 1) * P)), incurred };
+  }
+
+  async checkpoint(epoch: number, round: number): Promise<ScopeCheckpoint> {
+    const t0 = performance.now();
+    const K = this.desc.problems;
+    const P = this.desc.params;
+    const Kp = this.desc.kind === 'layer' ? 1 : K;
+    const radii = Array.from(await this.trajectory.farthestDistance(Kp), (d) => d * this.opts.ballFactor);
+    const metas = this.store.rounds;
+    const cumulativeLoss = metas.reduce((s, m) => s + m.loss, 0);
+    const start = this.last ?? Array.from({ length: Kp }, () => new Float64Array(P));
+    const sols = metas.length === 0
+      ? start.map((u) => ({ u, value: 0, gap: 0, gradientNorm: 0, iterations: 0, converged: true, onBoundary: false, stop: 'converged' as const, projectedGradientNorm: 0 }))
+      : await minimizeOverBalls(start, radii, (xs) => this.evaluate(xs), this.opts.solver);
+    this.last = sols.map((s) => s.u);
+    const incurred = this.incurred ?? new Float64Array(Kp).fill(cumulativeLoss);
+    const ball: BallResult = {
+      phi: sols.map((s) => s.value),
+      regret: sols.map((s, k) => incurred[k] - s.value),
+      radius: radii,
+      solver: sols.map((s) => ({
+        method: 'projected L-BFGS', converged: s.converged, gap: s.gap, gradientNorm: s.projectedGradientNorm,
+        iterations: s.iterations, onBoundary: s.onBoundary,
+      })),
+    };
+    return {
+      epoch, round, recordedRounds: metas.length, samples: metas.reduce((s, m) => s + m.samples, 0),
+      cumulativeLoss: metas.length > 0 ? incurred[0] : 0, ball,
+      unconstrained: null, solveMs: performance.now() - t0,
+    };
+  }
+
+  dispose(): void {
+    this.trajectory.dispose();
+    this.store.release();
+  }
+}

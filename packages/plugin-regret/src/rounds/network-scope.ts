@@ -1,0 +1,257 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { activate, type ModelAnatomy, type TaylorLoss } from '@taylorlens/core';
+import { clampedPush, type ClampFactors } from '../jacobian/clamped-push.js';
+import { linearWith } from '../jacobian/linear.js';
+import { minimizeOverBalls, type BallSolverOptions } from '../convex/projected-lbfgs.js';
+import { scopeParams, Trajectory } from '../scopes/params.js';
+import type { RoundInput, Scope, ScopeCheckpoint, ScopeDescription } from '../scopes/scope.js';
+import { Reservoir } from '../scopes/schedule.js';
+import { packRows, unpackRows } from './bits.js';
+import { type MemoryBudget, type RoundArrays, RoundStore } from './round-store.js';
+
+/** Split a flat `[1, P]` parameter vector into tensors shaped like `anatomy.variables`. */
+export function splitVariables(anatomy: ModelAnatomy, flat: tf.Tensor): tf.Tensor[] {
+  const sizes = anatomy.variables.map((v) => v.size);
+  return tf.tidy(() => tf.split(tf.reshape(flat, [-1]), sizes).map((t, i) => tf.reshape(t, anatomy.variables[i].shape)));
+}
+
+/** How the derivative of each layer is stored: ReLU masks as bits, other activations as floats, none where linear. */
+function derivativeKind(anatomy: ModelAnatomy, l: number): 'none' | 'bits' | 'float' {
+  const p = anatomy.layers[l];
+  const isOutput = l === anatomy.layers.length - 1;
+  const name = isOutput && anatomy.absorbedOutputActivation ? 'linear' : p.activation;
+  return name === 'linear' ? 'none' : name === 'relu' ? 'bits' : 'float';
+}
+
+/** One stored network round as tensors: clamp factors from the stored masks, replayed layer inputs. */
+interface Replay {
+  factors: ClampFactors;
+  inputs: tf.Tensor[];
+  kernels: tf.Tensor[];
+  f: tf.Tensor2D;
+  y: tf.Tensor2D;
+  /** `W_n − W₁` `[1, P]`. */
+  offset: tf.Tensor;
+  all: tf.Tensor[];
+}
+
+/**
+ * The network scope: every parameter may move. Too big for statistics, so rounds are stored on a
+ * schedule (every 100th by default) with what `τ^n_net` needs at any V: the inputs, targets and
+ * outputs, the weights `W_n`, the ReLU masks and max-pool choices as packed bits (derivatives of
+ * other activations as floats). At a checkpoint each stored round is replayed — the layer inputs
+ * recomputed from x and W_n, the masks taken from the bits — and the linear term `J_n(V − W_n)`
+ * is one clamped pass with every layer's displacement injected. Projected L-BFGS minimises over
+ * the ball, warm-started, with its Frank–Wolfe gap reported.
+ */
+export class NetworkScope implements Scope {
+  private readonly trajectory = new Trajectory();
+  private readonly store: RoundStore;
+  private readonly reservoir: Reservoir | null;
+  private last: Float64Array[] | null = null;
+
+  constructor(readonly desc: ScopeDescription, private readonly anatomy: ModelAnatomy, private readonly loss: TaylorLoss,
+    budget: MemoryBudget, spillDir: string, private readonly opts: { ballFactor: number; solver: BallSolverOptions; seed: number }) {
+    this.reservoir = desc.reservoir !== null ? new Reservoir(desc.reservoir, opts.seed) : null;
+    this.store = new RoundStore(spillDir, budget, 0, true);
+  }
+
+  readParams(weights?: readonly tf.Tensor[]): tf.Tensor2D {
+    return scopeParams(this.anatomy, this.desc, weights);
+  }
+
+  centre(): tf.Tensor2D | null {
+    return this.trajectory.centre;
+  }
+
+  optima(): Float64Array[] | null {
+    return this.last;
+  }
+
+  usage() {
+    return { memoryBytes: this.store.memoryBytes, diskBytes: this.store.diskBytes };
+  }
+
+  /** Bytes of the last stored round (for benches and the cost report). */
+  lastRoundBytes = 0;
+
+  async record(r: RoundInput): Promise<void> {
+    const slot = this.reservoir ? this.reservoir.admit() : -1;
+    if (slot === null) return;
+    const cap = r.capture;
+    const B = cap.batchSize;
+    const s = Math.min(this.desc.subBatch ?? B, B);
+    const w = this.readParams();
+    this.trajectory.update(w).dispose();
+    const take = (t: tf.Tensor) => (s === B ? t : tf.slice(t, 0, s));
+    const arrays: RoundArrays = {};
+    const put = async (name: string, t: tf.Tensor) => {
+      arrays[name] = { dtype: 'float32', shape: t.shape, data: (await t.data()) as Float32Array };
+    };
+    const x = take(cap.x);
+    const y = take(cap.y);
+    const f = take(cap.output);
+    const loss = tf.tidy(() => this.loss.compute(f, y));
+    await Promise.all([put('x', x), put('y', y), put('f', f), put('w', w)]);
+    for (const p of this.anatomy.layers) {
+      const kind = derivativeKind(this.anatomy, p.index);
+      if (kind !== 'none') {
+        const d = take(cap.derivative(p.index)!);
+        if (kind === 'float') await put(`d${p.index}`, d);
+        else arrays[`d${p.index}`] = { dtype: 'uint8', shape: [s, Math.ceil(p.units / 8)], data: packRows((await d.data()) as Float32Array, s, p.units) };
+        if (d !== cap.derivative(p.index)) d.dispose();
+      }
+      for (let i = 0; i < p.after.length; i++) {
+        if (p.after[i].kind !== 'maxpool') continue;
+        const m = take(cap.poolMask(p.index, i));
+        const cols = m.size / s;
+        arrays[`p${p.index}_${i}`] = { dtype: 'uint8', shape: [s, Math.ceil(cols / 8)], data: packRows((await m.data()) as Float32Array, s, cols) };
+        if (m !== cap.poolMask(p.index, i)) m.dispose();
+      }
+    }
+    const lossValue = (await loss.data())[0];
+    tf.dispose([loss, w]);
+    if (s !== B) tf.dispose([x, y, f]);
+    this.lastRoundBytes = Object.values(arrays).reduce((t, a) => t + a.data.byteLength, 0);
+    const meta = { round: r.round, samples: s, loss: lossValue };
+    if (slot >= 0 && slot < this.store.rounds.length) this.store.replace(slot, arrays, meta);
+    else this.store.add(arrays, meta);
+  }
+
+  /** Tensors of one stored round (kept; dispose `all`). */
+  replay(arrays: RoundArrays): Replay {
+    const anatomy = this.anatomy;
+    const all: tf.Tensor[] = [];
+    const keep = <T extends tf.Tensor>(t: T): T => { all.push(t); return t; };
+    const x = keep(tf.tensor(arrays.x.data as Float32Array, arrays.x.shape));
+    const s = x.shape[0];
+    const w = keep(tf.tensor(arrays.w.data as Float32Array, arrays.w.shape));
+    const vars = splitVariables(anatomy, w).map(keep);
+    const kernels = anatomy.layers.map((p) => vars[anatomy.variables.indexOf(p.kernel)]);
+    const biases = anatomy.layers.map((p) => (p.bias ? vars[anatomy.variables.indexOf(p.bias)] : null));
+    const derivs = new Map<number, tf.Tensor | null>();
+    const pools = new Map<string, tf.Tensor>();
+    const inputs: tf.Tensor[] = [];
+    let h: tf.Tensor = x;
+    tf.tidy(() => {
+      for (const st of anatomy.before) h = st.layer.apply(h, { training: false }) as tf.Tensor;
+      for (const p of anatomy.layers) {
+        inputs.push(tf.keep(h));
+        const a = linearWith(p, h, kernels[p.index], biases[p.index]);
+        const absorbed = p.index === anatomy.layers.length - 1 && anatomy.absorbedOutputActivation !== null;
+        h = absorbed ? a : activate(p, a);
+        p.after.forEach((st, i) => {
+          if (st.kind === 'activation' || st.kind === 'dropout') return;
+          if (st.kind === 'maxpool') {
+            const a2 = arrays[`p${p.index}_${i}`];
+            const mask = tf.reshape(tf.tensor(unpackRows(a2.data as Uint8Array, s, h.size / s)), h.shape);
+            pools.set(`${p.index}:${i}`, tf.keep(mask));
+          }
+          h = st.layer.apply(h, { training: false }) as tf.Tensor;
+        });
+        const kind = derivativeKind(anatomy, p.index);
+        const st = arrays[`d${p.index}`];
+        derivs.set(p.index, kind === 'none' ? null : tf.keep(tf.reshape(
+          kind === 'bits' ? tf.tensor(unpackRows(st.data as Uint8Array, s, p.units)) : tf.tensor(st.data as Float32Array),
+          [s, ...p.outputShape])));
+      }
+    });
+    inputs.forEach(keep);
+    for (const d of derivs.values()) if (d) keep(d);
+    for (const m of pools.values()) keep(m);
+    const centre = this.trajectory.centre!;
+    const offset = keep(tf.sub(w, centre));
+    return {
+      factors: { derivative: (l) => derivs.get(l) ?? null, poolMask: (l, i) => pools.get(`${l}:${i}`)! },
+      inputs, kernels,
+      f: keep(tf.tensor2d(arrays.f.data as Float32Array, arrays.f.shape as [number, number])),
+      y: keep(tf.tensor2d(arrays.y.data as Float32Array, arrays.y.shape as [number, number])),
+      offset, all,
+    };
+  }
+
+  /** `τ^n(w₁ + u)` for a replayed round, as a tensor (differentiable in u `[1, P]`). */
+  taylorLoss(rep: Replay, u: tf.Tensor): tf.Scalar {
+    const anatomy = this.anatomy;
+    const s = rep.f.shape[0];
+    const delta = splitVariables(anatomy, tf.sub(u, rep.offset)); // V − W_n
+    const z = clampedPush(anatomy, rep.factors, {
+      from: 0, B: s, K: 1, kernel: (l) => rep.kernels[l],
+      inject: (l) => {
+        const p = anatomy.layers[l];
+        const dk = delta[anatomy.variables.indexOf(p.kernel)];
+        const db = p.bias ? delta[anatomy.variables.indexOf(p.bias)] : null;
+        return tf.expandDims(linearWith(p, rep.inputs[l], dk, db), 1);
+      },
+    });
+    return this.loss.compute(tf.add(rep.f, tf.reshape(z, [s, -1])), rep.y);
+  }
+
+  /** Replays kept on the device during a solve (they do not depend on V). */
+  private cache: Replay[] | null = null;
+  private incurred = 0;
+
+  /**
+   * `Σ_n τ^n(w₁ + u)` and its gradient for `points[0]` (one problem), with the incurred `Σ_n ℓ_n`
+   * of the stored samples summed in the same pass (regret from matching sums).
+   */
+  async evaluate(points: readonly Float64Array[]): Promise<{ values: number[]; grads: Float64Array[]; incurred: number }> {
+    const P = this.desc.params;
+    const U = tf.tensor2d(Float32Array.from(points[0]), [1, P]);
+    let value = 0;
+    let inc = 0;
+    const grad = new Float64Array(P);
+    const one = async (rep: Replay) => {
+      const { value: v, grad: g, inc: i } = tf.tidy(() => {
+        const vg = tf.valueAndGrad((u: tf.Tensor) => this.taylorLoss(rep, u))(U);
+        return { value: vg.value, grad: vg.grad, inc: this.loss.compute(rep.f, rep.y) };
+      });
+      const [vv, gv, iv] = await Promise.all([v.data(), g.data(), i.data()]);
+      tf.dispose([v, g, i]);
+      value += vv[0];
+      inc += iv[0];
+      for (let k = 0; k < P; k++) grad[k] += gv[k];
+    };
+    if (this.cache) for (const rep of this.cache) await one(rep);
+    else for (const { arrays } of this.store.read()) { const rep = this.replay(arrays); try { await one(rep); } finally { tf.dispose(rep.all); } }
+    U.dispose();
+    this.incurred = inc;
+    return { values: [value], grads: [grad], incurred: inc };
+  }
+
+  async checkpoint(epoch: number, round: number): Promise<ScopeCheckpoint> {
+    const t0 = performance.now();
+    const P = this.desc.params;
+    const metas = this.store.rounds;
+    const radius = (await this.trajectory.farthestDistance(1))[0] * this.opts.ballFactor;
+    this.incurred = metas.reduce((s, m) => s + m.loss, 0);
+    if (this.store.memoryBytes + this.store.diskBytes < 256 << 20) {
+      this.cache = [];
+      for (const { arrays } of this.store.read()) this.cache.push(this.replay(arrays));
+    }
+    try {
+      const start = this.last ?? [new Float64Array(P)];
+      const [sol] = metas.length === 0
+        ? [{ u: start[0], value: 0, gap: 0, projectedGradientNorm: 0, iterations: 0, converged: true, onBoundary: false }]
+        : await minimizeOverBalls(start, [radius], (xs) => this.evaluate(xs), this.opts.solver);
+      this.last = [sol.u];
+      const incurred = this.incurred;
+      return {
+        epoch, round, recordedRounds: metas.length, samples: metas.reduce((s, m) => s + m.samples, 0), cumulativeLoss: incurred,
+        ball: {
+          phi: [sol.value], regret: [incurred - sol.value], radius: [radius],
+          solver: [{ method: 'projected L-BFGS (matrix-free, clamped replay)', converged: sol.converged, gap: sol.gap, gradientNorm: sol.projectedGradientNorm, iterations: sol.iterations, onBoundary: sol.onBoundary }],
+        },
+        unconstrained: null, solveMs: performance.now() - t0,
+      };
+    } finally {
+      if (this.cache) for (const rep of this.cache) tf.dispose(rep.all);
+      this.cache = null;
+    }
+  }
+
+  dispose(): void {
+    this.trajectory.dispose();
+    this.store.release();
+  }
+}

@@ -1,0 +1,92 @@
+import { SeededRandom, type ModelAnatomy, type ParamLayer } from '@taylorlens/core';
+import { AUTO_SCHEDULE, type LayerSelection, type RegretOptions } from '../options.js';
+import { positions } from '../jacobian/linear.js';
+import type { ScopeDescription } from './scope.js';
+
+/** Layer indices a selection names ('all', names or 0-based indices among Dense/Conv2D layers). */
+export function selectLayers(anatomy: ModelAnatomy, sel: LayerSelection, what: string): number[] {
+  if (sel === 'all') return anatomy.layers.map((p) => p.index);
+  return sel.map((s) => {
+    const p = typeof s === 'number' ? anatomy.layers[s] : anatomy.layers.find((q) => q.name === s);
+    if (!p) {
+      throw new Error(`regret: ${what} names layer ${JSON.stringify(s)}, which is not one of the model's Dense/Conv2D layers: `
+        + anatomy.layers.map((q) => `${q.index} "${q.name}"`).join(', '));
+    }
+    return p.index;
+  });
+}
+
+/** Seeded sample of `perLayer` output channels of a layer (all when it has no more). */
+export function sampleUnits(p: ParamLayer, perLayer: number | 'all', seed: number): number[] {
+  if (perLayer === 'all' || perLayer >= p.channels) return Array.from({ length: p.channels }, (_, i) => i);
+  // One generator per layer, so adding a layer does not change another layer's sample.
+  return new SeededRandom((seed * 1000003 + p.index * 7919 + 17) >>> 0).sample(p.channels, perLayer);
+}
+
+/** Floats one sample costs a stored-round scope, per representation. */
+export function perSampleFloats(anatomy: ModelAnatomy, p: ParamLayer, kind: 'layer' | 'neurons', K: number) {
+  const pL = anatomy.outputSize;
+  const inSize = p.inputShape.reduce((a, b) => a * b, 1);
+  const Kp = kind === 'layer' ? 1 : K;
+  const common = Kp * pL + pL + 1; // base offsets, y, weight
+  const channels = kind === 'layer' ? p.channels : K;
+  return {
+    factored: common + inSize + pL * positions(p) * channels,
+    direct: common + pL * p.fanIn * channels,
+  };
+}
+
+/**
+ * The scopes the options ask for. `gamma` (a squared-error loss's scale, or null) decides
+ * statistics versus stored rounds. Scopes of a default ('all') selection are marked so the cost
+ * check may skip them instead of refusing the run.
+ */
+export function resolveScopes(anatomy: ModelAnatomy, o: RegretOptions, gamma: number | null): (ScopeDescription & { explicit: boolean })[] {
+  const out: (ScopeDescription & { explicit: boolean })[] = [];
+  const method = gamma === null ? 'rounds' as const : 'statistics' as const;
+  const every = (e: number | null) => e ?? AUTO_SCHEDULE[method].every;
+  const subBatch = (s: number | null) => (method === 'rounds' ? s ?? AUTO_SCHEDULE.rounds.subBatch : null);
+  if (o.layers.enabled) {
+    for (const l of selectLayers(anatomy, o.layers.layers, 'layers.layers')) {
+      const p = anatomy.layers[l];
+      const rep = method === 'rounds' ? chooseRepresentation(anatomy, p, 'layer', p.channels) : undefined;
+      out.push({
+        key: `layer:${p.name}`, kind: 'layer', layer: p.name, layerIndex: l, units: null, problems: 1, params: p.fanIn * p.channels,
+        method, every: every(o.layers.every), offset: o.layers.offset, reservoir: o.layers.reservoir,
+        subBatch: subBatch(o.layers.subBatch), representation: rep, explicit: o.layers.layers !== 'all',
+      });
+    }
+  }
+  if (o.neurons.enabled) {
+    for (const l of selectLayers(anatomy, o.neurons.layers, 'neurons.layers')) {
+      const p = anatomy.layers[l];
+      const units = sampleUnits(p, o.neurons.perLayer, o.neurons.seed);
+      const rep = method === 'rounds' ? chooseRepresentation(anatomy, p, 'neurons', units.length) : undefined;
+      out.push({
+        key: `neurons:${p.name}`, kind: 'neurons', layer: p.name, layerIndex: l, units, problems: units.length, params: p.fanIn,
+        method, every: every(o.neurons.every), offset: o.neurons.offset, reservoir: o.neurons.reservoir,
+        subBatch: subBatch(o.neurons.subBatch), representation: rep, explicit: o.neurons.layers !== 'all',
+      });
+    }
+  }
+  if (o.network.enabled) {
+    const params = anatomy.variables.reduce((s, v) => s + v.size, 0);
+    out.push({
+      key: 'network', kind: 'network', layer: null, layerIndex: null, units: null, problems: 1, params, method: 'rounds',
+      every: o.network.every ?? 100, offset: o.network.offset, reservoir: o.network.reservoir, subBatch: o.network.subBatch,
+      representation: 'replay', explicit: false,
+    });
+  }
+  for (const s of out) {
+    if (s.reservoir !== null && s.method === 'statistics') {
+      throw new Error(`regret: scope ${s.key} keeps running statistics, which cannot forget rounds; a reservoir needs stored rounds (use "every" instead)`);
+    }
+  }
+  return out;
+}
+
+/** Store whichever of (layer input + Jacobian) or (Jacobian tensor G) takes fewer bytes. */
+function chooseRepresentation(anatomy: ModelAnatomy, p: ParamLayer, kind: 'layer' | 'neurons', K: number): 'factored' | 'direct' {
+  const f = perSampleFloats(anatomy, p, kind, K);
+  return f.direct < f.factored ? 'direct' : 'factored';
+}

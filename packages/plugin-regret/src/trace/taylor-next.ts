@@ -1,0 +1,50 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { BatchCapture, ModelAnatomy, TaylorLoss } from '@taylorlens/core';
+import { clampedPush } from '../jacobian/clamped-push.js';
+import { linearWith } from '../jacobian/linear.js';
+import { perSampleLoss } from '../convex/per-sample-loss.js';
+import type { ScopeDescription } from '../scopes/scope.js';
+
+/**
+ * `τ^n_S(W_{n+1})`: the round-n Taylor loss of a scope with only the scope's parameters moved to
+ * their new values — one clamped pass from the scope's layer (every layer for the network) with
+ * the weight change injected as the pre-activation change `ΔW x̃_b + Δb`, the later layers at
+ * `W_n`. Returns one value per problem (a neuron scope: per neuron).
+ *
+ * @param before the variables at `W_n` (anatomy.variables order); `after` at `W_{n+1}`.
+ */
+export function taylorAtNext(anatomy: ModelAnatomy, capture: BatchCapture, loss: TaylorLoss, d: ScopeDescription,
+  before: readonly tf.Tensor[], after: readonly tf.Tensor[]): tf.Tensor1D {
+  return tf.tidy(() => {
+    const B = capture.batchSize;
+    const idx = (v: tf.Variable | undefined) => (v ? anatomy.variables.indexOf(v) : -1);
+    const kernelN = (l: number) => before[idx(anatomy.layers[l].kernel)];
+    const change = (l: number) => {
+      const p = anatomy.layers[l];
+      const k = idx(p.kernel);
+      const b = idx(p.bias);
+      return linearWith(p, capture.layers[l].input!, tf.sub(after[k], before[k]), b >= 0 ? tf.sub(after[b], before[b]) : null);
+    };
+    const f = capture.output as tf.Tensor2D;
+    const y = capture.y as tf.Tensor2D;
+    if (d.kind === 'neurons') {
+      const l = d.layerIndex!;
+      const p = anatomy.layers[l];
+      const K = d.units!.length;
+      const shape = p.outputShape.map((_, i) => (i === p.outputShape.length - 1 ? p.channels : 1));
+      const onehot = tf.reshape(tf.oneHot(tf.tensor1d(d.units!, 'int32'), p.channels), [1, K, ...shape]);
+      const dirs = tf.mul(tf.expandDims(change(l), 1), onehot); // neuron k moves alone
+      const z = clampedPush(anatomy, capture, { from: l, B, K, kernel: kernelN, inject: (m) => (m === l ? dirs : null) });
+      const T = tf.add(tf.expandDims(f, 1), z);
+      const yy = tf.reshape(tf.tile(tf.expandDims(y, 1), [1, K, 1]), [B * K, -1]) as tf.Tensor2D;
+      const per = perSampleLoss(loss)(tf.reshape(T, [B * K, -1]) as tf.Tensor2D, yy);
+      return tf.mean(tf.reshape(per, [B, K]), 0) as tf.Tensor1D;
+    }
+    const from = d.kind === 'network' ? 0 : d.layerIndex!;
+    const z = clampedPush(anatomy, capture, {
+      from, B, K: 1, kernel: kernelN,
+      inject: (m) => (d.kind === 'network' || m === from ? tf.expandDims(change(m), 1) : null),
+    });
+    return tf.reshape(loss.compute(tf.add(f, tf.reshape(z, [B, -1])), y), [1]) as tf.Tensor1D;
+  });
+}
