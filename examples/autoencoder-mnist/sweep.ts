@@ -98,7 +98,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   const warn = opts.warn ?? ((l: string) => console.error(l));
   const out = path.resolve(opts.out);
   fs.mkdirSync(path.join(out, 'configs'), { recursive: true });
-  const runs: SweepRun[] = [];
+  // Write and validate every config before training anything: a typo in the last one fails at once.
+  const planned: { choice: OptimizerChoice; file: string; resolved: ResolvedConfig }[] = [];
   for (const choice of opts.optimizers) {
     const config: RunConfig = {
       ...opts.template,
@@ -109,6 +110,10 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     const file = path.join(out, 'configs', `${choice.label}.json`);
     fs.writeFileSync(file, JSON.stringify(config, null, 2) + '\n');
     const resolved = choice.entry ? await resolveWithEntry(config, file, choice.entry) : await loadConfigFile(file, HERE);
+    planned.push({ choice, file, resolved });
+  }
+  const runs: SweepRun[] = [];
+  for (const { choice, file, resolved } of planned) {
     const t0 = Date.now();
     const o = await startRun(resolved, { cwd: HERE, backend: opts.backend, reporter: reporter(choice.label, log, warn), handleSignals: opts.handleSignals });
     const wallSeconds = (Date.now() - t0) / 1000;

@@ -129,5 +129,9 @@ describe('the sweep flags', () => {
     expect(() => parseOptimizers('sgd@0.1')).toThrow('not <name> or <name>-<learning rate>');
     await expect(main(['--epochs', '0'])).rejects.toThrow('--epochs must be a positive integer, got "0"');
     await expect(main(['--epoch', '1'])).rejects.toThrow(/Unknown option '--epoch'/);
+    // Every config is validated before any training: a bad name last in the list costs nothing.
+    const bad = path.join(out, 'bad');
+    await expect(main(['--optimizers', 'adam,adamx', '--out', bad])).rejects.toThrow(/\/optimizer\/name: unknown optimizer "adamx"/);
+    expect(fs.existsSync(path.join(bad, 'runs'))).toBe(false);
   });
 });

@@ -234,8 +234,12 @@ function symlogTicks([lo, hi]: [number, number]): number[] {
 /** Colour by series, keeping the data's order; the legend only earns its space with ≥ 2 series. */
 function colorEncoding(series: string | undefined, rows: readonly Row[]) {
   if (!series) return {};
-  const n = new Set(rows.map((r) => r[series])).size;
-  return { color: { field: series, type: 'nominal' as const, sort: null, legend: n > 1 ? {} : null } };
+  const labels = [...new Set(rows.map((r) => String(r[series])))];
+  const n = labels.length;
+  // Wrap the legend into as many columns as fit the figure's width, so no entry is cut off.
+  const widest = Math.max(...labels.map((l) => l.length));
+  const columns = Math.max(1, Math.min(n, Math.floor(460 / (widest * 6.5 + 44))));
+  return { color: { field: series, type: 'nominal' as const, sort: null, legend: n > 1 ? { columns } : null } };
 }
 
 /**
