@@ -97,7 +97,14 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     this.gamma = squaredErrorScale(trainer.loss, anatomy.outputSize);
     this.candidates = resolveScopes(anatomy, this.options, this.gamma);
     if (this.candidates.length === 0) return;
-    trainer.require({ inputs: true, preActivations: true, preActivationGrads: this.gamma !== null });
+    // Only what the candidate scopes read: ∂ℓ/∂a_l for dense statistics, layer inputs for layer and
+    // neuron scopes, pre-activations (masks, pool choices) for all.
+    const local = this.candidates.filter((d) => d.kind !== 'network');
+    trainer.require({
+      inputs: local.length > 0,
+      preActivations: true,
+      preActivationGrads: local.some((d) => d.method === 'statistics' && anatomy.layers[d.layerIndex!].kind === 'dense'),
+    });
     const name = PLUGIN_NAME;
     trainer.hooks.beforeRun.tapPromise({ name, stage: STAGE_RECORD }, (run) => this.beforeRun(run));
     trainer.hooks.afterBackward.tapPromise({ name, stage: STAGE_RECORD }, (ctx) => this.afterBackward(ctx));
@@ -255,6 +262,10 @@ export class RegretPlugin extends Plugin<RegretOptions> {
 
   /** Solve every scope now (also callable directly, e.g. from a notebook after `fit`). */
   async checkpoint(epoch: number, round: number, row?: Record<string, unknown>): Promise<Record<string, CheckpointRecord>> {
+    // Buffered recording work belongs to the rounds, not to the solve.
+    const tf0 = performance.now();
+    for (const s of this.scopes) await s.flush?.();
+    this.results.timing.recordMs += performance.now() - tf0;
     const t0 = performance.now();
     const out: Record<string, CheckpointRecord> = {};
     for (const s of this.scopes) {

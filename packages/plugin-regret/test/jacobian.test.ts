@@ -6,7 +6,7 @@ import {
   taylorOutputs, type ScopeDescription,
 } from '@taylorlens/plugin-regret';
 import { bruteJacobianTensors, finiteDifferenceJacobianTensors, relErr, relErrSmooth } from './helpers/brute.js';
-import { dataFor, NETS } from './helpers/nets.js';
+import { dataFor, NETS, TANH_NET } from './helpers/nets.js';
 
 function describeScope(kind: 'layer' | 'neurons', l: number, channels: number, fanIn: number, units?: number[]): ScopeDescription {
   const u = units ?? Array.from({ length: channels }, (_, i) => i);
@@ -19,7 +19,7 @@ function describeScope(kind: 'layer' | 'neurons', l: number, channels: number, f
 describe('per-sample Jacobian tensors', () => {
   beforeAll(async () => { await selectBackend('cpu'); });
 
-  for (const net of NETS) {
+  for (const net of [...NETS, TANH_NET]) {
     it(`${net.name}: G of every neuron and layer scope equals per-output backward passes and finite differences`, () => {
       const model = net.make();
       const anatomy = modelAnatomy(model, { lossAbsorbs: net.loss.absorbs });

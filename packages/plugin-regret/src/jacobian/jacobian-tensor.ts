@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { matMulT } from './matmul.js';
+import { matMulT, selectChannels } from './matmul.js';
 import type { ParamLayer } from '@taylorlens/core';
 import { positions } from './linear.js';
 
@@ -13,7 +13,7 @@ export function neuronJacobianTensors(p: ParamLayer, J: tf.Tensor, patchRows: tf
     const [B, pL] = J.shape;
     const pos = positions(p);
     const K = units.shape[0];
-    const Jk = tf.gather(tf.reshape(J, [B, pL, pos, p.channels]), units, 3); // [B, pL, pos, K]
+    const Jk = selectChannels(tf.reshape(J, [B, pL, pos, p.channels]), units, p.channels); // [B, pL, pos, K]
     const rows = tf.reshape(tf.transpose(Jk, [0, 3, 1, 2]), [B, K * pL, pos]);
     const G = tf.reshape(tf.matMul(rows, patchRows), [B, K, pL, p.fanIn]);
     return tf.transpose(G, [1, 0, 2, 3]) as tf.Tensor4D;

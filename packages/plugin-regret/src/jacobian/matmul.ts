@@ -9,3 +9,17 @@ export function matMulT(a: tf.Tensor, b: tf.Tensor, transposeA = false, transpos
   const t = (x: tf.Tensor) => (x.rank === 2 ? tf.transpose(x) : tf.transpose(x, [...x.shape.map((_, i) => i).slice(0, -2), x.rank - 1, x.rank - 2]));
   return tf.matMul(transposeA ? t(a) : a, transposeB ? t(b) : b);
 }
+
+/**
+ * The channels `units` of the last axis, `[..., C] → [..., K]`, by a 0/1 selection matmul: a
+ * gather along an inner axis is very slow on wasm (tens of ns per element).
+ */
+export function selectChannels(t: tf.Tensor, units: tf.Tensor1D, channels: number): tf.Tensor {
+  return tf.tidy(() => {
+    const K = units.shape[0];
+    // Small selections: a gather is cheaper than building the selection matrix.
+    if ((t.size / channels) * K <= 16384) return tf.gather(t, units, t.rank - 1);
+    const select = tf.transpose(tf.oneHot(units, channels)); // [C, K]
+    return tf.reshape(tf.matMul(tf.reshape(t, [-1, channels]), select), [...t.shape.slice(0, -1), K]);
+  });
+}

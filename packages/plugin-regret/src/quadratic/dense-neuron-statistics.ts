@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { outerRows } from './dense-layer-statistics.js';
+import { blockOuterRows } from './packed.js';
 import type { Reducer } from './statistics.js';
 
 /**
@@ -7,7 +7,7 @@ import type { Reducer } from './statistics.js';
  * parameters are its incoming weights and bias `θ_α = Θ[:, α]`; `M_b = J_b[:, α] x̃_bᵀ`, so
  * `M_bᵀM_b = n_bα x̃x̃ᵀ` with `n_bα = ‖J_b[:, α]‖²` (the Gram's diagonal). Pieces
  * `[x̃, κN, κH, c']`; the reducer forms every neuron's A in one matmul `A = (κN)ᵀ U`, U with rows
- * vec(x̃x̃ᵀ) (packing them to upper triangles needs a gather, which is slow on wasm):
+ * x̃x̃ᵀ in a two-block symmetric layout (see blockOuterRows):
  *  - `A_α += κ Σ_b n_bα x̃_b x̃_bᵀ`,
  *  - `g_α += Σ_b x̃_b κ(δ_bα / 2κ − n_bα d_bα)`, `d_bα = x̃_b · (θ_α,n − θ_α,1)`,
  *  - `c'_α += κ Σ_b n_bα d_bα² − Σ_b δ_bα d_bα` (c without its `ℓ_n`, see denseLayerPieces).
@@ -16,10 +16,11 @@ import type { Reducer } from './statistics.js';
 export function denseNeuronPieces(xt: tf.Tensor2D, n: tf.Tensor2D, delta: tf.Tensor2D, dTheta: tf.Tensor2D, kappa: number): tf.Tensor[] {
   return tf.tidy(() => {
     const d = tf.matMul(xt, dTheta); // [B, K]
-    const knd = tf.mul(tf.mul(n, kappa), d); // κ n_bα d_bα
+    const kn = tf.mul(n, kappa);
+    const knd = tf.mul(kn, d); // κ n_bα d_bα
     const h = tf.sub(tf.mul(delta, 0.5), knd);
     const c = tf.sum(tf.mul(d, tf.sub(knd, delta)), 0); // Σ_b d (κ n d − δ)
-    return [xt, tf.mul(n, kappa), h, c];
+    return [xt, kn, h, c];
   });
 }
 
@@ -27,8 +28,11 @@ export const denseNeuronReducer: Reducer = (rounds) => {
   const X = tf.concat(rounds.map((r) => r[0]), 0) as tf.Tensor2D;
   const N = tf.concat(rounds.map((r) => r[1]), 0);
   const H = tf.concat(rounds.map((r) => r[2]), 0);
+  const shared = N.shape[1] === 1;
   return {
-    A: tf.matMul(tf.transpose(N), outerRows(X)), // [K, q²] (or [1, q²] shared)
+    // Shared: one X̃ᵀ diag(κ) X̃ without forming the per-sample outer products. Else [K, q²].
+    // Else every neuron's A in the two-block symmetric layout (¾ of the products), [K, ~¾q²].
+    A: shared ? tf.reshape(tf.matMul(tf.transpose(tf.mul(X, N)), X), [1, -1]) : tf.matMul(tf.transpose(N), blockOuterRows(X)),
     g: tf.matMul(tf.transpose(H), X), // [K, q]
     c: tf.addN(rounds.map((r) => r[3])),
   };

@@ -49,3 +49,47 @@ export function addUnpackedKron(S: ArrayLike<number>, q: number, p: number, out:
     }
   }
 }
+
+/** The split point of the two-block layout of a symmetric q×q matrix. */
+export function blockSplit(q: number): number {
+  return Math.ceil(q / 2);
+}
+
+/**
+ * Per-sample outer products of x̃ `[S, q]` in a two-block symmetric layout: the columns of
+ * `x₁x₁ᵀ`, `x₁x₂ᵀ` and `x₂x₂ᵀ` (x₁ = the first ⌈q/2⌉ entries), about ¾ of vec(x̃x̃ᵀ) — the block
+ * `x₂x₁ᵀ` is the transpose of `x₁x₂ᵀ`. Slices and broadcasts only (a gather is slow on wasm).
+ */
+export function blockOuterRows(X: tf.Tensor2D): tf.Tensor2D {
+  const [S, q] = X.shape;
+  const h = blockSplit(q);
+  const X1 = tf.slice(X, [0, 0], [S, h]);
+  const X2 = tf.slice(X, [0, h], [S, q - h]);
+  const outer = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.reshape(tf.mul(tf.expandDims(a, 2), tf.expandDims(b, 1)), [S, a.shape[1] * b.shape[1]]);
+  return tf.concat([outer(X1, X1), outer(X1, X2), outer(X2, X2)], 1) as tf.Tensor2D;
+}
+
+/** Rows of K matrices in the two-block layout (or one full q×q matrix shared by all K) added into `out` (K q×q). */
+export function addBlockSymmetric(a: ArrayLike<number>, K: number, q: number, out: Float64Array): void {
+  const h = blockSplit(q);
+  const r = q - h;
+  const m = h * h + h * r + r * r;
+  const shared = a.length === q * q;
+  for (let k = 0; k < K; k++) {
+    const base = k * q * q;
+    if (shared) {
+      for (let i = 0; i < q * q; i++) out[base + i] += a[i];
+      continue;
+    }
+    const o = k * m;
+    for (let i = 0; i < h; i++) for (let j = 0; j < h; j++) out[base + i * q + j] += a[o + i * h + j];
+    for (let i = 0; i < h; i++) {
+      for (let j = 0; j < r; j++) {
+        const v = a[o + h * h + i * r + j];
+        out[base + i * q + h + j] += v;
+        out[base + (h + j) * q + i] += v;
+      }
+    }
+    for (let i = 0; i < r; i++) for (let j = 0; j < r; j++) out[base + (h + i) * q + h + j] += a[o + h * h + h * r + i * r + j];
+  }
+}

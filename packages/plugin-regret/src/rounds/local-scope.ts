@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAnatomy, TaylorLoss } from '@taylorlens/core';
 import { layerJacobianTensor, neuronJacobianTensors } from '../jacobian/jacobian-tensor.js';
 import { patches, positions } from '../jacobian/linear.js';
+import { selectChannels } from '../jacobian/matmul.js';
 import { minimizeOverBalls, type BallSolverOptions } from '../convex/projected-lbfgs.js';
 import { perSampleLoss } from '../convex/per-sample-loss.js';
 import { scopeParams, Trajectory } from '../scopes/params.js';
@@ -71,11 +72,7 @@ export class LocalRoundsScope implements Scope {
     }
     const Jp = tf.reshape(J, [s, pL, positions(p), p.channels]);
     if (this.desc.kind === 'layer') return { x, J: Jp };
-    // The sampled channels by a 0/1 selection matmul (a gather along the last axis is slow on wasm).
-    const K = this.desc.units!.length;
-    const select = tf.oneHot(tf.tensor1d(this.desc.units!, 'int32'), p.channels); // [K, C]
-    const Jk = tf.matMul(tf.reshape(Jp, [-1, p.channels]), tf.transpose(select));
-    return { x, J: tf.reshape(Jk, [s, pL, positions(p), K]) };
+    return { x, J: selectChannels(Jp, tf.tensor1d(this.desc.units!, 'int32'), p.channels) };
   }
 
   async record(r: RoundInput): Promise<void> {
@@ -95,7 +92,6 @@ export class LocalRoundsScope implements Scope {
       const loss = tf.mean(this.lossOf(f, y));
       return { ...t, base, f, y, weight: tf.fill([s], 1 / s), loss };
     });
-    dW.dispose();
     const arrays: RoundArrays = {};
     for (const name of ['x', 'J', 'G', 'base', 'f', 'y', 'weight'] as const) {
       const t = kept[name as keyof typeof kept] as tf.Tensor | undefined;

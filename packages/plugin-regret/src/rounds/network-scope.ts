@@ -82,7 +82,7 @@ export class NetworkScope implements Scope {
     const B = cap.batchSize;
     const s = Math.min(this.desc.subBatch ?? B, B);
     const w = this.readParams();
-    this.trajectory.update(w).dispose();
+    this.trajectory.update(w); // the displacement itself is not needed here
     const take = (t: tf.Tensor) => (s === B ? t : tf.slice(t, 0, s));
     const arrays: RoundArrays = {};
     const put = async (name: string, t: tf.Tensor) => {

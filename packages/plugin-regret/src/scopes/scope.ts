@@ -114,6 +114,8 @@ export interface Scope {
   readonly desc: ScopeDescription;
   /** Record round n (called on rounds the schedule picks). */
   record(r: RoundInput): Promise<void>;
+  /** Finish recording work still buffered (statistics' pending rounds), before a checkpoint. */
+  flush?(): Promise<void>;
   checkpoint(epoch: number, round: number): Promise<ScopeCheckpoint>;
   /** The scope's parameters per problem, `[K, P]`, from the current variables (or given ones). */
   readParams(weights?: readonly tf.Tensor[]): tf.Tensor2D;

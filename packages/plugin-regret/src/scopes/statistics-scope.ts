@@ -1,15 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAnatomy } from '@taylorlens/core';
 import { patches } from '../jacobian/linear.js';
+import { selectChannels } from '../jacobian/matmul.js';
 import { layerJacobianTensor, neuronJacobianTensors } from '../jacobian/jacobian-tensor.js';
 import { denseLayerPieces, denseLayerReducer } from '../quadratic/dense-layer-statistics.js';
-import { addUnpackedKron, packedIndices } from '../quadratic/packed.js';
+import { addBlockSymmetric, addUnpackedKron, packedIndices } from '../quadratic/packed.js';
 import { denseNeuronPieces, denseNeuronReducer } from '../quadratic/dense-neuron-statistics.js';
 import { jacobianTensorStatistics, sumReducer } from '../quadratic/jacobian-tensor-statistics.js';
 import { QuadraticStatistics } from '../quadratic/statistics.js';
 import { symmetricEigen } from '../linalg/symmetric-eigen.js';
 import { leastNormMinimum, solveTrustRegion } from '../linalg/trust-region.js';
-import { scopeParams, Trajectory } from './params.js';
+import { scopeParams, scopeParamsColumns, Trajectory } from './params.js';
 import type { BallResult, RoundInput, Scope, ScopeCheckpoint, ScopeDescription, SolverReport, UnconstrainedResult } from './scope.js';
 
 export interface StatisticsOptions {
@@ -34,7 +35,7 @@ function withBias(x: tf.Tensor): tf.Tensor2D {
  */
 export class StatisticsScope implements Scope {
   private readonly stats: QuadraticStatistics;
-  private readonly trajectory = new Trajectory();
+  private readonly trajectory = new Trajectory(true); // columns [P, K]: the statistics' layout
   private lossSum = 0;
   private samples = 0;
   private last: Float64Array[] | null = null;
@@ -52,7 +53,7 @@ export class StatisticsScope implements Scope {
     else if (desc.kind === 'layer') {
       this.stats = new QuadraticStatistics(K, desc.params, denseLayerReducer, (a, A) => addUnpackedKron(a, q, p.channels, A));
     } else {
-      this.stats = new QuadraticStatistics(K, desc.params, denseNeuronReducer);
+      this.stats = new QuadraticStatistics(K, desc.params, denseNeuronReducer, (a, A) => addBlockSymmetric(a, K, q, A));
     }
     this.unitIndex = desc.units ? tf.keep(tf.tensor1d(desc.units, 'int32')) : null;
     const L = anatomy.layers.length - 1;
@@ -99,8 +100,8 @@ export class StatisticsScope implements Scope {
     const p = this.anatomy.layers[l];
     const B = capture.batchSize;
     const kappa = r.gamma / B;
-    const w = this.readParams();
-    const dW = this.trajectory.update(w);
+    const w = scopeParamsColumns(this.anatomy, this.desc);
+    const dW = this.trajectory.update(w); // [P, K]
     w.dispose();
     const input = capture.layers[l].input;
     if (!input) throw new Error(`scope ${this.desc.key}: layer inputs were not captured`);
@@ -112,25 +113,28 @@ export class StatisticsScope implements Scope {
           return denseLayerPieces(xt, jac.gram(l), delta, tf.reshape(dW, [p.fanIn, p.channels]) as tf.Tensor2D, kappa, this.gIdx!);
         }
         const all = this.desc.units!.length === p.channels;
-        const pick = (t: tf.Tensor) => (all ? t : tf.gather(t, this.unitIndex!, 1)) as tf.Tensor2D;
+        const pick = (t: tf.Tensor) => (all ? t : selectChannels(t, this.unitIndex!, p.channels)) as tf.Tensor2D;
         const n = this.sharedA ? tf.ones([B, 1]) as tf.Tensor2D : pick(jac.gramDiagonal(l));
-        return denseNeuronPieces(xt, n, pick(delta), tf.transpose(dW) as tf.Tensor2D, kappa);
+        return denseNeuronPieces(xt, n, pick(delta), dW, kappa);
       }
       const J = jac.jacobian(l, Infinity);
       const rows = patches(p, input);
       const G = this.desc.kind === 'layer' ? layerJacobianTensor(p, J, rows) : neuronJacobianTensors(p, J, rows, this.unitIndex!);
-      const { A, g, c } = jacobianTensorStatistics(G, r.residual(), dW, kappa);
+      const { A, g, c } = jacobianTensorStatistics(G, r.residual(), tf.transpose(dW) as tf.Tensor2D, kappa);
       return [A, g, c];
     });
-    dW.dispose();
     await this.stats.add(pieces);
     this.lossSum += r.loss;
     this.samples += B;
   }
 
-  async checkpoint(epoch: number, round: number): Promise<ScopeCheckpoint> {
-    const t0 = performance.now();
+  async flush(): Promise<void> {
     await this.stats.flush();
+  }
+
+  async checkpoint(epoch: number, round: number): Promise<ScopeCheckpoint> {
+    await this.stats.flush();
+    const t0 = performance.now();
     const K = this.desc.problems;
     const P = this.desc.params;
     const radii = Array.from(await this.trajectory.farthestDistance(K), (d) => d * this.opts.ballFactor);

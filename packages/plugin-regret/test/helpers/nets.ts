@@ -18,6 +18,9 @@ export const NETS: NetCase[] = [
   { name: 'conv + max-pool, cross-entropy', make: () => tinyConv(1, { input: [6, 6, 2], filters: 2, classes: 4 }), input: [6, 6, 2], loss: softmaxCrossEntropy, classes: 4 },
 ];
 
+/** A smooth activation (its derivative comes from autodiff, not a mask). */
+export const TANH_NET: NetCase = { name: 'dense tanh, MSE', make: () => tinyDense([5, 4, 3, 6], 4, 'tanh'), input: [5], loss: meanSquaredError, classes: 6 };
+
 export function dataFor(net: NetCase, n: number, seed = 7) {
   return randomData(n, net.input, net.classes, seed, net.loss === softmaxCrossEntropy);
 }
