@@ -5,9 +5,9 @@ import { selectChannels } from '../jacobian/matmul.js';
 import { layerJacobianTensor, neuronJacobianTensors } from '../jacobian/jacobian-tensor.js';
 import { denseLayerPieces, denseLayerReducer } from '../quadratic/dense-layer-statistics.js';
 import { addBlockSymmetric, addUnpackedKron, packedIndices } from '../quadratic/packed.js';
-import { denseNeuronPieces, denseNeuronReducer } from '../quadratic/dense-neuron-statistics.js';
+import { denseNeuronPieces, denseNeuronReducer, WIDE_FAN_IN, wideDenseNeuronReducer } from '../quadratic/dense-neuron-statistics.js';
 import { jacobianTensorStatistics, sumReducer } from '../quadratic/jacobian-tensor-statistics.js';
-import { QuadraticStatistics } from '../quadratic/statistics.js';
+import { addFull, QuadraticStatistics } from '../quadratic/statistics.js';
 import { symmetricEigen } from '../linalg/symmetric-eigen.js';
 import { leastNormMinimum, solveTrustRegion } from '../linalg/trust-region.js';
 import { scopeParams, scopeParamsColumns, Trajectory } from './params.js';
@@ -52,6 +52,8 @@ export class StatisticsScope implements Scope {
     if (!dense) this.stats = new QuadraticStatistics(K, desc.params, sumReducer);
     else if (desc.kind === 'layer') {
       this.stats = new QuadraticStatistics(K, desc.params, denseLayerReducer, (a, A) => addUnpackedKron(a, q, p.channels, A));
+    } else if (q > WIDE_FAN_IN) {
+      this.stats = new QuadraticStatistics(K, desc.params, wideDenseNeuronReducer, addFull(K, q));
     } else {
       this.stats = new QuadraticStatistics(K, desc.params, denseNeuronReducer, (a, A) => addBlockSymmetric(a, K, q, A));
     }
