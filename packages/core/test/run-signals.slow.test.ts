@@ -97,7 +97,7 @@ describe('taylorlens run in a child process', () => {
     const r = await cli(['run', writeConfig(project.dir, bad, 'bad.json')]);
     expect(r.code).toBe(2);
     expect(r.out).toContain('  /epochs: expected an integer, got string "many"');
-    expect(r.out).toMatch(/ {2}\/optimizer\/name: unknown optimizer "nadam"; available: .*adam \(tfjs\)/);
+    expect(r.out).toMatch(/ {2}\/optimizer\/name: unknown optimizer "nadam"; available: .*adam \((tfjs|@taylorlens\/plugin-optimizers)\)/);
     expect(fs.existsSync(path.join(project.dir, 'runs-bad'))).toBe(false);
   });
 });
