@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { captureForward, meanSquaredError, perSampleJacobian, selectBackend, STAGE_ANALYZE, Trainer } from '@taylorlens/core';
 import { RegretPlugin, StatisticsScope } from '@taylorlens/plugin-regret';
-import { autoencoder, randomData } from '../../core/test/helpers/models.js';
+import { autoencoder, randomData, tinyDense } from '../../core/test/helpers/models.js';
 import { NETS } from './helpers/nets.js';
 import { checkTaylor } from './helpers/taylor-check.js';
 import { bruteMinimum } from './helpers/brute-optimum.js';
@@ -10,6 +10,9 @@ import { bruteMinimum } from './helpers/brute-optimum.js';
 describe('Taylor losses against brute force on wasm', () => {
   beforeAll(async () => { await selectBackend('wasm'); });
   for (const net of NETS) it(`${net.name}`, () => checkTaylor(net));
+  it('dense ReLU with a wide input (fan-in 131 > WIDE_FAN_IN: per-neuron weighted Grams), MSE', () => checkTaylor({
+    name: 'wide input', make: () => tinyDense([130, 4, 3, 6], 5), input: [130], loss: meanSquaredError, classes: 6,
+  }));
 });
 
 describe('the paper autoencoder (784-50-30-20-30-50-784) on wasm', () => {

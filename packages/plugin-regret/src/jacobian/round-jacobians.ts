@@ -32,9 +32,9 @@ export class RoundJacobians {
   constructor(readonly anatomy: ModelAnatomy, readonly capture: BatchCapture, private readonly plan: JacobianPlan) {}
 
   /**
-   * Hook for work that needs a read-back before scopes record. The square-root factor of the
-   * Gram recursion (`gramDiagonals`, one Cholesky read-back per round) does half the matmul
-   * flops, but measured slower than the plain recursion on wasm, so the plain one is used.
+   * Work shared by the round's scopes before they record: the Gram diagonals of dense-tail layers
+   * in one recursion. (A square-root-factor recursion does half the matmul flops but needs a
+   * Cholesky read-back each round; measured slower on wasm.)
    */
   async prepare(): Promise<void> {
     // Diagonals of dense-tail layers: one recursion; the bottom layer's diagonal alone when no
