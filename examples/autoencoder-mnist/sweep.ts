@@ -212,3 +212,27 @@ export function summaryLines(r: SweepResult): string[] {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   return [head, ...rows].map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(w[i]))).join('  '));
 }
+
+/** What an example's `main` takes besides its flags. */
+export interface MainIo {
+  log?: (line: string) => void;
+  warn?: (line: string) => void;
+  /** Let Ctrl-C end the current run cleanly (scripts only). */
+  signals?: boolean;
+}
+
+/** Run one experiment's sweep with the shared flags (`--out`, `--backend`) and print its summary. */
+export async function runExperiment(io: MainIo, f: Record<string, unknown>, defaultOut: string,
+  spec: Pick<SweepOptions, 'template' | 'prefix' | 'optimizers'>): Promise<SweepResult> {
+  const log = io.log ?? ((l: string) => console.log(l));
+  const result = await runSweep({
+    ...spec,
+    out: String(f.out ?? defaultOut),
+    backend: f.backend as string | undefined,
+    handleSignals: io.signals,
+    log,
+    warn: io.warn,
+  });
+  for (const line of summaryLines(result)) log(line);
+  return result;
+}

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { LayerSpec, RunConfig } from '@taylorlens/core';
 import {
-  examplesFile, PAPER_OPTIMIZERS, parseFlags, parseOptimizers, positiveInt, runAsScript, runSweep, summaryLines, type SweepResult,
+  examplesFile, PAPER_OPTIMIZERS, parseFlags, parseOptimizers, positiveInt, runAsScript, runExperiment, type MainIo, type SweepResult,
 } from '../autoencoder-mnist/sweep.js';
 
 export const DEFAULTS = { epochs: 20, filters: 64, hidden: 192, testLimit: 10_000, out: 'runs/convnet', optimizers: PAPER_OPTIMIZERS.join(','), seed: 1, neurons: 50 };
@@ -31,12 +31,6 @@ const USAGE = `usage: node examples/dist/convnet/run.js [options]
   --seed <n>          initial weights, data order, probe draw (default ${DEFAULTS.seed})
   --backend <name>    wasm, cpu, tensorflow or webgpu (default: the best available)`;
 
-export interface MainIo {
-  log?: (line: string) => void;
-  warn?: (line: string) => void;
-  /** Let Ctrl-C end the current run cleanly (scripts only). */
-  signals?: boolean;
-}
 
 /** The experiment's run config for these flags: the template with data, widths, epochs and seed set. */
 export function experimentConfig(f: Record<string, unknown>): RunConfig {
@@ -71,18 +65,11 @@ export async function main(args: string[], io: MainIo = {}): Promise<SweepResult
     log(USAGE);
     return null;
   }
-  const result = await runSweep({
+  return runExperiment(io, f, DEFAULTS.out, {
     template: experimentConfig(f),
     prefix: f.cifar ? 'convnet-cifar10' : 'convnet-mnist',
     optimizers: parseOptimizers(String(f.optimizers ?? DEFAULTS.optimizers)),
-    out: String(f.out ?? DEFAULTS.out),
-    backend: f.backend as string | undefined,
-    handleSignals: io.signals,
-    log,
-    warn: io.warn,
   });
-  for (const line of summaryLines(result)) log(line);
-  return result;
 }
 
 await runAsScript(import.meta.url, (args, signals) => main(args, { signals }));

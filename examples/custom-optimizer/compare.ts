@@ -9,7 +9,7 @@
  */
 import type { OptimizerEntry } from '@taylorlens/core';
 import { experimentConfig } from '../autoencoder-mnist/run.js';
-import { parseFlags, runAsScript, runSweep, summaryLines, type SweepResult } from '../autoencoder-mnist/sweep.js';
+import { parseFlags, runAsScript, runExperiment, type MainIo, type SweepResult } from '../autoencoder-mnist/sweep.js';
 import { lion } from './optimizer.js';
 
 export const DEFAULTS = { epochs: 3, limit: 4096, lionLr: 3e-4, adamLr: 1e-3, out: 'runs/custom-optimizer' };
@@ -37,7 +37,7 @@ function rate(v: unknown, flag: string, fallback: number): number {
   return n;
 }
 
-export async function main(args: string[], io: { log?: (l: string) => void; warn?: (l: string) => void; signals?: boolean } = {}): Promise<SweepResult | null> {
+export async function main(args: string[], io: MainIo = {}): Promise<SweepResult | null> {
   const log = io.log ?? ((l: string) => console.log(l));
   const f = parseFlags(args, { 'lion-lr': { type: 'string' }, 'adam-lr': { type: 'string' } });
   if (f.help) {
@@ -46,21 +46,14 @@ export async function main(args: string[], io: { log?: (l: string) => void; warn
   }
   if (f.optimizers !== undefined) throw new Error('--optimizers: this comparison is Lion against Adam; set their rates with --lion-lr and --adam-lr');
   const template = experimentConfig({ ...f, epochs: f.epochs ?? String(DEFAULTS.epochs), limit: f.limit ?? String(DEFAULTS.limit) });
-  const result = await runSweep({
+  return runExperiment(io, f, DEFAULTS.out, {
     template,
     prefix: 'ae-mnist',
     optimizers: [
       { label: 'lion', name: 'lion', options: { learningRate: rate(f['lion-lr'], 'lion-lr', DEFAULTS.lionLr) }, entry: LION_ENTRY },
       { label: 'adam', name: 'adam', options: { learningRate: rate(f['adam-lr'], 'adam-lr', DEFAULTS.adamLr) } },
     ],
-    out: String(f.out ?? DEFAULTS.out),
-    backend: f.backend as string | undefined,
-    handleSignals: io.signals,
-    log,
-    warn: io.warn,
   });
-  for (const line of summaryLines(result)) log(line);
-  return result;
 }
 
 await runAsScript(import.meta.url, (args, signals) => main(args, { signals }));
