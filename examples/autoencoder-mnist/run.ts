@@ -4,6 +4,7 @@
  * plugin-regret and plugin-activation on; then one compare report across the optimizers.
  *
  *   node examples/dist/autoencoder-mnist/run.js [--epochs 20] [--limit 60000] [--test-limit 10000]
+ *     [--neurons 50] [--input-neurons 50]
  *     [--optimizers adam,rmsprop,sgd-1.0,sgd-0.1,sgd-0.01] [--out runs/autoencoder-mnist] [--seed 1] [--backend wasm]
  */
 import fs from 'node:fs';
@@ -20,7 +21,9 @@ const USAGE = `usage: node examples/dist/autoencoder-mnist/run.js [options]
   --test-limit <n>    test images for the validation loss (default ${DEFAULTS.testLimit}, at most --limit)
   --optimizers <list> comma-separated <name> or <name>-<learning rate> (default ${DEFAULTS.optimizers})
   --out <dir>         folder for configs/, runs/ and compare/ (default ${DEFAULTS.out})
-  --neurons <n>       neurons (filters) per layer in regret's neuron scope (default ${DEFAULTS.neurons}, the paper's)
+  --neurons <n>       neurons per layer in regret's neuron scope (default ${DEFAULTS.neurons}, the paper's)
+  --input-neurons <n> neurons of the input layer (fan-in 785) only, which cost 785² per neuron and round
+                      (default: as --neurons)
   --seed <n>          initial weights, data order, probe draw (default ${DEFAULTS.seed})
   --backend <name>    wasm, cpu, tensorflow or webgpu (default: the best available)`;
 
@@ -32,14 +35,18 @@ export function experimentConfig(f: Record<string, unknown>): RunConfig {
   cfg.epochs = positiveInt(f, 'epochs') ?? DEFAULTS.epochs;
   cfg.seed = f.seed === undefined ? DEFAULTS.seed : Number(f.seed);
   cfg.data = { ...cfg.data, ...(limit ? { limit } : {}), testLimit: Math.min(positiveInt(f, 'test-limit') ?? DEFAULTS.testLimit, limit ?? Infinity) };
-  const regret = cfg.plugins?.find((p) => p.name === 'regret')?.options as { neurons: { perLayer: number } } | undefined;
-  if (regret) regret.neurons.perLayer = positiveInt(f, 'neurons') ?? DEFAULTS.neurons;
+  const regret = cfg.plugins?.find((p) => p.name === 'regret')?.options as { neurons: { layers: string[]; perLayer: unknown } } | undefined;
+  if (regret) {
+    const perLayer = positiveInt(f, 'neurons') ?? DEFAULTS.neurons;
+    const input = positiveInt(f, 'input-neurons');
+    regret.neurons.perLayer = input === undefined ? perLayer : Object.fromEntries(regret.neurons.layers.map((l, i) => [l, i === 0 ? input : perLayer]));
+  }
   return cfg;
 }
 
 export async function main(args: string[], io: MainIo = {}): Promise<SweepResult | null> {
   const log = io.log ?? ((l: string) => console.log(l));
-  const f = parseFlags(args, {});
+  const f = parseFlags(args, { 'input-neurons': { type: 'string' } });
   if (f.help) {
     log(USAGE);
     return null;

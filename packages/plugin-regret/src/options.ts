@@ -22,6 +22,10 @@ export interface ScheduleOptions {
 }
 
 /** What `null` schedule options mean, by how a scope is recorded. */
+/** Neurons per layer: a count, or every neuron. */
+export type NeuronCount = number | 'all';
+const neuronCount = { anyOf: [{ type: 'integer', minimum: 1 }, { const: 'all' }] };
+
 export const AUTO_SCHEDULE = {
   statistics: { every: 1, subBatch: null },
   rounds: { every: 10, subBatch: 4 },
@@ -34,7 +38,7 @@ export interface ScopeToggle extends ScheduleOptions {
 export interface RegretOptions {
   network: ScopeToggle;
   layers: ScopeToggle & { layers: LayerSelection };
-  neurons: ScopeToggle & { layers: LayerSelection; perLayer: number | 'all'; seed: number };
+  neurons: ScopeToggle & { layers: LayerSelection; perLayer: NeuronCount | { [layer: string]: NeuronCount }; seed: number };
   /** Feasible sets: the ball (always) and, for squared-error statistics, the unconstrained least-norm minimum. */
   feasible: {
     /** Radius = factor × the largest distance from the centre that the recorded trajectory reached. */
@@ -90,7 +94,12 @@ export const REGRET_SCHEMA = {
       properties: {
         enabled: { type: 'boolean', default: true },
         layers: layerSelection,
-        perLayer: { anyOf: [{ type: 'integer', minimum: 1 }, { const: 'all' }], default: 50 },
+        // One count for every layer, or a count per layer name (layers left out get 50): a wide
+        // input layer costs fan-in² per neuron, so it is the one to thin.
+        perLayer: {
+          anyOf: [neuronCount, { type: 'object', additionalProperties: neuronCount, minProperties: 1 }],
+          default: 50,
+        },
         seed: { type: 'integer', default: 0 },
         ...schedule(null, null),
       },

@@ -94,8 +94,10 @@ export class RegretPlugin extends Plugin<RegretOptions> {
   apply(trainer: Trainer): void {
     this.trainer = trainer;
     const anatomy = trainer.anatomy;
-    this.gamma = squaredErrorScale(trainer.loss, anatomy.outputSize);
-    this.candidates = resolveScopes(anatomy, this.options, this.gamma);
+    // Which scopes keep statistics depends on γ, measured in beforeRun (reading a tensor is async
+    // on some backends); until then a loss declared quadratic is taken at its word, which can only
+    // ask for more captures than needed.
+    this.candidates = resolveScopes(anatomy, this.options, trainer.loss.quadratic ? 1 : null);
     if (this.candidates.length === 0) return;
     // Only what the candidate scopes read: ∂ℓ/∂a_l for dense statistics, layer inputs for layer and
     // neuron scopes, pre-activations (masks, pool choices) for all.
@@ -137,6 +139,8 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     if (this.scopes.length > 0) this.dispose(); // a second fit starts afresh
     const anatomy = run.anatomy;
     const o = this.options;
+    this.gamma = await squaredErrorScale(this.trainer.loss, anatomy.outputSize);
+    if (this.gamma === null && this.trainer.loss.quadratic) this.candidates = resolveScopes(anatomy, o, null);
     const rounds = (run.epochs - run.initialEpoch) * run.batchesPerEpoch;
     if (run.initialEpoch > 0) this.warn('resumed run: regret accounting starts at the resumed round (statistics are not checkpointed)');
     const macsPerMs = await measureThroughput();
@@ -294,11 +298,11 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     this.results.timing.checkpointMs += performance.now() - t0;
     this.trainer.events.emit('regret:checkpoint', { epoch, round, scopes: out });
     this.write();
-    this.traceCheckpoint(epoch, out);
+    await this.traceCheckpoint(epoch, out);
     return out;
   }
 
-  private traceCheckpoint(epoch: number, out: Record<string, CheckpointRecord>): void {
+  private async traceCheckpoint(epoch: number, out: Record<string, CheckpointRecord>): Promise<void> {
     if (!this.options.trace || !this.store?.traceDir) return;
     const dir = path.join(this.store.traceDir, PLUGIN_NAME, `checkpoint-epoch-${String(epoch).padStart(4, '0')}`);
     const files: Record<string, string> = {};
@@ -307,7 +311,7 @@ export class RegretPlugin extends Plugin<RegretOptions> {
       const c = s.centre();
       if (!u || !c) continue;
       const P = s.desc.params;
-      const centre = c.dataSync();
+      const centre = await c.data();
       const v = new Float64Array(u.length * P);
       u.forEach((row, k) => { for (let i = 0; i < P; i++) v[k * P + i] = centre[k * P + i] + row[i]; });
       const file = `${safe(s.desc.key)}.optimum.npy`;

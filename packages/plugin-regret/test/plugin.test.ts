@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { buildReport, decodeNpy, meanSquaredError, OptionsError, readJsonl, selectBackend, softmaxCrossEntropy, Trainer, type MetricsRow } from '@taylorlens/core';
+import { buildReport, decodeNpy, defineLoss, meanSquaredError, OptionsError, readJsonl, selectBackend, softmaxCrossEntropy, Trainer, type MetricsRow } from '@taylorlens/core';
 import { RegretPlugin, taylorlensPlugin, type RegretFile } from '@taylorlens/plugin-regret';
 import { tinyConv, tinyDense, randomData } from '../../core/test/helpers/models.js';
 import { tempStore } from './helpers/store.js';
@@ -101,6 +101,20 @@ describe('outputs', () => {
     }
     mem.store.cleanup();
     disk.store.cleanup();
+  });
+
+  it('γ is measured before the run: MSE keeps statistics, a "quadratic" loss of another form falls back to stored rounds', async () => {
+    const mse = await run({ network: { enabled: false }, neurons: { perLayer: 1 }, budget: { maxOverhead: 1e6 } }, { epochs: 1 });
+    expect(mse.json.squaredErrorScale).toBeCloseTo(1 / 4, 6); // tinyDense's 4 outputs
+    expect(Object.values(mse.json.scopes).every((s) => s.method === 'statistics')).toBe(true);
+    // Squared error plus a linear term: quadratic, but not (γ/B)Σ‖f − y‖².
+    const shifted = defineLoss({ name: 'mse+linear', quadratic: true, compute: (f, y) => tf.add(meanSquaredError.compute(f, y), tf.mul(tf.mean(f), 0.1)) });
+    const other = await run({ network: { enabled: false }, neurons: { perLayer: 1 }, budget: { maxOverhead: 1e6 } }, { epochs: 1, loss: shifted });
+    expect(other.json.squaredErrorScale).toBeNull();
+    expect(Object.values(other.json.scopes).every((s) => s.method === 'rounds')).toBe(true);
+    expect(other.json.scopes[Object.keys(other.json.scopes)[0]].checkpoints[0].ball.regret.every(Number.isFinite)).toBe(true);
+    mse.store.cleanup();
+    other.store.cleanup();
   });
 
   it('a reservoir keeps a fixed number of rounds', async () => {

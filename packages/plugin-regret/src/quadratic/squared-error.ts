@@ -6,16 +6,18 @@ import type { TaylorLoss } from '@taylorlens/core';
  * γ = 1/p_L). Returns γ when `loss` is declared quadratic and has that form (checked numerically
  * on two batch sizes), else null: then the loss is handled like any convex loss, by stored rounds.
  */
-export function squaredErrorScale(loss: TaylorLoss, outputSize: number): number | null {
+export async function squaredErrorScale(loss: TaylorLoss, outputSize: number): Promise<number | null> {
   if (!loss.quadratic) return null;
-  // Once, before training, on tiny tensors: a synchronous read is harmless here.
   const gammas: number[] = [];
   for (const [B, seed] of [[3, 1], [5, 2]]) {
-    const [value, sq] = tf.tidy(() => {
+    const pair = tf.tidy(() => {
       const f = tf.randomNormal([B, outputSize], 0, 1, 'float32', seed);
       const y = tf.randomNormal([B, outputSize], 0, 1, 'float32', seed + 10);
-      return [loss.compute(f, y).dataSync()[0], tf.sum(tf.squaredDifference(f, y)).dataSync()[0]];
+      return tf.stack([loss.compute(f, y), tf.sum(tf.squaredDifference(f, y))]);
     });
+    // Read asynchronously: webgpu in Node has no synchronous reads.
+    const [value, sq] = await pair.data();
+    pair.dispose();
     gammas.push((value * B) / sq);
   }
   const [a, b] = gammas;

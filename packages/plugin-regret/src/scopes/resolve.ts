@@ -1,5 +1,5 @@
 import { SeededRandom, type ModelAnatomy, type ParamLayer } from '@taylorlens/core';
-import { AUTO_SCHEDULE, type LayerSelection, type RegretOptions } from '../options.js';
+import { AUTO_SCHEDULE, type LayerSelection, type NeuronCount, type RegretOptions } from '../options.js';
 import { positions } from '../jacobian/linear.js';
 import type { ScopeDescription } from './scope.js';
 
@@ -17,7 +17,7 @@ export function selectLayers(anatomy: ModelAnatomy, sel: LayerSelection, what: s
 }
 
 /** Seeded sample of `perLayer` output channels of a layer (all when it has no more). */
-export function sampleUnits(p: ParamLayer, perLayer: number | 'all', seed: number): number[] {
+export function sampleUnits(p: ParamLayer, perLayer: NeuronCount, seed: number): number[] {
   if (perLayer === 'all' || perLayer >= p.channels) return Array.from({ length: p.channels }, (_, i) => i);
   // One generator per layer, so adding a layer does not change another layer's sample.
   return new SeededRandom((seed * 1000003 + p.index * 7919 + 17) >>> 0).sample(p.channels, perLayer);
@@ -58,9 +58,11 @@ export function resolveScopes(anatomy: ModelAnatomy, o: RegretOptions, gamma: nu
     }
   }
   if (o.neurons.enabled) {
-    for (const l of selectLayers(anatomy, o.neurons.layers, 'neurons.layers')) {
+    const layers = selectLayers(anatomy, o.neurons.layers, 'neurons.layers');
+    const countFor = neuronCounts(anatomy, layers, o.neurons.perLayer);
+    for (const l of layers) {
       const p = anatomy.layers[l];
-      const units = sampleUnits(p, o.neurons.perLayer, o.neurons.seed);
+      const units = sampleUnits(p, countFor(p.name), o.neurons.seed);
       const rep = method === 'rounds' ? chooseRepresentation(anatomy, p, 'neurons', units.length) : undefined;
       out.push({
         key: `neurons:${p.name}`, kind: 'neurons', layer: p.name, layerIndex: l, units, problems: units.length, params: p.fanIn,
@@ -83,6 +85,18 @@ export function resolveScopes(anatomy: ModelAnatomy, o: RegretOptions, gamma: nu
     }
   }
   return out;
+}
+
+/** `neurons.perLayer` as a lookup by layer name; a per-layer map may only name selected layers. */
+function neuronCounts(anatomy: ModelAnatomy, selected: number[], perLayer: RegretOptions['neurons']['perLayer']): (layer: string) => NeuronCount {
+  if (typeof perLayer !== 'object') return () => perLayer;
+  const names = selected.map((l) => anatomy.layers[l].name);
+  for (const name of Object.keys(perLayer)) {
+    if (!names.includes(name)) {
+      throw new Error(`regret: neurons.perLayer names layer ${JSON.stringify(name)}, which is not among neurons.layers: ${names.map((n) => `"${n}"`).join(', ')}`);
+    }
+  }
+  return (name) => perLayer[name] ?? 50;
 }
 
 /** Store whichever of (layer input + Jacobian) or (Jacobian tensor G) takes fewer bytes. */
