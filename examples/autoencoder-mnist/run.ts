@@ -4,7 +4,7 @@
  * plugin-regret and plugin-activation on; then one compare report across the optimizers.
  *
  *   node examples/dist/autoencoder-mnist/run.js [--epochs 20] [--limit 60000] [--test-limit 10000]
- *     [--neurons 50] [--input-neurons 50]
+ *     [--neurons 50] [--input-neurons 50] [--no-network]
  *     [--optimizers adam,rmsprop,sgd-1.0,sgd-0.1,sgd-0.01] [--out runs/autoencoder-mnist] [--seed 1] [--backend wasm]
  */
 import fs from 'node:fs';
@@ -24,6 +24,8 @@ const USAGE = `usage: node examples/dist/autoencoder-mnist/run.js [options]
   --neurons <n>       neurons per layer in regret's neuron scope (default ${DEFAULTS.neurons}, the paper's)
   --input-neurons <n> neurons of the input layer (fan-in 785) only, which cost 785² per neuron and round
                       (default: as --neurons)
+  --no-network        regret's network scope off (its checkpoint solves replay every stored round,
+                      so their cost grows with the run: ~45 s at epoch 2 on 2 cores)
   --seed <n>          initial weights, data order, probe draw (default ${DEFAULTS.seed})
   --backend <name>    wasm, cpu, tensorflow or webgpu (default: the best available)`;
 
@@ -35,18 +37,19 @@ export function experimentConfig(f: Record<string, unknown>): RunConfig {
   cfg.epochs = positiveInt(f, 'epochs') ?? DEFAULTS.epochs;
   cfg.seed = f.seed === undefined ? DEFAULTS.seed : Number(f.seed);
   cfg.data = { ...cfg.data, ...(limit ? { limit } : {}), testLimit: Math.min(positiveInt(f, 'test-limit') ?? DEFAULTS.testLimit, limit ?? Infinity) };
-  const regret = cfg.plugins?.find((p) => p.name === 'regret')?.options as { neurons: { layers: string[]; perLayer: unknown } } | undefined;
+  const regret = cfg.plugins?.find((p) => p.name === 'regret')?.options as { neurons: { layers: string[]; perLayer: unknown }; network: { enabled: boolean } } | undefined;
   if (regret) {
     const perLayer = positiveInt(f, 'neurons') ?? DEFAULTS.neurons;
     const input = positiveInt(f, 'input-neurons');
     regret.neurons.perLayer = input === undefined ? perLayer : Object.fromEntries(regret.neurons.layers.map((l, i) => [l, i === 0 ? input : perLayer]));
+    if (f['no-network']) regret.network.enabled = false;
   }
   return cfg;
 }
 
 export async function main(args: string[], io: MainIo = {}): Promise<SweepResult | null> {
   const log = io.log ?? ((l: string) => console.log(l));
-  const f = parseFlags(args, { 'input-neurons': { type: 'string' } });
+  const f = parseFlags(args, { 'input-neurons': { type: 'string' }, 'no-network': { type: 'boolean' } });
   if (f.help) {
     log(USAGE);
     return null;

@@ -47,9 +47,9 @@ describe('examples/autoencoder-mnist', () => {
     expect(paper.data.limit).toBeUndefined();
     expect(paper.plugins!.find((p) => p.name === 'regret')!.options).toMatchObject({ neurons: { perLayer: 50 } });
     // --input-neurons thins the input layer only.
-    const thin = experimentConfig({ 'input-neurons': '10' });
+    const thin = experimentConfig({ 'input-neurons': '10', 'no-network': true });
     expect(thin.plugins!.find((p) => p.name === 'regret')!.options).toMatchObject({
-      neurons: { perLayer: { dense_0: 10, dense_1: 50, dense_2: 50, dense_3: 50, dense_4: 50 } },
+      neurons: { perLayer: { dense_0: 10, dense_1: 50, dense_2: 50, dense_3: 50, dense_4: 50 } }, network: { enabled: false },
     });
     // Each config stands alone: `taylorlens run <out>/configs/adam.json` would repeat the run.
     const resolved = await loadConfigFile(path.join(out, 'configs', 'adam.json'), path.resolve('examples'));
