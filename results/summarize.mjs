@@ -118,12 +118,19 @@ for (const key of scopeKeys) {
 const withAct = runs.filter((r) => r.activation);
 if (withAct.length > 0) {
   out.push('\n### Exploration (activation configurations of the probe set)\n');
-  out.push(table(['optimizer', 'snapshots', 'novelty / (D·M), mean over epochs', 'novelty / (D·M), last', 'switches per point, mean', 'log-product of singular values per unit, mean', 'floor'], withAct.map((r) => {
+  out.push(table(['optimizer', 'snapshots', 'novelty / (D·M): mean, epochs 1–N', 'mean, epochs 2–N', 'last', 'nearest earlier = previous', 'switches per point: mean', 'max',
+    'log-product of singular values per unit: mean', 'median', 'units that never change'], withAct.map((r) => {
     const a = r.activation;
     const nov = a.novelty.normalized.filter((v) => v !== null);
+    const nearest = a.novelty.nearest.map((k, n) => (k === null ? null : k === n - 1)).filter((v) => v !== null);
     const sw = a.switches?.perPoint.filter((v) => v !== null) ?? [];
-    const sv = a.singularValues?.perUnit ?? [];
-    return [r.label, String(a.snapshots), fmt(mean(nov), 4), fmt(nov.at(-1), 4), sw.length ? fmt(mean(sw), 4) : '—', sv.length ? fmt(mean(sv), 2) : '—', fmt(a.singularValues?.floor)];
+    const sv = a.singularValues;
+    const sorted = sv ? [...sv.perUnit].sort((x, y) => x - y) : [];
+    // A unit whose column never changes scores k·log(floor) (taylor-math.md).
+    const frozen = sv ? sv.perUnit.filter((v) => v <= sv.k * Math.log(sv.floor) + 1e-6).length : null;
+    return [r.label, String(a.snapshots), fmt(mean(nov), 4), fmt(mean(nov.slice(1)), 4), fmt(nov.at(-1), 4), `${nearest.filter(Boolean).length}/${nearest.length}`,
+      sw.length ? fmt(mean(sw), 4) : '—', sw.length ? fmt(Math.max(...sw), 4) : '—',
+      sv ? fmt(mean(sv.perUnit), 1) : '—', sv ? fmt(sorted[Math.floor(sorted.length / 2)], 1) : '—', sv ? `${frozen}/${sv.perUnit.length} (floor ${sv.floor}, k ${sv.k})` : '—'];
   })));
 }
 

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import type { RunConfig } from '@taylorlens/core';
 import {
-  examplesFile, PAPER_OPTIMIZERS, parseFlags, parseOptimizers, positiveInt, runAsScript, runExperiment, type MainIo, type SweepResult,
+  examplesFile, PAPER_OPTIMIZERS, parseFlags, parseOptimizers, positiveInt, regretOptionsFor, runAsScript, runExperiment, type MainIo, type SweepResult,
 } from './sweep.js';
 
 export const DEFAULTS = { epochs: 20, testLimit: 10_000, out: 'runs/autoencoder-mnist', optimizers: PAPER_OPTIMIZERS.join(','), seed: 1, neurons: 50 };
@@ -37,19 +37,18 @@ export function experimentConfig(f: Record<string, unknown>): RunConfig {
   cfg.epochs = positiveInt(f, 'epochs') ?? DEFAULTS.epochs;
   cfg.seed = f.seed === undefined ? DEFAULTS.seed : Number(f.seed);
   cfg.data = { ...cfg.data, ...(limit ? { limit } : {}), testLimit: Math.min(positiveInt(f, 'test-limit') ?? DEFAULTS.testLimit, limit ?? Infinity) };
-  const regret = cfg.plugins?.find((p) => p.name === 'regret')?.options as { neurons: { layers: string[]; perLayer: unknown }; network: { enabled: boolean } } | undefined;
+  const regret = regretOptionsFor(cfg, f);
   if (regret) {
     const perLayer = positiveInt(f, 'neurons') ?? DEFAULTS.neurons;
     const input = positiveInt(f, 'input-neurons');
     regret.neurons.perLayer = input === undefined ? perLayer : Object.fromEntries(regret.neurons.layers.map((l, i) => [l, i === 0 ? input : perLayer]));
-    if (f['no-network']) regret.network.enabled = false;
   }
   return cfg;
 }
 
 export async function main(args: string[], io: MainIo = {}): Promise<SweepResult | null> {
   const log = io.log ?? ((l: string) => console.log(l));
-  const f = parseFlags(args, { 'input-neurons': { type: 'string' }, 'no-network': { type: 'boolean' } });
+  const f = parseFlags(args, { 'input-neurons': { type: 'string' } });
   if (f.help) {
     log(USAGE);
     return null;

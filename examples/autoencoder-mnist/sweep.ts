@@ -171,10 +171,20 @@ export function parseFlags<E extends Record<string, { type: 'string' | 'boolean'
     options: {
       epochs: { type: 'string' }, limit: { type: 'string' }, 'test-limit': { type: 'string' }, out: { type: 'string' },
       optimizers: { type: 'string' }, neurons: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'no-network': { type: 'boolean' },
       ...extra,
     },
   });
   return values as Record<string, string | boolean | undefined>;
+}
+
+/** The regret plugin's options in a config, with `--no-network` applied (null without the plugin). */
+export function regretOptionsFor(cfg: RunConfig, f: Record<string, unknown>): { neurons: { layers: string[]; perLayer: unknown }; network: { enabled: boolean } } | null {
+  const regret = cfg.plugins?.find((p) => p.name === 'regret')?.options as ReturnType<typeof regretOptionsFor>;
+  if (!regret) return null;
+  // The network scope's checkpoint solves replay every stored round, so they grow with the run.
+  if (f['no-network']) regret.network.enabled = false;
+  return regret;
 }
 
 export function positiveInt(values: Record<string, unknown>, flag: string): number | undefined {

@@ -7,13 +7,13 @@
  *
  *   node examples/dist/convnet/run.js [--cifar <dir of data_batch_*.bin>] [--filters 64] [--hidden 192]
  *     [--epochs 20] [--limit N] [--test-limit 10000] [--optimizers adam,rmsprop,sgd-1.0,sgd-0.1,sgd-0.01]
- *     [--out runs/convnet] [--seed 1] [--backend wasm]
+ *     [--out runs/convnet] [--seed 1] [--backend wasm] [--no-network]
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LayerSpec, RunConfig } from '@taylorlens/core';
 import {
-  examplesFile, PAPER_OPTIMIZERS, parseFlags, parseOptimizers, positiveInt, runAsScript, runExperiment, type MainIo, type SweepResult,
+  examplesFile, PAPER_OPTIMIZERS, parseFlags, parseOptimizers, positiveInt, regretOptionsFor, runAsScript, runExperiment, type MainIo, type SweepResult,
 } from '../autoencoder-mnist/sweep.js';
 
 export const DEFAULTS = { epochs: 20, filters: 64, hidden: 192, testLimit: 10_000, out: 'runs/convnet', optimizers: PAPER_OPTIMIZERS.join(','), seed: 1, neurons: 50 };
@@ -28,6 +28,8 @@ const USAGE = `usage: node examples/dist/convnet/run.js [options]
   --optimizers <list> comma-separated <name> or <name>-<learning rate> (default ${DEFAULTS.optimizers})
   --out <dir>         folder for configs/, runs/ and compare/ (default ${DEFAULTS.out})
   --neurons <n>       neurons (filters) per layer in regret's neuron scope (default ${DEFAULTS.neurons}, the paper's)
+  --no-network        regret's network scope off (each checkpoint replays every stored round through the
+                      whole convnet, ~70 s for 2 rounds at 16 filters on 2 cores, growing with the run)
   --seed <n>          initial weights, data order, probe draw (default ${DEFAULTS.seed})
   --backend <name>    wasm, cpu, tensorflow or webgpu (default: the best available)`;
 
@@ -53,7 +55,7 @@ export function experimentConfig(f: Record<string, unknown>): RunConfig {
     if (l.type === 'dense' && i === hiddenDense) return { ...l, units: hidden };
     return l;
   });
-  const regret = cfg.plugins?.find((p) => p.name === 'regret')?.options as { neurons: { perLayer: number } } | undefined;
+  const regret = regretOptionsFor(cfg, f);
   if (regret) regret.neurons.perLayer = positiveInt(f, 'neurons') ?? DEFAULTS.neurons;
   return cfg;
 }

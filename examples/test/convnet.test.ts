@@ -34,6 +34,8 @@ describe('examples/convnet', () => {
     expect(cfg.data.limit).toBeUndefined(); // all 60,000
     const regret = cfg.plugins!.find((p) => p.name === 'regret')!.options!;
     expect(regret.neurons).toMatchObject({ layers: ['conv2d_0', 'conv2d_2', 'conv2d_4'], perLayer: 50 });
+    expect(regret.network).toMatchObject({ enabled: true });
+    expect(experimentConfig({ 'no-network': true }).plugins!.find((p) => p.name === 'regret')!.options).toMatchObject({ network: { enabled: false } });
   });
 
   it('runs at reduced width: a completed run folder per optimizer with regret on the conv neurons, activations and a report', () => {
