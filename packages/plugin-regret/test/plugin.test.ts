@@ -136,6 +136,9 @@ describe('options and the cost check', () => {
 
   it('refuses an explicit scope that cannot fit, naming it and the knob to turn; skips default ones with a warning', async () => {
     await expect(run({ layers: { layers: [0] }, budget: { memoryMB: 0.0001 } }, { epochs: 1 })).rejects.toThrow(/scope "layer:dense_Dense\d+" needs .* MB of statistics.*budget\.memoryMB/);
+    // The knobs are named as they are spelled in the options: layers.every, not layer.every.
+    await expect(run({ layers: { layers: [0] }, network: { enabled: false }, neurons: { enabled: false }, budget: { maxOverhead: 1e-6 } }, { epochs: 1 }))
+      .rejects.toThrow(/costs about .* a training step per round .*\(layers\.every\), fewer layers \(layers\.layers\)/);
     const { json, events, store } = await run({ network: { every: 1 }, budget: { maxOverhead: 0.05 } }, { epochs: 1 });
     expect(json.cost!.skipped.length).toBeGreaterThan(0);
     expect(json.cost!.skipped[0].reason).toMatch(/budget\.maxOverhead/);

@@ -41,6 +41,7 @@ export function admitScopes(anatomy: ModelAnatomy, candidates: readonly (ScopeDe
     .sort((a, b) => a.c.macsPerRound - b.c.macsPerRound);
   for (const { d, c } of costed) {
     const ratio = c.macsPerRound / step;
+    const key = optionKey(d.kind);
     const problems: string[] = [];
     if (memory + c.memoryBytes > o.budget.memoryMB * 2 ** 20) {
       problems.push(`needs ${(c.memoryBytes / 2 ** 20).toFixed(1)} MB of statistics (budget.memoryMB = ${o.budget.memoryMB}, ${(memory / 2 ** 20).toFixed(1)} MB taken): `
@@ -48,11 +49,11 @@ export function admitScopes(anatomy: ModelAnatomy, candidates: readonly (ScopeDe
     }
     if (disk + c.diskBytes > o.budget.diskGB * 2 ** 30) {
       problems.push(`would store ${(c.diskBytes / 2 ** 30).toFixed(2)} GB over ${rounds} rounds (budget.diskGB = ${o.budget.diskGB}): `
-        + `record less often (${d.kind}.every, ${d.kind}.reservoir), fewer samples per round (${d.kind}.subBatch) or raise budget.diskGB`);
+        + `record less often (${key}.every, ${key}.reservoir), fewer samples per round (${key}.subBatch) or raise budget.diskGB`);
     }
     if (overhead + ratio > o.budget.maxOverhead) {
       problems.push(`costs about ${ratio.toFixed(2)}× a training step per round (budget.maxOverhead = ${o.budget.maxOverhead}, ${overhead.toFixed(2)} taken): `
-        + `record less often (${d.kind}.every), ${d.kind === 'network' ? '' : `fewer ${d.kind} (${d.kind}.layers${d.kind === 'neurons' ? ', neurons.perLayer' : ''}), `}or raise budget.maxOverhead`);
+        + `record less often (${key}.every), ${d.kind === 'network' ? '' : `fewer ${key} (${key}.layers${d.kind === 'neurons' ? ', neurons.perLayer' : ''}), `}or raise budget.maxOverhead`);
     }
     if (problems.length > 0) {
       const reason = problems.join('; ');
@@ -73,4 +74,9 @@ export function admitScopes(anatomy: ModelAnatomy, candidates: readonly (ScopeDe
   const order = new Map(candidates.map((d, i) => [d.key, i]));
   chosen.sort((a, b) => order.get(a.key)! - order.get(b.key)!);
   return { chosen, cost: { stepMacs: step, macsPerMs, scopes: accepted, skipped, totalOverhead: overhead }, memoryBytes: memory };
+}
+
+/** The options object a scope kind is configured in ('layer' scopes live under `layers`). */
+function optionKey(kind: ScopeDescription['kind']): 'network' | 'layers' | 'neurons' {
+  return kind === 'layer' ? 'layers' : kind;
 }
