@@ -48,6 +48,12 @@ export interface RegretFile {
   losses: string;
   scopes: Record<string, ScopeRecord>;
   timing: { recordMs: number; recordedRounds: number; checkpointMs: number };
+  /**
+   * A resumed run starts its sums afresh at `firstRound` (statistics and stored rounds are not
+   * checkpointed); what the earlier sessions wrote is kept in `previousSessions` (file names).
+   */
+  firstRound?: number;
+  previousSessions?: { regret: string; losses: string }[];
 }
 
 const ORDER: Record<string, string> = {
@@ -142,7 +148,11 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     this.gamma = await squaredErrorScale(this.trainer.loss, anatomy.outputSize);
     if (this.gamma === null && this.trainer.loss.quadratic) this.candidates = resolveScopes(anatomy, o, null);
     const rounds = (run.epochs - run.initialEpoch) * run.batchesPerEpoch;
-    if (run.initialEpoch > 0) this.warn('resumed run: regret accounting starts at the resumed round (statistics are not checkpointed)');
+    const previousSessions = run.initialEpoch > 0 ? this.keepEarlierSessions() : [];
+    if (run.initialEpoch > 0) {
+      this.warn('resumed run: regret accounting starts at the resumed round (statistics are not checkpointed)'
+        + (previousSessions.length > 0 ? `; the earlier session's results are kept in ${previousSessions.at(-1)!.regret}` : ''));
+    }
     const macsPerMs = await measureThroughput();
     const { chosen, cost, memoryBytes } = admitScopes(anatomy, this.candidates, o, run.batchSize, rounds, macsPerMs);
     for (const s of cost.skipped) this.warn(`skipping scope ${s.key}: ${s.reason}`);
@@ -186,6 +196,7 @@ export class RegretPlugin extends Plugin<RegretOptions> {
         return [s.desc.key, { ...s.desc, parameterOrder: ORDER[s.desc.kind], checkpoints: [] }];
       })),
       timing: { recordMs: 0, recordedRounds: 0, checkpointMs: 0 },
+      ...(run.initialEpoch > 0 ? { firstRound: run.initialEpoch * run.batchesPerEpoch + 1, previousSessions } : {}),
     };
     if (this.store?.traceDir) {
       this.traceRows = new JsonlWriter(path.join(this.store.traceDir, PLUGIN_NAME, 'rounds.jsonl'));
@@ -335,6 +346,26 @@ export class RegretPlugin extends Plugin<RegretOptions> {
       this.traceRows = null;
       if (!this.retain) this.dispose();
     }
+  }
+
+  /**
+   * Before a resumed run writes its own regret.json: rename the files of the sessions before it to
+   * `regret.session-<k>.json` / `losses.session-<k>.npy`, so that nothing they recorded is lost.
+   */
+  private keepEarlierSessions(): { regret: string; losses: string }[] {
+    const dir = this.dir;
+    if (!dir) return [];
+    const current = path.join(dir, 'regret.json');
+    let kept: { regret: string; losses: string }[] = [];
+    if (fs.existsSync(current)) {
+      kept = (JSON.parse(fs.readFileSync(current, 'utf8')) as RegretFile).previousSessions ?? [];
+      const k = kept.length + 1;
+      const names = { regret: `regret.session-${k}.json`, losses: `losses.session-${k}.npy` };
+      fs.renameSync(current, path.join(dir, names.regret));
+      if (fs.existsSync(path.join(dir, 'losses.npy'))) fs.renameSync(path.join(dir, 'losses.npy'), path.join(dir, names.losses));
+      kept = [...kept, names];
+    }
+    return kept;
   }
 
   private write(): void {

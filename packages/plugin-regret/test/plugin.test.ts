@@ -117,6 +117,33 @@ describe('outputs', () => {
     other.store.cleanup();
   });
 
+  it('a resumed run keeps the earlier session\'s regret.json and losses.npy, and says where its own sums start', async () => {
+    const store = tempStore();
+    const model = tinyDense([5, 4, 3, 4], 3);
+    const { x, y } = randomData(24, [5], 4, 11);
+    const opts = { network: { enabled: false }, neurons: { perLayer: 1 }, budget: { maxOverhead: 1e6 } };
+    const first = new Trainer(model, { loss: meanSquaredError, optimizer: tf.train.sgd(0.05), plugins: [new RegretPlugin(opts)], store });
+    await first.fit(x, y, { epochs: 2, batchSize: 6, seed: 1 });
+    const state = first.state();
+    const warnings: string[] = [];
+    const second = new Trainer(model, { loss: meanSquaredError, optimizer: tf.train.sgd(0.05), plugins: [new RegretPlugin(opts)], store });
+    second.events.on('warning', (w) => warnings.push((w as { message: string }).message));
+    await second.fit(x, y, { epochs: 3, batchSize: 6, seed: 1, resume: state });
+    const dir = path.join(store.dir, 'regret');
+    const read = (f: string) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as RegretFile;
+    const earlier = read('regret.session-1.json');
+    expect(Object.values(earlier.scopes)[0].checkpoints.map((c) => c.epoch)).toEqual([1, 2]);
+    expect(decodeNpy(fs.readFileSync(path.join(dir, 'losses.session-1.npy'))).shape).toEqual([8]);
+    const now = read('regret.json');
+    expect(now.firstRound).toBe(9);
+    expect(now.previousSessions).toEqual([{ regret: 'regret.session-1.json', losses: 'losses.session-1.npy' }]);
+    expect(Object.values(now.scopes)[0].checkpoints.map((c) => [c.epoch, c.recordedRounds])).toEqual([[3, 4]]);
+    expect(warnings.some((w) => /resumed run.*kept in regret\.session-1\.json/.test(w))).toBe(true);
+    tf.dispose([x, y]);
+    model.dispose();
+    store.cleanup();
+  });
+
   it('a reservoir keeps a fixed number of rounds', async () => {
     const { json, store } = await run({ layers: { enabled: false }, neurons: { enabled: false }, network: { every: 1, reservoir: 5 }, budget: { maxOverhead: 1e6 } }, { loss: softmaxCrossEntropy });
     expect(json.scopes.network.checkpoints.map((c) => c.recordedRounds)).toEqual([4, 5, 5]);
