@@ -10,24 +10,15 @@
 import fs from 'node:fs';
 import type { RunConfig } from '@taylorlens/core';
 import {
-  examplesFile, PAPER_OPTIMIZERS, parseFlags, parseOptimizers, positiveInt, regretOptionsFor, runAsScript, runExperiment, type MainIo, type SweepResult,
+  examplesFile, PAPER_OPTIMIZERS, parseFlags, sharedFlagsHelp, parseOptimizers, positiveInt, regretOptionsFor, runAsScript, runExperiment, type MainIo, type SweepResult,
 } from './sweep.js';
 
 export const DEFAULTS = { epochs: 20, testLimit: 10_000, out: 'runs/autoencoder-mnist', optimizers: PAPER_OPTIMIZERS.join(','), seed: 1, neurons: 50 };
 
 const USAGE = `usage: node examples/dist/autoencoder-mnist/run.js [options]
-  --epochs <n>        epochs per optimizer (default ${DEFAULTS.epochs})
-  --limit <n>         training images (default: all 60,000)
-  --test-limit <n>    test images for the validation loss (default ${DEFAULTS.testLimit}, at most --limit)
-  --optimizers <list> comma-separated <name> or <name>-<learning rate> (default ${DEFAULTS.optimizers})
-  --out <dir>         folder for configs/, runs/ and compare/ (default ${DEFAULTS.out})
-  --neurons <n>       neurons per layer in regret's neuron scope (default ${DEFAULTS.neurons}, the paper's)
   --input-neurons <n> neurons of the input layer (fan-in 785) only, which cost 785² per neuron and round
                       (default: as --neurons)
-  --no-network        regret's network scope off (its checkpoint solves replay every stored round,
-                      so their cost grows with the run: ~45 s at epoch 2 on 2 cores)
-  --seed <n>          initial weights, data order, probe draw (default ${DEFAULTS.seed})
-  --backend <name>    wasm, cpu, tensorflow or webgpu (default: the best available)`;
+${sharedFlagsHelp(DEFAULTS, 'all 60,000')}`;
 
 
 /** The experiment's run config for these flags (the template with epochs, data and seed set). */

@@ -162,6 +162,20 @@ function reporter(label: string, log: (l: string) => void, warn: (l: string) => 
   };
 }
 
+/** Help lines of the flags every paper sweep shares (autoencoder, convnet), after the script's own. */
+export function sharedFlagsHelp(d: { epochs: number; testLimit: number; optimizers: string; out: string; neurons: number; seed: number }, limit: string): string {
+  return `  --epochs <n>        epochs per optimizer (default ${d.epochs})
+  --limit <n>         training images (default: ${limit})
+  --test-limit <n>    test images for the validation loss (default ${d.testLimit}, at most --limit)
+  --optimizers <list> comma-separated <name> or <name>-<learning rate> (default ${d.optimizers})
+  --out <dir>         folder for configs/, runs/ and compare/ (default ${d.out})
+  --neurons <n>       neurons (filters) per layer in regret's neuron scope (default ${d.neurons}, the paper's)
+  --no-network        regret's network scope off (its checkpoint solves replay every stored round,
+                      so their cost grows with the run)
+  --seed <n>          initial weights, data order, probe draw (default ${d.seed})
+  --backend <name>    wasm, cpu, tensorflow or webgpu (default: the best available)`;
+}
+
 /** Flags every sweep script shares; `extra` adds its own. Numbers must be positive integers. */
 export function parseFlags<E extends Record<string, { type: 'string' | 'boolean' }>>(args: string[], extra: E) {
   const { values } = parseArgs({

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { LayerSpec, RunConfig } from '@taylorlens/core';
 import {
-  examplesFile, PAPER_OPTIMIZERS, parseFlags, parseOptimizers, positiveInt, regretOptionsFor, runAsScript, runExperiment, type MainIo, type SweepResult,
+  examplesFile, PAPER_OPTIMIZERS, parseFlags, sharedFlagsHelp, parseOptimizers, positiveInt, regretOptionsFor, runAsScript, runExperiment, type MainIo, type SweepResult,
 } from '../autoencoder-mnist/sweep.js';
 
 export const DEFAULTS = { epochs: 20, filters: 64, hidden: 192, testLimit: 10_000, out: 'runs/convnet', optimizers: PAPER_OPTIMIZERS.join(','), seed: 1, neurons: 50 };
@@ -22,16 +22,7 @@ const USAGE = `usage: node examples/dist/convnet/run.js [options]
   --cifar <dir>       train on CIFAR-10 (the folder of the binary batches data_batch_1.bin …) instead of MNIST
   --filters <n>       filters of each conv layer (default ${DEFAULTS.filters})
   --hidden <n>        units of the hidden dense layer (default ${DEFAULTS.hidden})
-  --epochs <n>        epochs per optimizer (default ${DEFAULTS.epochs})
-  --limit <n>         training images (default: all: 60,000 MNIST, 50,000 CIFAR-10)
-  --test-limit <n>    test images for the validation loss (default ${DEFAULTS.testLimit}, at most --limit)
-  --optimizers <list> comma-separated <name> or <name>-<learning rate> (default ${DEFAULTS.optimizers})
-  --out <dir>         folder for configs/, runs/ and compare/ (default ${DEFAULTS.out})
-  --neurons <n>       neurons (filters) per layer in regret's neuron scope (default ${DEFAULTS.neurons}, the paper's)
-  --no-network        regret's network scope off (each checkpoint replays every stored round through the
-                      whole convnet, ~70 s for 2 rounds at 16 filters on 2 cores, growing with the run)
-  --seed <n>          initial weights, data order, probe draw (default ${DEFAULTS.seed})
-  --backend <name>    wasm, cpu, tensorflow or webgpu (default: the best available)`;
+${sharedFlagsHelp(DEFAULTS, 'all: 60,000 MNIST, 50,000 CIFAR-10')}`;
 
 
 /** The experiment's run config for these flags: the template with data, widths, epochs and seed set. */

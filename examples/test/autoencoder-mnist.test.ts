@@ -46,6 +46,10 @@ describe('examples/autoencoder-mnist', () => {
     expect(paper).toMatchObject({ epochs: 20, seed: 1, data: { testLimit: 10_000 } });
     expect(paper.data.limit).toBeUndefined();
     expect(paper.plugins!.find((p) => p.name === 'regret')!.options).toMatchObject({ neurons: { perLayer: 50 } });
+    // --help: the script's own flags, then the ones every paper sweep shares.
+    const help: string[] = [];
+    expect(await main(['--help'], { log: (l) => help.push(l) })).toBeNull();
+    expect(help.join('\n')).toMatch(/--input-neurons[\s\S]*--epochs[\s\S]*--no-network[\s\S]*--backend/);
     // --input-neurons thins the input layer only.
     const thin = experimentConfig({ 'input-neurons': '10', 'no-network': true });
     expect(thin.plugins!.find((p) => p.name === 'regret')!.options).toMatchObject({
