@@ -35,7 +35,9 @@ export interface ParamLayer {
   units: number;
   /** Output channels (dense: units). A "neuron" of a conv layer is one output channel's filter. */
   channels: number;
-  /** Incoming weights per neuron plus one for the bias (dense: fan-in + 1; conv: kh·kw·c_in + 1). */
+  /** Incoming weights per neuron (dense: inputs; conv: kh·kw·c_in). */
+  kernelFanIn: number;
+  /** Parameters per neuron: `kernelFanIn`, plus one when the layer has a bias (`useBias: false` has none). */
   fanIn: number;
   /** Elementwise activation applied to the pre-activation: the layer's own, or an Activation layer right after it. */
   activation: string;
@@ -140,6 +142,7 @@ export function modelAnatomy(model: LayersModel, opts: { lossAbsorbs?: string | 
         : undefined;
       const channels = outputShape[outputShape.length - 1];
       const inChannels = inputShape[inputShape.length - 1];
+      const kernelFanIn = conv ? conv.kernelSize[0] * conv.kernelSize[1] * inChannels : inChannels;
       params.push({
         index: params.length,
         name: layer.name,
@@ -149,7 +152,8 @@ export function modelAnatomy(model: LayersModel, opts: { lossAbsorbs?: string | 
         outputShape,
         units: outputShape.reduce((a, b) => a * b, 1),
         channels,
-        fanIn: (conv ? conv.kernelSize[0] * conv.kernelSize[1] * inChannels : inChannels) + 1,
+        kernelFanIn,
+        fanIn: kernelFanIn + (bias ? 1 : 0),
         activation: activationName(layer),
         activationIsSeparate: false,
         after: [],
@@ -186,7 +190,7 @@ export function modelAnatomy(model: LayersModel, opts: { lossAbsorbs?: string | 
   const describe = () => params.map((p) => {
     const geo = p.conv ? ` ${p.conv.kernelSize.join('×')}/${p.conv.strides.join('×')} ${p.conv.padding}` : '';
     const tail = p.after.filter((s) => s.kind !== 'activation').map((s) => s.kind).join(' → ');
-    return `${p.index + 1}. ${p.name}: ${p.kind}${geo} [${p.inputShape}] → [${p.outputShape}] ${p.activation}${tail ? ` → ${tail}` : ''} (fan-in ${p.fanIn})`;
+    return `${p.index + 1}. ${p.name}: ${p.kind}${geo} [${p.inputShape}] → [${p.outputShape}] ${p.activation}${tail ? ` → ${tail}` : ''} (fan-in ${p.kernelFanIn}${p.bias ? ' + bias' : ', no bias'})`;
   }).join('\n');
   return Object.freeze({
     model,

@@ -146,26 +146,19 @@ export class BatchCapture {
   }
 
   /**
-   * Selection mask of a max-pool stage, shape of its input: 1 where a window's maximum sits.
-   * Memoised. With ReLU before the pool, windows whose maximum ties at 0 select every tied
-   * cell, which is harmless: the direction there is already masked to 0 by the ReLU.
+   * Selection mask of a max-pool stage, shape of its input: 1 at the one cell per window that the
+   * training gradient routes to, 0 elsewhere. Memoised. It is the gradient of the layer's own
+   * pooling with respect to its input, so it comes from the backend's MaxPoolGrad kernel — the
+   * very choice training makes — and a window whose maximum is tied (constant patches plus a
+   * positive bias) passes a perturbation once, never once per tied cell.
    */
   poolMask(l: number, stage: number): tf.Tensor {
     const key = `p${l}:${stage}`;
     if (!this.derived.has(key)) {
       const input = this.poolInputs.get(`${l}:${stage}`);
       if (!input) throw new Error(`pool input of layer ${l} stage ${stage} was not captured (enable preActivations)`);
-      const g = poolGeometry(this.anatomy.layers[l].after[stage], input.shape);
-      const mask = tf.tidy(() => {
-        const padded = padOrCrop(input, g, -3.4e38);
-        const max = tf.maxPool(padded as tf.Tensor4D, g.size, g.size, 'valid');
-        const selected = tf.cast(tf.equal(padded, windowsToCells(max, g)), 'float32');
-        // Back to the input's cells: drop the padding, zero-fill what 'valid' pooling cropped.
-        const [B, H, W, C] = input.shape;
-        const [, [top, bottom], [left, right]] = g.paddings;
-        const inner = tf.slice(selected, [0, top, left, 0], [B, H + Math.min(bottom, 0), W + Math.min(right, 0), C]);
-        return tf.pad(inner, [[0, 0], [0, Math.max(-bottom, 0)], [0, Math.max(-right, 0)], [0, 0]]);
-      });
+      const pool = this.anatomy.layers[l].after[stage].layer;
+      const mask = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(pool.apply(t) as tf.Tensor))(input));
       // Kept: memoised across the caller's tidy scopes, disposed with the capture.
       this.derived.set(key, tf.keep(mask));
     }

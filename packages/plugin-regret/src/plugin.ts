@@ -57,8 +57,8 @@ export interface RegretFile {
 }
 
 const ORDER: Record<string, string> = {
-  neurons: 'θ_α = [kernel[..., α] flattened row-major (kh, kw, c_in for conv; input index for dense), bias[α]]',
-  layer: 'vec(Θ) row-major, Θ = [kernel reshaped to (fanIn − 1, channels); bias] of shape (fanIn, channels)',
+  neurons: 'θ_α = [kernel[..., α] flattened row-major (kh, kw, c_in for conv; input index for dense), bias[α] (only if the layer has a bias)]',
+  layer: 'vec(Θ) row-major, Θ = [kernel reshaped to (kernelFanIn, channels); bias (only if the layer has a bias)] of shape (fanIn, channels)',
   network: 'every trainable variable flattened row-major, concatenated in model order (kernel, bias, kernel, bias, …)',
 };
 

@@ -6,7 +6,7 @@ import {
   taylorOutputs, type ScopeDescription,
 } from '@taylorlens/plugin-regret';
 import { bruteJacobianTensors, finiteDifferenceJacobianTensors, relErr, relErrSmooth } from './helpers/brute.js';
-import { dataFor, NETS, TANH_NET } from './helpers/nets.js';
+import { BIAS_FREE_NETS, dataFor, NETS, TANH_NET, TIED_NETS } from './helpers/nets.js';
 
 function describeScope(kind: 'layer' | 'neurons', l: number, channels: number, fanIn: number, units?: number[]): ScopeDescription {
   const u = units ?? Array.from({ length: channels }, (_, i) => i);
@@ -19,7 +19,7 @@ function describeScope(kind: 'layer' | 'neurons', l: number, channels: number, f
 describe('per-sample Jacobian tensors', () => {
   beforeAll(async () => { await selectBackend('cpu'); });
 
-  for (const net of [...NETS, TANH_NET]) {
+  for (const net of [...NETS, TANH_NET, ...TIED_NETS, ...BIAS_FREE_NETS]) {
     it(`${net.name}: G of every neuron and layer scope equals per-output backward passes and finite differences`, () => {
       const model = net.make();
       const anatomy = modelAnatomy(model, { lossAbsorbs: net.loss.absorbs });
@@ -64,7 +64,7 @@ describe('per-sample Jacobian tensors', () => {
         const L = anatomy.layers.length - 1;
         const grams = denseGrams(anatomy, cap, dense[0].index, 3);
         if (!grams.has(L)) grams.set(L, denseGrams(anatomy, cap, L, 3).get(L)!);
-        for (const p of dense) {
+        for (const p of dense.filter((q) => q.bias)) { // the bias columns of G hold J_l itself
           const d = describeScope('layer', p.index, p.channels, p.fanIn);
           const v = scopeParams(anatomy, d);
           const G = bruteJacobianTensors(anatomy, d, weights, x, v);

@@ -1,104 +1,12 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import * as tf from '@tensorflow/tfjs-core';
-import { meanSquaredError, selectBackend, Trainer } from '@taylorlens/core';
-import { RegretPlugin, StatisticsScope, type Scope } from '@taylorlens/plugin-regret';
-import { bruteJacobianTensors } from './helpers/brute.js';
-import { bruteMinimum, bruteObjective, type BruteRound } from './helpers/brute-optimum.js';
-import { dataFor, disposeRounds, keepRounds, NETS, type KeptRound } from './helpers/nets.js';
-import { displacement, taylorSums } from './helpers/scopes.js';
-
-/** Every round's brute-force Jacobian tensors, outputs and targets for problem k of a scope. */
-function bruteRounds(trainer: Trainer, scope: Scope, kept: KeptRound[], k: number): BruteRound[] {
-  return kept.map((r) => {
-    const vn = scope.readParams(r.before);
-    const [K, P] = vn.shape;
-    const B = r.x.shape[0];
-    const pL = trainer.anatomy.outputSize;
-    const G = bruteJacobianTensors(trainer.anatomy, scope.desc, r.before, r.x, vn);
-    const out: BruteRound = {
-      G: Float64Array.from(G.subarray(k * B * pL * P, (k + 1) * B * pL * P)), f: Float64Array.from(r.f.dataSync()),
-      y: Float64Array.from(r.y.dataSync()), vn: Float64Array.from(vn.dataSync().subarray(k * P, (k + 1) * P)), B, pL,
-    };
-    void K;
-    vn.dispose();
-    return out;
-  });
-}
+import { beforeAll, describe, it } from 'vitest';
+import { selectBackend } from '@taylorlens/core';
+import { checkOptimum } from './helpers/optimum-check.js';
+import { BIAS_FREE_NETS, NETS, TIED_NETS } from './helpers/nets.js';
 
 describe('hindsight Taylor optimum', () => {
   beforeAll(async () => { await selectBackend('cpu'); });
 
-  for (const net of NETS) {
-    it(`${net.name}: the checkpoint optimum equals a direct minimisation over all stored rounds, lies in the ball and beats every trajectory point`, async () => {
-      const model = net.make();
-      const plugin = new RegretPlugin({
-        network: { every: 2 }, layers: { every: 1 }, neurons: { perLayer: 1, subBatch: null, every: 1 }, budget: { maxOverhead: 1e6 }, trace: false,
-        solver: { gapTolerance: 1e-7, maxIterations: 300 },
-      });
-      plugin.retain = true;
-      const optimizer = tf.train.sgd(0.5);
-      const trainer = new Trainer(model, { loss: net.loss, optimizer, plugins: [plugin] });
-      const kept = keepRounds(trainer);
-      const { x, y } = dataFor(net, 12, 21);
-      await trainer.fit(x, y, { epochs: 1, batchSize: 3, shuffle: false });
-      const results = plugin.results.scopes;
-      const kind = net.loss === meanSquaredError ? 'mse' : 'ce';
-      for (const scope of plugin.scopes) {
-        const ckpt = results[scope.desc.key].checkpoints.at(-1)!;
-        const recorded = kept.filter((r) => scope.desc.kind !== 'network' || (r.round - 1) % 2 === 0);
-        expect(ckpt.recordedRounds).toBe(recorded.length);
-        const centre = scope.centre()!.dataSync();
-        const optima = scope.optima()!;
-        for (let k = 0; k < scope.desc.problems && k < 2; k++) {
-          const P = scope.desc.params;
-          const c = Float64Array.from(centre.subarray(k * P, (k + 1) * P));
-          const rounds = bruteRounds(trainer, scope, recorded, k);
-          const r = ckpt.ball.radius[k];
-          const phi = ckpt.ball.phi[k];
-          // The reported optimum is feasible and its value is what the brute objective says.
-          const uStar = optimumOf(optima, k);
-          const nu = Math.hypot(...uStar);
-          expect(nu).toBeLessThanOrEqual(r * (1 + 1e-6) + 1e-12);
-          const vStar = uStar.map((u, i) => c[i] + u);
-          const atStar = bruteObjective(rounds, P, kind, vStar).value;
-          const tol = 1e-5 * Math.max(1, Math.abs(phi));
-          expect(Math.abs(atStar - phi)).toBeLessThan(tol);
-          // Direct minimisation over all stored rounds by a generic method agrees.
-          const brute = bruteMinimum(rounds, P, kind, c, r);
-          expect(phi).toBeLessThanOrEqual(brute.value + tol);
-          expect(brute.value - phi).toBeLessThan(Math.max(tol, ckpt.ball.solver[k].gap ?? 0));
-          // No worse than any point of the trajectory inside the ball.
-          for (const w of recorded) {
-            const vk = scope.readParams(w.before);
-            const u = displacement(scope, vk)[k];
-            if (Math.hypot(...u) <= r) {
-              const sums = await taylorSums(scope, displacement(scope, vk));
-              expect(phi).toBeLessThanOrEqual(sums.values[k] + tol);
-            }
-            vk.dispose();
-          }
-          // Regret = Σℓ_n − Φ over the recorded rounds.
-          const incurred = recorded.reduce((s, w) => s + w.loss, 0);
-          expect(Math.abs(ckpt.ball.regret[k] - (incurred - phi))).toBeLessThan(tol);
-          // Squared error: the unconstrained least-norm minimum against a long unconstrained descent.
-          if (scope instanceof StatisticsScope) {
-            const unc = ckpt.unconstrained!;
-            expect(unc.phi[k]).toBeLessThanOrEqual(phi + tol);
-            const free = bruteMinimum(rounds, P, kind, c, Infinity, 200000);
-            expect(unc.phi[k]).toBeLessThanOrEqual(free.value + tol);
-            if (unc.rank[k] === P) expect(free.value - unc.phi[k]).toBeLessThan(1e-4 * Math.max(1, Math.abs(phi)));
-          }
-        }
-      }
-      plugin.dispose();
-      disposeRounds(kept);
-      tf.dispose([x, y]);
-      model.dispose();
-      optimizer.dispose();
-    });
+  for (const net of [...NETS, ...TIED_NETS, ...BIAS_FREE_NETS]) {
+    it(`${net.name}: the checkpoint optimum equals a direct minimisation over all stored rounds, lies in the ball and beats every trajectory point`, () => checkOptimum(net));
   }
 });
-
-function optimumOf(optima: Float64Array[], k: number): Float64Array {
-  return optima[k];
-}

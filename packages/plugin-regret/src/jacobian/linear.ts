@@ -20,38 +20,40 @@ export function positions(p: ParamLayer): number {
 
 /**
  * Per-sample patches `[B, positions, fanIn]` of a layer's input: row `pos` holds the inputs that
- * position's pre-activation sees, in the kernel's (kh, kw, c_in) order, then a 1 for the bias —
+ * position's pre-activation sees, in the kernel's (kh, kw, c_in) order, then a 1 for the bias
+ * (only where the layer has a bias: a bias-free layer gets no phantom bias column) —
  * so `patches · θ_α` is neuron α's pre-activation. Dense layers: `[B, 1, fanIn]`. A conv with a
  * one-hot kernel per patch element extracts them with the layer's own padding and strides.
  */
 export function patches(p: ParamLayer, x: tf.Tensor): tf.Tensor3D {
   return tf.tidy(() => {
     const B = x.shape[0];
-    const ones = tf.ones([B, positions(p), 1]);
-    if (p.kind === 'dense') return tf.concat([tf.reshape(x, [B, 1, -1]), ones], 2) as tf.Tensor3D;
+    const withOnes = (rows: tf.Tensor) => (p.bias ? tf.concat([rows, tf.ones([B, positions(p), 1])], 2) : rows) as tf.Tensor3D;
+    if (p.kind === 'dense') return withOnes(tf.reshape(x, [B, 1, -1]));
     const [kh, kw] = p.conv!.kernelSize;
     const cin = p.inputShape[p.inputShape.length - 1];
     const k = kh * kw * cin;
     const eye = tf.reshape(tf.eye(k), [kh, kw, cin, k]);
     const c = p.conv!;
     const cols = tf.conv2d(x as tf.Tensor4D, eye as tf.Tensor4D, c.strides, c.padding, 'NHWC', c.dilation);
-    return tf.concat([tf.reshape(cols, [B, -1, k]), ones], 2) as tf.Tensor3D;
+    return withOnes(tf.reshape(cols, [B, -1, k]));
   });
 }
 
-/** The layer's parameters as the matrix Θ `[fanIn, channels]`: kernel rows, then the bias row. */
+/** The layer's parameters as the matrix Θ `[fanIn, channels]`: kernel rows, then the bias row if the layer has a bias. */
 export function thetaOf(p: ParamLayer, kernel: tf.Tensor = p.kernel, bias: tf.Tensor | undefined | null = p.bias): tf.Tensor2D {
   return tf.tidy(() => {
-    const k = tf.reshape(kernel, [p.fanIn - 1, p.channels]);
+    const k = tf.reshape(kernel, [p.kernelFanIn, p.channels]) as tf.Tensor2D;
+    if (!p.bias) return k;
     const b = bias ? tf.reshape(bias, [1, p.channels]) : tf.zeros([1, p.channels]);
     return tf.concat([k, b], 0) as tf.Tensor2D;
   });
 }
 
-/** Θ `[fanIn, C]` back to a kernel of the layer's shape and a bias `[C]`. */
-export function splitTheta(p: ParamLayer, theta: tf.Tensor): { kernel: tf.Tensor; bias: tf.Tensor } {
+/** Θ `[fanIn, C]` back to a kernel of the layer's shape and a bias `[C]` (null for a bias-free layer). */
+export function splitTheta(p: ParamLayer, theta: tf.Tensor): { kernel: tf.Tensor; bias: tf.Tensor | null } {
   const C = theta.shape[1]!;
-  const kernel = tf.reshape(tf.slice(theta, [0, 0], [p.fanIn - 1, C]), [...p.kernel.shape.slice(0, -1), C]);
-  const bias = tf.reshape(tf.slice(theta, [p.fanIn - 1, 0], [1, C]), [C]);
+  const kernel = tf.reshape(tf.slice(theta, [0, 0], [p.kernelFanIn, C]), [...p.kernel.shape.slice(0, -1), C]);
+  const bias = p.bias ? tf.reshape(tf.slice(theta, [p.kernelFanIn, 0], [1, C]), [C]) : null;
   return { kernel, bias };
 }

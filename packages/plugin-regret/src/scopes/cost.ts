@@ -5,7 +5,7 @@ import type { ScopeCost, ScopeDescription } from './scope.js';
 
 /** Multiply-adds of one sample's forward pass through layer p. */
 export function forwardMacs(p: ParamLayer): number {
-  return p.units * (p.fanIn - 1);
+  return p.units * p.kernelFanIn;
 }
 
 /** Multiply-adds of one training step (forward + backward ≈ 3 forward passes) for a batch of B. */

@@ -7,8 +7,9 @@ import type { ScopeDescription } from './scope.js';
 /**
  * A scope's parameter vectors `[K, P]` from the current variables or from `weights` (tensors in
  * `anatomy.variables` order):
- *  - neuron α of a layer: `θ_α = Θ[:, α]`, its incoming weights in kernel order then its bias;
- *  - layer: `vec(Θ)` row-major, Θ `[fanIn, channels]` (kernel rows, then the bias row);
+ *  - neuron α of a layer: `θ_α = Θ[:, α]`, its incoming weights in kernel order then its bias
+ *    (a bias-free layer's neurons have no bias entry);
+ *  - layer: `vec(Θ)` row-major, Θ `[fanIn, channels]` (kernel rows, then the bias row if any);
  *  - network: every variable flattened, concatenated in `anatomy.variables` order.
  */
 export function scopeParams(anatomy: ModelAnatomy, desc: ScopeDescription, weights?: readonly tf.Tensor[]): tf.Tensor2D {
@@ -38,7 +39,8 @@ export function scopeParamsColumns(anatomy: ModelAnatomy, desc: ScopeDescription
     // Select the sampled channels before assembling Θ's columns (an output layer may be wide).
     const units = tf.tensor1d(desc.units!, 'int32');
     const K = desc.units!.length;
-    const k = selectChannels(tf.reshape(kernel, [p.fanIn - 1, p.channels]), units, p.channels);
+    const k = selectChannels(tf.reshape(kernel, [p.kernelFanIn, p.channels]), units, p.channels) as tf.Tensor2D;
+    if (!p.bias) return k;
     const b = bias ? tf.reshape(selectChannels(tf.reshape(bias, [1, p.channels]), units, p.channels), [1, K]) : tf.zeros([1, K]);
     return tf.concat([k, b], 0) as tf.Tensor2D;
   });
@@ -99,10 +101,36 @@ export class Trajectory {
     return this.farthest ? Float64Array.from(await this.farthest.data(), Math.sqrt) : new Float64Array(K);
   }
 
+  /**
+   * Checkpoint: the centre, the farthest squared distance so far and the displacements not yet
+   * folded in, handed to `save` as they are (a resumed run then folds them exactly as this one would).
+   */
+  async saveState(save: (name: string, t: tf.Tensor) => Promise<void>): Promise<TrajectoryState> {
+    if (this.start) await save('start', this.start);
+    if (this.farthest) await save('farthest', this.farthest);
+    for (const [i, t] of this.pending.entries()) await save(`pending-${i}`, t);
+    return { start: this.start !== null, farthest: this.farthest !== null, pending: this.pending.length };
+  }
+
+  /** Restore `saveState`'s tensors from `load` (which returns new tensors; the trajectory keeps them). */
+  loadState(s: TrajectoryState, load: (name: string) => tf.Tensor): void {
+    this.dispose();
+    this.start = s.start ? tf.keep(load('start')) as tf.Tensor2D : null;
+    this.farthest = s.farthest ? tf.keep(load('farthest')) as tf.Tensor1D : null;
+    this.pending = Array.from({ length: s.pending }, (_, i) => tf.keep(load(`pending-${i}`)) as tf.Tensor2D);
+  }
+
   dispose(): void {
     for (const t of [this.start, this.rows, this.farthest, ...this.pending]) t?.dispose();
     this.pending = [];
     this.start = this.rows = null;
     this.farthest = null;
   }
+}
+
+/** What `Trajectory.saveState` records besides the tensors it hands out. */
+export interface TrajectoryState {
+  start: boolean;
+  farthest: boolean;
+  pending: number;
 }

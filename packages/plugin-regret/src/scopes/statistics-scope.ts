@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelAnatomy } from '@taylorlens/core';
+import type { ModelAnatomy, ParamLayer } from '@taylorlens/core';
 import { patches } from '../jacobian/linear.js';
 import { selectChannels } from '../jacobian/matmul.js';
 import { layerJacobianTensor, neuronJacobianTensors } from '../jacobian/jacobian-tensor.js';
@@ -20,11 +20,12 @@ export interface StatisticsOptions {
   flushEvery?: number;
 }
 
-/** Input with the bias column: `x̃ = [x, 1]` `[B, fanIn]` (dense layers). */
-function withBias(x: tf.Tensor): tf.Tensor2D {
+/** A dense layer's input as the scope sees it, `x̃ = [x, 1]` `[B, fanIn]`; just `x` for a bias-free layer. */
+function inputRows(p: ParamLayer, x: tf.Tensor): tf.Tensor2D {
   return tf.tidy(() => {
     const B = x.shape[0];
-    return tf.concat([tf.reshape(x, [B, -1]), tf.ones([B, 1])], 1) as tf.Tensor2D;
+    const flat = tf.reshape(x, [B, -1]);
+    return (p.bias ? tf.concat([flat, tf.ones([B, 1])], 1) : flat) as tf.Tensor2D;
   });
 }
 
@@ -109,7 +110,7 @@ export class StatisticsScope implements Scope {
     if (!input) throw new Error(`scope ${this.desc.key}: layer inputs were not captured`);
     const pieces = tf.tidy(() => {
       if (p.kind === 'dense') {
-        const xt = withBias(input);
+        const xt = inputRows(p, input);
         const delta = capture.layers[l].preActivationGrad as tf.Tensor2D;
         if (this.desc.kind === 'layer') {
           return denseLayerPieces(xt, jac.gram(l), delta, tf.reshape(dW, [p.fanIn, p.channels]) as tf.Tensor2D, kappa, this.gIdx!);

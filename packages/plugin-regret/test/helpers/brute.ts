@@ -34,7 +34,7 @@ export function withScope(anatomy: ModelAnatomy, d: ScopeDescription, weights: r
   const { kernel, bias } = splitTheta(p, theta);
   const out = [...weights];
   out[ki] = kernel;
-  if (bi >= 0) out[bi] = bias;
+  if (bi >= 0) out[bi] = bias!;
   return out;
 }
 

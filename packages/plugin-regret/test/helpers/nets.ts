@@ -9,6 +9,8 @@ export interface NetCase {
   input: number[];
   loss: TaylorLoss;
   classes: number;
+  /** Data other than standard normal inputs (ties, constant backgrounds). */
+  data?: (n: number, seed: number) => { x: tf.Tensor; y: tf.Tensor };
 }
 
 export const NETS: NetCase[] = [
@@ -18,11 +20,73 @@ export const NETS: NetCase[] = [
   { name: 'conv + max-pool, cross-entropy', make: () => tinyConv(1, { input: [6, 6, 2], filters: 2, classes: 4 }), input: [6, 6, 2], loss: softmaxCrossEntropy, classes: 4 },
 ];
 
+/**
+ * A convnet whose max-pool windows tie at a positive value, as MNIST's do: the top six rows of
+ * every input are a constant 0 background and the first conv ('valid', 3×3) has positive biases,
+ * so in its top four output rows every 2×2 pool window holds four equal positive values (half of
+ * the first pool's windows). Noise below keeps the rest untied.
+ */
+function tiedConv(seed: number, classes: number): tfl.LayersModel {
+  const init = (s: number) => ({ kernelInitializer: tfl.initializers.glorotUniform({ seed: s }) });
+  const m = tfl.sequential();
+  m.add(tfl.layers.conv2d({ inputShape: [10, 10, 2], filters: 2, kernelSize: 3, padding: 'valid', activation: 'relu', ...init(seed),
+    biasInitializer: tfl.initializers.randomUniform({ minval: 0.1, maxval: 0.3, seed: seed + 100 }) }));
+  m.add(tfl.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
+  m.add(tfl.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same', activation: 'relu', ...init(seed + 1),
+    biasInitializer: tfl.initializers.constant({ value: 0.05 }) }));
+  m.add(tfl.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
+  m.add(tfl.layers.flatten());
+  m.add(tfl.layers.dense({ units: classes, ...init(seed + 2) }));
+  return m;
+}
+
+export function tiedData(n: number, classes: number, seed: number, oneHot: boolean): { x: tf.Tensor; y: tf.Tensor } {
+  const { x, y } = randomData(n, [10, 10, 2], classes, seed, oneHot);
+  const background = tf.tidy(() => tf.concat([tf.zeros([n, 6, 10, 2]), tf.slice(x, [0, 6, 0, 0], [n, 4, 10, 2])], 1));
+  x.dispose();
+  return { x: background, y };
+}
+
+export const TIED_NETS: NetCase[] = [
+  { name: 'conv + max-pool with tied windows, MSE', make: () => tiedConv(5, 3), input: [10, 10, 2], loss: meanSquaredError, classes: 3,
+    data: (n, seed) => tiedData(n, 3, seed, false) },
+  { name: 'conv + max-pool with tied windows, cross-entropy', make: () => tiedConv(6, 4), input: [10, 10, 2], loss: softmaxCrossEntropy, classes: 4,
+    data: (n, seed) => tiedData(n, 4, seed, true) },
+];
+
+/** Layers without a bias (`useBias: false`): the scopes' parameter vectors must have no bias entry. */
+function biasFreeDense(seed: number): tfl.LayersModel {
+  const m = tinyDense([5, 4, 3, 6], seed);
+  const layers = m.layers.map((l) => l.getConfig());
+  const out = tfl.sequential();
+  layers.forEach((cfg, i) => out.add(tfl.layers.dense({
+    units: cfg.units as number, activation: cfg.activation as 'relu' | 'linear', inputShape: i === 0 ? [5] : undefined,
+    useBias: i !== 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + i }),
+  })));
+  m.dispose();
+  return out;
+}
+
+function biasFreeConv(seed: number): tfl.LayersModel {
+  const m = tfl.sequential();
+  m.add(tfl.layers.conv2d({ inputShape: [6, 6, 2], filters: 2, kernelSize: 3, padding: 'same', activation: 'relu', useBias: false,
+    kernelInitializer: tfl.initializers.glorotUniform({ seed }) }));
+  m.add(tfl.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
+  m.add(tfl.layers.flatten());
+  m.add(tfl.layers.dense({ units: 3, useBias: false, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) }));
+  return m;
+}
+
+export const BIAS_FREE_NETS: NetCase[] = [
+  { name: 'dense ReLU with a bias-free hidden layer, MSE', make: () => biasFreeDense(12), input: [5], loss: meanSquaredError, classes: 6 },
+  { name: 'bias-free conv + max-pool + bias-free dense, cross-entropy', make: () => biasFreeConv(9), input: [6, 6, 2], loss: softmaxCrossEntropy, classes: 3 },
+];
+
 /** A smooth activation (its derivative comes from autodiff, not a mask). */
 export const TANH_NET: NetCase = { name: 'dense tanh, MSE', make: () => tinyDense([5, 4, 3, 6], 4, 'tanh'), input: [5], loss: meanSquaredError, classes: 6 };
 
 export function dataFor(net: NetCase, n: number, seed = 7) {
-  return randomData(n, net.input, net.classes, seed, net.loss === softmaxCrossEntropy);
+  return net.data ? net.data(n, seed) : randomData(n, net.input, net.classes, seed, net.loss === softmaxCrossEntropy);
 }
 
 /** What the tests keep of each round: the batch, the output, `W_n`, `W_{n+1}`, `ℓ_n`. */
