@@ -1,5 +1,6 @@
 // Regret plugin (issue 5): per-round overhead of recording Taylor losses on the paper's
-// autoencoder and MNIST convnet, bytes stored per recorded round, and checkpoint solve times.
+// autoencoder and MNIST convnet, bytes stored per recorded round, and checkpoint solve times
+// (issue 12: the certified network-scope checkpoint, `node bench/run.js regret.network.checkpoint`).
 // Imports the built packages: `npx tsc -b packages/core packages/plugin-regret` first.
 //
 // Each overhead is measured in alternation with a plain trainer (same model, data and seed), so a
@@ -44,7 +45,7 @@ function regretTrainer(options, model = autoencoder(1)) {
 }
 
 export async function run(bench) {
-  const names = ['layer3', 'neurons50-hidden', 'neurons50-input', 'network', 'checkpoint-solve'].map((n) => `regret.${n}.autoencoder`);
+  const names = ['layer3', 'neurons50-hidden', 'neurons50-input', 'network', 'network.checkpoint', 'checkpoint-solve'].map((n) => `regret.${n}.autoencoder`);
   const wanted = names.filter((n) => bench.wants(n));
   if (wanted.length > 0) {
     await selectBackend('wasm');
@@ -83,6 +84,31 @@ export async function run(bench) {
       });
       plugin.dispose();
       tf.dispose([big.x, big.y]);
+    }
+    if (bench.wants('regret.network.checkpoint.autoencoder')) {
+      // The certified network-scope optimum (issue 12): 94 stored rounds of batch 64 (every 10th of
+      // 940 rounds: 10 epochs of 94 batches, one checkpoint at the end), squared error → GLTR.
+      const R = 94;
+      const data = mnistLike(BATCH * R, { seed: 5 });
+      const { plugin, trainer } = regretTrainer({ layers: NONE, neurons: NONE, network: { every: 10 }, checkpoint: { everyEpochs: 10 } });
+      const t0 = performance.now();
+      await trainer.fit(data.x, data.y, { epochs: 10, batchSize: BATCH, seed: 1 });
+      const trainMs = performance.now() - t0;
+      const net = plugin.scopes[0];
+      const c = plugin.results.scopes[net.desc.key].checkpoints.at(-1);
+      const s = c.ball.solver[0];
+      const sig = (v) => (v === undefined ? null : Number(v.toPrecision(3)));
+      bench.record('regret.network.checkpoint.autoencoder', c.solveMs, {
+        extra: {
+          recorded_rounds: c.recordedRounds, samples_per_round: BATCH, parameters: net.desc.params, method: s.method,
+          certified: s.certified, stop: s.stop, products: s.products, ms_per_product: Math.round(c.solveMs / Math.max(s.products, 1)),
+          kkt_residual: sig(s.residual), krylov_residual: sig(s.krylovResidual), gap: sig(s.gap), tolerance: s.tolerance, lambda: sig(s.lambda),
+          on_boundary: s.onBoundary, phi: sig(c.ball.phi[0]), regret: sig(c.ball.regret[0]), radius: sig(c.ball.radius[0]),
+          train_ms: Math.round(trainMs - c.solveMs), budget_ms: 60000,
+        },
+      });
+      plugin.dispose();
+      tf.dispose([data.x, data.y]);
     }
     if (bench.wants('regret.checkpoint-solve.autoencoder')) {
       // One checkpoint of the first two scopes (layer 3, the hidden neurons) after 40 rounds.

@@ -48,7 +48,20 @@ export interface RegretOptions {
     rcond: number | null;
   };
   checkpoint: { everyEpochs: number };
-  solver: { maxIterations: number; gapTolerance: number; memory: number };
+  /**
+   * Readings of "Taylor optimum": 'hindsight' (the theorem's one comparator for the whole prefix,
+   * always computed) and 'perRound' (`Σ_n min_{V∈K_n} τ^n(V)`, the paper's "optimum at each round":
+   * a solve per round, so on the `perRound.every` schedule; layer and neuron scopes).
+   */
+  readings: ('hindsight' | 'perRound')[];
+  perRound: { every: number };
+  /**
+   * Optimum solvers. maxIterations: L-BFGS steps (layer and neuron scopes) and Newton steps
+   * (network scope, non-quadratic losses); gapTolerance: Frank–Wolfe gap relative to |Φ|;
+   * memory: L-BFGS pairs. Network scope (certified): tolerance is the KKT residual relative to
+   * ‖∇Φ(centre)‖, krylovIterations the Lanczos steps (Hessian products) per trust-region solve.
+   */
+  solver: { maxIterations: number; gapTolerance: number; memory: number; tolerance: number; krylovIterations: number };
   budget: {
     /** RAM for statistics and stored rounds together; stored rounds beyond it are spilled to disk. */
     memoryMB: number;
@@ -116,12 +129,21 @@ export const REGRET_SCHEMA = {
       type: 'object', additionalProperties: false, default: {},
       properties: { everyEpochs: { type: 'integer', minimum: 1, default: 1 } },
     },
+    readings: {
+      type: 'array', items: { enum: ['hindsight', 'perRound'] }, uniqueItems: true, contains: { const: 'hindsight' }, default: ['hindsight'],
+    },
+    perRound: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: { every: { type: 'integer', minimum: 1, default: 10 } },
+    },
     solver: {
       type: 'object', additionalProperties: false, default: {},
       properties: {
         maxIterations: { type: 'integer', minimum: 1, default: 100 },
         gapTolerance: { type: 'number', exclusiveMinimum: 0, default: 1e-6 },
         memory: { type: 'integer', minimum: 1, default: 10 },
+        tolerance: { type: 'number', exclusiveMinimum: 0, default: 1e-6 },
+        krylovIterations: { type: 'integer', minimum: 1, default: 400 },
       },
     },
     budget: {

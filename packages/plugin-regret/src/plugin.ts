@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  JsonlWriter, Plugin, STAGE_ANALYZE, STAGE_RECORD, writeJsonAtomic, writeNpyAtomic,
-  type BatchContext, type EpochContext, type RunContext, type RunStoreLike, type RunSummary, type StepOutcome, type Trainer,
+  incurredLoss, JsonlWriter, lossReduction, Plugin, STAGE_ANALYZE, STAGE_RECORD, writeFileAtomic, writeJsonAtomic, writeNpyAtomic,
+  type BatchContext, type EpochContext, type RunContext, type RunStoreLike, type RunSummary, type StateFiles, type StepOutcome, type Trainer,
+  type ModelAnatomy, type PluginProblem, type RunPlan,
 } from '@taylorlens/core';
 import { PLUGIN_NAME, REGRET_SCHEMA, type RegretOptions } from './options.js';
 import { squaredErrorScale } from './quadratic/squared-error.js';
@@ -19,8 +20,35 @@ import { MemoryBudget } from './rounds/round-store.js';
 import { taylorAtNext } from './trace/taylor-next.js';
 import { meanStd } from './stats-helpers.js';
 import type { RoundInput, Scope, ScopeCheckpoint, ScopeDescription } from './scopes/scope.js';
+import { loadFloat64, saveFloat64, syncDir } from './state-files.js';
+import { preflightRegret } from './scopes/preflight.js';
 
 export const REGRET_FORMAT = 'taylorlens.regret/1';
+/** Format of the regret state in a run checkpoint (`checkpoint/epoch-NNNNNN/plugins/regret/`). */
+export const REGRET_STATE_FORMAT = 'taylorlens.regret-state/1';
+export const REGRET_STATE_FILE = 'regret-state.json';
+
+/** `regret-state.json` of a checkpoint (the README's "Checkpoints and resume" has the layout). */
+export interface RegretState {
+  format: string;
+  /** The checkpoint's epoch and round (losses.npy holds ℓ_n of rounds `results.firstRound ?? 1` … `round`). */
+  epoch: number;
+  round: number;
+  /** Round of the last regret checkpoint (solve) at or before `round`; -1 before the first. */
+  lastCheckpointRound: number;
+  /** Statistics bytes the cost check charged (the stored rounds' memory budget is what is left). */
+  memoryBytes: number;
+  /** The active scopes in order, each with its folder under `scopes/` and its JSON state. */
+  scopes: { desc: ScopeDescription; folder: string; state: unknown }[];
+  /** regret.json as it stood at the checkpoint. */
+  results: RegretFile;
+}
+
+interface Restored {
+  dir: string;
+  state: RegretState;
+  losses: Float64Array;
+}
 
 /** A checkpoint as stored in regret.json: the solve plus the curves normalised by √N. */
 export interface CheckpointRecord extends ScopeCheckpoint {
@@ -46,11 +74,15 @@ export interface RegretFile {
   /** Rounds trained, and the per-round incurred loss ℓ_n file (float64, one per round). */
   rounds: number;
   losses: string;
+  /** How ℓ_n was reduced: 'float64 on the host' (built-in losses) or 'float32 on the backend' (losses without hostValue). */
+  lossReduction?: string;
   scopes: Record<string, ScopeRecord>;
   timing: { recordMs: number; recordedRounds: number; checkpointMs: number };
   /**
-   * A resumed run starts its sums afresh at `firstRound` (statistics and stored rounds are not
-   * checkpointed); what the earlier sessions wrote is kept in `previousSessions` (file names).
+   * Only in a run resumed from a checkpoint without regret state (written before checkpoints held
+   * it): the sums start afresh at `firstRound`, and what the earlier sessions wrote is kept in
+   * `previousSessions` (file names). A run resumed from a checkpoint with regret state continues
+   * the sums exactly and has neither field (unless an earlier resume had already set them).
    */
   firstRound?: number;
   previousSessions?: { regret: string; losses: string }[];
@@ -64,6 +96,13 @@ const ORDER: Record<string, string> = {
 
 function safe(key: string): string {
   return key.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+/** JSON with sorted keys (to compare scope descriptions). */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    : x));
 }
 
 /**
@@ -92,6 +131,13 @@ export class RegretPlugin extends Plugin<RegretOptions> {
   private traceRows: JsonlWriter | null = null;
   private lastCheckpointRound = -1;
   private epochs = 0;
+  private batchesPerEpoch = 0;
+  /** Statistics bytes admitted (saved with checkpoints). */
+  private memoryBytes = 0;
+  /** Between beforeRun and dispose: scopes exist and can be checkpointed. */
+  private live = false;
+  /** Regret state read from the checkpoint a resumed run starts from, applied in beforeRun. */
+  private restored: Restored | null = null;
 
   constructor(options: unknown = {}) {
     super(REGRET_SCHEMA, options, PLUGIN_NAME);
@@ -120,6 +166,13 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     trainer.hooks.afterStep.tapPromise({ name, stage: STAGE_RECORD }, (outcome, ctx) => this.afterStep(outcome, ctx));
     trainer.hooks.afterEpoch.tapPromise({ name, stage: STAGE_ANALYZE }, (e) => this.afterEpoch(e));
     trainer.hooks.afterRun.tapPromise({ name, stage: STAGE_ANALYZE }, (run, summary) => this.afterRun(run, summary));
+    trainer.hooks.saveStateFiles.tapPromise(name, (files) => this.saveState(files));
+    trainer.hooks.loadStateFiles.tapPromise(name, async (files) => this.loadState(files));
+  }
+
+  /** Before any work (the core calls it before a run folder exists): layer selections and the budget, against the model. */
+  override preflight(anatomy: ModelAnatomy, plan: RunPlan): Promise<PluginProblem[]> {
+    return preflightRegret(this.options, anatomy, plan);
   }
 
   /** The folder results go to, or null without a run store. */
@@ -140,6 +193,7 @@ export class RegretPlugin extends Plugin<RegretOptions> {
   private async beforeRun(run: RunContext): Promise<void> {
     this.store = run.store;
     this.epochs = run.epochs;
+    this.batchesPerEpoch = run.batchesPerEpoch;
     this.losses.length = 0;
     this.lastCheckpointRound = -1;
     if (this.scopes.length > 0) this.dispose(); // a second fit starts afresh
@@ -148,14 +202,19 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     this.gamma = await squaredErrorScale(this.trainer.loss, anatomy.outputSize);
     if (this.gamma === null && this.trainer.loss.quadratic) this.candidates = resolveScopes(anatomy, o, null);
     const rounds = (run.epochs - run.initialEpoch) * run.batchesPerEpoch;
-    const previousSessions = run.initialEpoch > 0 ? this.keepEarlierSessions() : [];
-    if (run.initialEpoch > 0) {
-      this.warn('resumed run: regret accounting starts at the resumed round (statistics are not checkpointed)'
+    // Resumed from a checkpoint holding regret state: continue it exactly (same scopes, cost
+    // estimate and memory budget as when it was taken). Without one: start the sums afresh.
+    const restored = this.takeRestored(run);
+    const previousSessions = run.initialEpoch > 0 && !restored ? this.keepEarlierSessions() : [];
+    if (run.initialEpoch > 0 && !restored) {
+      this.warn('resumed run: regret accounting starts at the resumed round (the checkpoint holds no regret state)'
         + (previousSessions.length > 0 ? `; the earlier session's results are kept in ${previousSessions.at(-1)!.regret}` : ''));
     }
-    const macsPerMs = await measureThroughput();
-    const { chosen, cost, memoryBytes } = admitScopes(anatomy, this.candidates, o, run.batchSize, rounds, macsPerMs);
-    for (const s of cost.skipped) this.warn(`skipping scope ${s.key}: ${s.reason}`);
+    const { chosen, cost, memoryBytes } = restored
+      ? { chosen: restored.state.scopes.map((s) => s.desc), cost: restored.state.results.cost!, memoryBytes: restored.state.memoryBytes }
+      : admitScopes(anatomy, this.candidates, o, run.batchSize, rounds, await measureThroughput());
+    this.memoryBytes = memoryBytes;
+    if (!restored) for (const s of cost.skipped) this.warn(`skipping scope ${s.key}: ${s.reason}`);
     this.trainer.events.emit('regret:cost', cost);
     const slow = cost.scopes.filter((c) => c.lastSolveSeconds > 600);
     if (slow.length > 0) {
@@ -164,12 +223,16 @@ export class RegretPlugin extends Plugin<RegretOptions> {
         + '; record fewer rounds or samples (every, reservoir, subBatch), fewer scopes, or checkpoint less often (checkpoint.everyEpochs)');
     }
     const budget = new MemoryBudget(Math.max(o.budget.memoryMB * 2 ** 20 - memoryBytes, 0));
-    const solver = { maxIterations: o.solver.maxIterations, gapTolerance: o.solver.gapTolerance, memory: o.solver.memory };
+    const solver = { maxIterations: o.solver.maxIterations, gapTolerance: o.solver.gapTolerance, memory: o.solver.memory, tolerance: o.solver.tolerance, krylovIterations: o.solver.krylovIterations };
+    const perRound = o.readings.includes('perRound') ? o.perRound : null;
+    if (perRound && chosen.some((d) => d.kind === 'network')) {
+      this.warn('readings: the per-round reading is computed for layer and neuron scopes; the network scope reports the hindsight reading only');
+    }
     this.scopes = chosen.map((d, i) => {
       const common = { ballFactor: o.feasible.ballFactor, solver, seed: o.neurons.seed + 31 * i };
-      if (d.kind === 'network') return new NetworkScope(d, anatomy, this.trainer.loss, budget, this.spillDir(d.key), common);
-      if (d.method === 'statistics') return new StatisticsScope(d, anatomy, { ballFactor: o.feasible.ballFactor, unconstrained: o.feasible.unconstrained, rcond: o.feasible.rcond });
-      return new LocalRoundsScope(d, anatomy, this.trainer.loss, budget, this.spillDir(d.key), common);
+      if (d.kind === 'network') return new NetworkScope(d, anatomy, this.trainer.loss, budget, this.spillDir(d.key), { ...common, gamma: this.gamma });
+      if (d.method === 'statistics') return new StatisticsScope(d, anatomy, { ballFactor: o.feasible.ballFactor, unconstrained: o.feasible.unconstrained, rcond: o.feasible.rcond, perRound });
+      return new LocalRoundsScope(d, anatomy, this.trainer.loss, budget, this.spillDir(d.key), { ...common, perRound });
     });
     this.plan = emptyPlan();
     for (const s of this.scopes) {
@@ -192,28 +255,137 @@ export class RegretPlugin extends Plugin<RegretOptions> {
       status: 'running',
       rounds: 0,
       losses: 'losses.npy',
+      lossReduction: lossReduction(this.trainer.loss),
       scopes: Object.fromEntries(this.scopes.map((s) => {
         return [s.desc.key, { ...s.desc, parameterOrder: ORDER[s.desc.kind], checkpoints: [] }];
       })),
       timing: { recordMs: 0, recordedRounds: 0, checkpointMs: 0 },
       ...(run.initialEpoch > 0 ? { firstRound: run.initialEpoch * run.batchesPerEpoch + 1, previousSessions } : {}),
     };
+    if (restored) await this.restore(restored);
     if (this.store?.traceDir) {
       this.traceRows = new JsonlWriter(path.join(this.store.traceDir, PLUGIN_NAME, 'rounds.jsonl'));
     }
+    this.live = true;
     this.write();
   }
 
+  /**
+   * The regret state loaded with the checkpoint this run resumes from, if it fits this run (saved at
+   * the epoch it resumes at, the same scopes); else null, with a warning when there was one.
+   */
+  private takeRestored(run: RunContext): Restored | null {
+    const r = this.restored;
+    this.restored = null;
+    if (!r || run.initialEpoch === 0) return null;
+    const candidates = new Map(this.candidates.map(({ explicit: _explicit, ...d }) => [d.key, d]));
+    const problem = r.state.epoch !== run.initialEpoch
+      ? `it was saved at epoch ${r.state.epoch} but the run resumes at epoch ${run.initialEpoch}`
+      : r.state.round !== run.initialEpoch * run.batchesPerEpoch
+        ? `it holds ${r.state.round} rounds but the run resumes after ${run.initialEpoch * run.batchesPerEpoch}`
+        : r.state.scopes.find((s) => !candidates.has(s.desc.key) || canonical(candidates.get(s.desc.key)) !== canonical(s.desc))
+          ? 'its scopes differ from the ones these options select'
+          : null;
+    if (problem) {
+      this.warn(`ignoring the checkpoint's regret state: ${problem}; was the config changed?`);
+      return null;
+    }
+    return r;
+  }
+
+  /** Put a checkpoint's regret state back: every scope's sums and rounds, ℓ_n, regret.json, the trace. */
+  private async restore(r: Restored): Promise<void> {
+    for (const [i, s] of this.scopes.entries()) {
+      const saved = r.state.scopes[i];
+      if (!s.loadState) throw new Error(`regret: scope ${s.desc.key} cannot restore a checkpoint`);
+      await s.loadState(path.join(r.dir, 'scopes', saved.folder), saved.state);
+    }
+    this.losses.length = 0;
+    for (const v of r.losses) this.losses.push(v);
+    this.results = { ...r.state.results, status: 'running' };
+    this.lastCheckpointRound = r.state.lastCheckpointRound;
+    this.dropTraceAfter(r.state.epoch, r.state.round);
+  }
+
+  /** The trace a resumed run redoes: rows and round folders after `round`, checkpoint folders after `epoch`. */
+  private dropTraceAfter(epoch: number, round: number): void {
+    const dir = this.store?.traceDir ? path.join(this.store.traceDir, PLUGIN_NAME) : null;
+    if (!dir || !fs.existsSync(dir)) return;
+    const rows = path.join(dir, 'rounds.jsonl');
+    if (fs.existsSync(rows)) {
+      const lines = fs.readFileSync(rows, 'utf8').split('\n').filter((line) => {
+        try {
+          return Number((JSON.parse(line) as { round: number }).round) <= round;
+        } catch {
+          return false; // a torn last line
+        }
+      });
+      writeFileAtomic(rows, lines.map((l) => l + '\n').join(''));
+    }
+    for (const e of fs.readdirSync(dir)) {
+      const m = /^(round|checkpoint-round|checkpoint-epoch)-(\d+)$/.exec(e);
+      if (m && Number(m[2]) > (m[1] === 'checkpoint-epoch' ? epoch : round)) fs.rmSync(path.join(dir, e), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * saveStateFiles: everything a resumed run needs to continue the regret accounting bit for bit,
+   * written into the checkpoint (README, "Checkpoints and resume").
+   */
+  private async saveState(files: StateFiles): Promise<void> {
+    if (!this.live) return;
+    const missing = this.scopes.filter((s) => !s.saveState).map((s) => s.desc.key);
+    // ℓ_n of every round since the sums began (round 1, or firstRound after a resume without regret state).
+    const expected = files.round - ((this.results.firstRound ?? 1) - 1);
+    if (missing.length > 0 || this.losses.length !== expected) {
+      this.warn(`the checkpoint at epoch ${files.epoch} holds no regret state (${missing.length > 0 ? `scopes ${missing.join(', ')} cannot save theirs`
+        : `${this.losses.length} rounds recorded, ${expected} expected`}): a run resumed from it restarts the regret accounting`);
+      return;
+    }
+    const dir = files.dir(PLUGIN_NAME);
+    this.traceRows?.flushSync(); // the rows traced so far go with the checkpoint; a resume keeps them
+    saveFloat64(path.join(dir, 'losses.npy'), Float64Array.from(this.losses), [this.losses.length]);
+    const scopes: RegretState['scopes'] = [];
+    for (const [i, s] of this.scopes.entries()) {
+      const folder = `${String(i).padStart(2, '0')}-${safe(s.desc.key)}`;
+      scopes.push({ desc: s.desc, folder, state: await s.saveState!(path.join(dir, 'scopes', folder)) });
+    }
+    if (scopes.length > 0) syncDir(path.join(dir, 'scopes'));
+    const state: RegretState = {
+      format: REGRET_STATE_FORMAT, epoch: files.epoch, round: files.round, lastCheckpointRound: this.lastCheckpointRound,
+      memoryBytes: this.memoryBytes, scopes, results: { ...this.results, rounds: this.losses.length },
+    };
+    writeJsonAtomic(path.join(dir, REGRET_STATE_FILE), state);
+    files.state[PLUGIN_NAME] = { format: REGRET_STATE_FORMAT, file: REGRET_STATE_FILE, rounds: this.losses.length };
+  }
+
+  /** loadStateFiles: read the checkpoint's regret state (applied in beforeRun, once the scopes exist). */
+  private loadState(files: StateFiles): void {
+    this.restored = null;
+    const entry = files.state[PLUGIN_NAME] as { format?: string; file?: string } | undefined;
+    if (!entry) return;
+    const dir = files.dir(PLUGIN_NAME);
+    if (entry.format !== REGRET_STATE_FORMAT) throw new Error(`${dir}: regret state of format ${String(entry.format)}, expected ${REGRET_STATE_FORMAT}`);
+    const file = path.join(dir, entry.file ?? REGRET_STATE_FILE);
+    const state = JSON.parse(fs.readFileSync(file, 'utf8')) as RegretState;
+    if (state.format !== REGRET_STATE_FORMAT) throw new Error(`${file}: format ${state.format}, expected ${REGRET_STATE_FORMAT}`);
+    this.restored = { dir, state, losses: loadFloat64(path.join(dir, 'losses.npy'), state.results.rounds) };
+  }
+
   private async afterBackward(ctx: BatchContext): Promise<void> {
-    this.losses.push(ctx.loss);
+    // A non-finite loss ends the run (diverged) before this round's step: it is no round of the sums.
+    if (!Number.isFinite(ctx.loss)) return;
+    const capture = ctx.capture;
+    // ℓ_n as published: reduced in float64 (the trainer's float32 mean is ~1e-4 relative low on 50,000 terms).
+    const loss = this.scopes.length > 0 ? await incurredLoss(this.trainer.loss, capture.output, capture.y) : ctx.loss;
+    this.losses.push(loss);
     const due = this.scopes.filter((s) => scheduled(s.desc, ctx.round));
     if (due.length === 0) return;
     const t0 = performance.now();
-    const capture = ctx.capture;
     const jac = new RoundJacobians(this.trainer.anatomy, capture, this.plan);
     const memo: { residual?: tf.Tensor2D } = {};
     const input: RoundInput = {
-      round: ctx.round, loss: ctx.loss, capture, jac, gamma: this.gamma,
+      round: ctx.round, loss, capture, jac, gamma: this.gamma,
       residual: () => (memo.residual ??= tf.keep(tf.sub(capture.output, capture.y)) as tf.Tensor2D),
     };
     try {
@@ -292,15 +464,22 @@ export class RegretPlugin extends Plugin<RegretOptions> {
       this.results.scopes[s.desc.key].checkpoints.push(rec);
       if (row) {
         const d = s.desc;
+        const pr = c.perRound;
         if (d.kind === 'network') {
           row['regret.network.normalized'] = normalized.regret[0];
           row['regret.network.regret'] = c.ball.regret[0];
         } else if (d.kind === 'layer') {
           row[`regret.layer.${d.layer}.normalized`] = normalized.regret[0];
           row[`regret.layer.${d.layer}.regret`] = c.ball.regret[0];
+          if (pr) row[`regret.layer.${d.layer}.perRound.normalized`] = pr.normalized[0];
         } else {
           row[`regret.neurons.${d.layer}.mean`] = rec.summary.mean;
           row[`regret.neurons.${d.layer}.std`] = rec.summary.std;
+          if (pr) {
+            const m = meanStd(pr.normalized);
+            row[`regret.neurons.${d.layer}.perRound.mean`] = m.mean;
+            row[`regret.neurons.${d.layer}.perRound.std`] = m.std;
+          }
         }
       }
     }
@@ -309,13 +488,16 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     this.results.timing.checkpointMs += performance.now() - t0;
     this.trainer.events.emit('regret:checkpoint', { epoch, round, scopes: out });
     this.write();
-    await this.traceCheckpoint(epoch, out);
+    await this.traceCheckpoint(epoch, round, out);
     return out;
   }
 
-  private async traceCheckpoint(epoch: number, out: Record<string, CheckpointRecord>): Promise<void> {
+  private async traceCheckpoint(epoch: number, round: number, out: Record<string, CheckpointRecord>): Promise<void> {
     if (!this.options.trace || !this.store?.traceDir) return;
-    const dir = path.join(this.store.traceDir, PLUGIN_NAME, `checkpoint-epoch-${String(epoch).padStart(4, '0')}`);
+    // A solve inside an epoch (a run stopped mid-epoch) is named by its round, not to overwrite that epoch's.
+    const name = this.batchesPerEpoch > 0 && round !== epoch * this.batchesPerEpoch
+      ? `checkpoint-round-${String(round).padStart(6, '0')}` : `checkpoint-epoch-${String(epoch).padStart(4, '0')}`;
+    const dir = path.join(this.store.traceDir, PLUGIN_NAME, name);
     const files: Record<string, string> = {};
     for (const s of this.scopes) {
       const u = s.optima();
@@ -378,6 +560,7 @@ export class RegretPlugin extends Plugin<RegretOptions> {
 
   /** Free statistics, stored rounds and temporary files. */
   dispose(): void {
+    this.live = false;
     for (const s of this.scopes) s.dispose();
     this.traceBefore && tf.dispose(this.traceBefore);
     this.traceBefore = null;

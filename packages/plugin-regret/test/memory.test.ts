@@ -43,7 +43,10 @@ describe('bounded memory', () => {
         const trainer = new Trainer(model, { loss: net.loss, optimizer });
         await trainer.fit(x, y, { epochs: 1, batchSize: 3 }); // the optimizer's own state, before counting
         const before = tf.memory().numTensors;
-        const plugin = new RegretPlugin({ network: { every: 2 }, layers: { every: 1 }, neurons: { perLayer: 2, subBatch: 2, every: 1 }, trace: false, budget: { maxOverhead: 1e6 } });
+        const plugin = new RegretPlugin({
+          network: { every: 2 }, layers: { every: 1 }, neurons: { perLayer: 2, subBatch: 2, every: 1 }, trace: false, budget: { maxOverhead: 1e6 },
+          readings: ['hindsight', 'perRound'], perRound: { every: 2 },
+        });
         trainer.use(plugin);
         let most = 0;
         trainer.hooks.afterBatch.tapPromise({ name: 'test', stage: STAGE_ANALYZE }, async () => { most = Math.max(most, tf.memory().numTensors - before); });

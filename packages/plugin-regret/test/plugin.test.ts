@@ -46,6 +46,15 @@ describe('outputs', () => {
     }
     const losses = decodeNpy(fs.readFileSync(path.join(store.dir, 'regret', 'losses.npy')));
     expect(losses.shape).toEqual([12]);
+    // ℓ_n is the float64 reduction of the round's float32 outputs and targets (traced rounds 1-3).
+    expect(json.lossReduction).toBe('float64 on the host');
+    for (const n of [1, 2, 3]) {
+      const dir = path.join(store.traceDir!, 'regret', `round-00000${n}`);
+      const [f, y] = ['f', 'y'].map((k) => decodeNpy(fs.readFileSync(path.join(dir, `${k}.npy`))).data);
+      let sum = 0;
+      for (let i = 0; i < f.length; i++) sum += (f[i] - y[i]) ** 2;
+      expect(losses.data[n - 1]).toBe(sum / f.length);
+    }
     expect(events['regret:cost']).toHaveLength(1);
     expect(events['regret:checkpoint']).toHaveLength(3);
     const rows = events.epoch as MetricsRow[];

@@ -22,6 +22,8 @@ export interface ReportSection {
   figures: readonly ReportFigure[];
   tables?: readonly TableSpec[];
   notes?: readonly string[];
+  /** Warnings about the section's own numbers, shown in a box before the figures. */
+  flags?: readonly string[];
 }
 
 export interface Report {
@@ -94,8 +96,10 @@ async function renderSection(s: ReportSection, id: string, num: number, strict: 
     .join('\n');
   const tables = (s.tables ?? []).map((t) => `<div class="table-wrap">${table(t)}</div>`).join('\n');
   const notes = (s.notes ?? []).map((n) => `<li>${escapeHtml(n)}</li>`).join('');
+  const flags = (s.flags ?? []).map((n) => `<li>${escapeHtml(n)}</li>`).join('');
   return `<section id="${escapeHtml(id)}">
 <h2><span class="num">${num}</span>${escapeHtml(s.title)}</h2>
+${flags ? `<div class="flags" role="alert"><strong>Check before use</strong><ul>${flags}</ul></div>` : ''}
 ${intro}
 ${figures.length > 0 ? `<div class="figures">\n${figures.join('\n')}\n</div>` : ''}
 ${tables ? `<div class="tables">\n${tables}\n</div>` : ''}

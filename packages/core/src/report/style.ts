@@ -44,6 +44,8 @@ table.data tbody tr:nth-child(even) { background: var(--soft); }
 table.data .right { text-align: right; }
 table.data .center { text-align: center; }
 ul.notes { margin: 14px 0 0; padding-left: 20px; color: var(--muted); font-size: 14px; max-width: 80ch; }
+div.flags { margin: 10px 0 14px; padding: 8px 14px; border: 2px solid #b42318; background: #fef3f2; color: #7a271a; font-size: 14px; max-width: 80ch; }
+div.flags ul { margin: 4px 0 0; padding-left: 20px; }
 footer { margin-top: 44px; padding-top: 12px; border-top: 1px solid var(--line); color: var(--muted); font-size: 12.5px; }
 @media print {
   .page { padding: 0; max-width: none; }

@@ -118,13 +118,21 @@ function tridiagonalize(A: Float64Array, n: number, d: Float64Array, e: Float64A
     const m = n - off;
     const v = new Float64Array(m); // column k below the diagonal
     for (let i = 0; i < m; i++) v[i] = A[(off + i) * n + k];
-    let tail = 0;
-    for (let i = 1; i < m; i++) tail += v[i] * v[i];
-    if (tail === 0) {
+    let amax = 0;
+    for (let i = 1; i < m; i++) amax = Math.max(amax, Math.abs(v[i]));
+    if (amax === 0) {
       e[off] = v[0];
       reflectors.push({ v, beta: 0 });
       continue;
     }
+    // A column of tiny entries (rank-deficient statistics, dead units) is taken in units of its
+    // largest entry, or their squares underflow and β = 2/0. H = I − βvvᵀ does not change with
+    // v's scale; columns of ordinary size are left as they are (the same bits as always).
+    const big = Math.max(amax, Math.abs(v[0]));
+    const sc = big < 1e-100 || big > 1e100 ? big : 1;
+    if (sc !== 1) for (let i = 0; i < m; i++) v[i] /= sc;
+    let tail = 0;
+    for (let i = 1; i < m; i++) tail += v[i] * v[i];
     const xnorm = Math.sqrt(v[0] * v[0] + tail);
     const alpha = v[0] > 0 ? -xnorm : xnorm;
     v[0] -= alpha;
@@ -153,7 +161,7 @@ function tridiagonalize(A: Float64Array, n: number, d: Float64Array, e: Float64A
       const wi = p[i];
       for (let j = 0; j <= i; j++) A[row + j] -= vi * p[j] + wi * v[j];
     }
-    e[off] = alpha;
+    e[off] = alpha * sc;
     reflectors.push({ v, beta });
   }
   for (let i = 0; i < n; i++) d[i] = A[i * n + i];
@@ -229,13 +237,14 @@ function tql2(d: Float64Array, e: Float64Array, n: number, rot: Rotations): void
           h = c * p;
           r = Math.sqrt(p * p + e[i] * e[i]);
           e[i + 1] = s * r;
-          s = e[i] / r;
-          c = p / r;
+          // p = e[i] = 0 (exact zeros from dead units, rank-deficient statistics): the identity rotation, not 0/0.
+          s = r === 0 ? 0 : e[i] / r;
+          c = r === 0 ? 1 : p / r;
           p = c * d[i] - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]);
           rot.push(i, c, s);
         }
-        p = (-s * s2 * c3 * el1 * e[l]) / dl1;
+        p = dl1 === 0 ? 0 : (-s * s2 * c3 * el1 * e[l]) / dl1;
         e[l] = s * p;
         d[l] = c * p;
       } while (Math.abs(e[l]) > eps * tst1);

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { loadFloat64, loadTensor, saveFloat64, saveTensor } from '../state-files.js';
 
 /** Turns a few buffered rounds' pieces into their summed contribution `(A, g, c)` (device layout of A). */
 export type Reducer = (rounds: readonly tf.Tensor[][]) => { A: tf.Tensor; g: tf.Tensor; c: tf.Tensor };
@@ -102,11 +104,58 @@ export class QuadraticStatistics {
     return v;
   }
 
+  /**
+   * Write everything a resumed run needs to continue bit for bit into `dir`: the float64 totals,
+   * the device's float32 partial sums and the buffered rounds' pieces, as they are (no flush, so
+   * saving a checkpoint does not change the numbers of the run that saves it).
+   */
+  async saveState(dir: string): Promise<QuadraticStatisticsState> {
+    saveFloat64(path.join(dir, 'A.npy'), this.A, [this.K, this.P, this.P]);
+    saveFloat64(path.join(dir, 'g.npy'), this.g, [this.K, this.P]);
+    saveFloat64(path.join(dir, 'c.npy'), this.c, [this.K]);
+    const device = this.devA !== null;
+    if (device) {
+      await saveTensor(path.join(dir, 'device-A.npy'), this.devA!);
+      await saveTensor(path.join(dir, 'device-g.npy'), this.devG!);
+      await saveTensor(path.join(dir, 'device-c.npy'), this.devC!);
+    }
+    for (const [i, round] of this.buffer.entries()) {
+      for (const [j, t] of round.entries()) await saveTensor(path.join(dir, `buffer-${i}-${j}.npy`), t);
+    }
+    return { K: this.K, P: this.P, rounds: this.rounds, pending: this.pending, device, buffer: this.buffer.map((r) => r.length) };
+  }
+
+  /** Restore what `saveState` wrote (into a fresh instance of the same shape). */
+  loadState(dir: string, s: QuadraticStatisticsState): void {
+    if (s.K !== this.K || s.P !== this.P) throw new Error(`${dir}: statistics of ${s.K}×${s.P} parameters, expected ${this.K}×${this.P}`);
+    this.A.set(loadFloat64(path.join(dir, 'A.npy'), this.A.length));
+    this.g.set(loadFloat64(path.join(dir, 'g.npy'), this.g.length));
+    this.c.set(loadFloat64(path.join(dir, 'c.npy'), this.c.length));
+    this.dispose();
+    this.rounds = s.rounds;
+    this.pending = s.pending;
+    if (s.device) [this.devA, this.devG, this.devC] = ['A', 'g', 'c'].map((n) => tf.keep(loadTensor(path.join(dir, `device-${n}.npy`))));
+    this.buffer = s.buffer.map((n, i) => Array.from({ length: n }, (_, j) => tf.keep(loadTensor(path.join(dir, `buffer-${i}-${j}.npy`)))));
+  }
+
   dispose(): void {
     tf.dispose([...this.buffer.flat(), ...[this.devA, this.devG, this.devC].filter((t): t is tf.Tensor => t !== null)]);
     this.buffer = [];
     this.devA = this.devG = this.devC = null;
   }
+}
+
+/** The JSON part of a QuadraticStatistics checkpoint (the arrays are files next to it). */
+export interface QuadraticStatisticsState {
+  K: number;
+  P: number;
+  rounds: number;
+  /** Rounds added since the last move into the float64 totals. */
+  pending: number;
+  /** Whether device partial sums exist (device-{A,g,c}.npy). */
+  device: boolean;
+  /** Pieces per buffered round (buffer-<round>-<piece>.npy). */
+  buffer: number[];
 }
 
 /** Full matrices `[K, P, P]`, or one `[P, P]` shared by every problem. */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { decodeNpy, lineChart, type ReportSectionLike, type Row } from '@taylorlens/core';
 import { PLUGIN_NAME } from '../options.js';
 import type { CheckpointRecord, RegretFile, ScopeRecord } from '../plugin.js';
+import type { SolverReport } from '../scopes/scope.js';
 
 export function readRegret(runDir: string): { json: RegretFile; losses: Float64Array | null } | null {
   const file = path.join(runDir, PLUGIN_NAME, 'regret.json');
@@ -30,6 +31,10 @@ function networkCurve(losses: Float64Array | null, round: number): number {
 }
 
 const sq = (c: CheckpointRecord) => Math.sqrt(Math.max(c.recordedRounds, 1));
+
+/** A number for a note; a non-finite value (NaN and ±∞ are null in regret.json) says so instead of crashing. */
+const fx = (v: number | null | undefined, digits: number, form: 'exp' | 'prec' = 'exp') => (typeof v === 'number' && Number.isFinite(v)
+  ? (form === 'exp' ? v.toExponential(digits) : v.toPrecision(digits)) : 'not finite');
 
 function meanStd(xs: number[]) {
   const m = xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -67,6 +72,31 @@ function regretPerLayer(json: RegretFile) {
   return figures;
 }
 
+/**
+ * The two readings of "Taylor optimum" side by side, when the run asked for the per-round one:
+ * the hindsight regret (one comparator for the prefix, the theorem's) and the per-round regret
+ * (Σₙ of ℓₙ − min τⁿ, the paper's "optimum at each round"), both ÷ √N, means over neurons.
+ */
+function readingsFigure(json: RegretFile): ReportSectionLike['figures'] {
+  const scopes = Object.values(json.scopes).filter((s) => s.checkpoints.some((c) => c.perRound));
+  if (scopes.length === 0) return [];
+  const data: Row[] = scopes.flatMap((s) => s.checkpoints.filter((c) => c.perRound).flatMap((c) => [
+    { curve: `${label(s)}: hindsight`, epoch: c.epoch, value: c.summary.mean },
+    { curve: `${label(s)}: per round${c.perRound!.converged ? '' : ' (NOT CONVERGED)'}`, epoch: c.epoch, value: meanStd(c.perRound!.normalized).m },
+  ]));
+  const every = scopes[0].checkpoints.find((c) => c.perRound)!.perRound!.every;
+  return [{
+    caption: 'Two readings of the Taylor optimum. Hindsight: one comparator V ∈ K for all rounds so far (Theorem 2\'s; it can beat the learner, '
+      + 'so regret can be negative). Per round: each round\'s own minimum of τⁿ over the ball as it stood then, which Wₙ is in, so this regret is never '
+      + `negative and grows about linearly when the learner does not reach each round's optimum. Solved every ${every}${every === 1 ? '' : 'th'} recorded round and `
+      + 'scaled to all recorded rounds; both ÷ √N, means over the sampled neurons.',
+    spec: lineChart({
+      title: 'Regret: hindsight and per-round readings', x: { field: 'epoch', title: 'epoch' }, y: { field: 'value', title: 'regret / √N' },
+      series: 'curve', data, points: data.length <= 40,
+    }),
+  }];
+}
+
 /** Fig. 3(b)/(c): a scope's loss, Taylor optimum and regret (mean ± std over neurons) and the network's loss, all / √N. */
 function scopeFigure(s: ScopeRecord, losses: Float64Array | null) {
   const rows: Row[] = [];
@@ -99,11 +129,60 @@ function convergenceNotes(json: RegretFile): string[] {
     if (!c) continue;
     const bad = c.ball.solver.filter((r) => !r.converged).length;
     const worst = Math.max(...c.ball.solver.map((r) => r.gap ?? r.residual ?? 0));
+    const cert = certificateCell(c);
     notes.push(`${label(s)}: ${c.ball.solver[0]?.method ?? 'no solve'}; ${bad === 0 ? 'all converged' : `${bad} of ${c.ball.solver.length} not converged`}; `
-      + `worst ${c.ball.solver[0]?.gap !== undefined ? 'Frank–Wolfe gap' : 'KKT residual'} ${worst.toExponential(2)}; ball radius ${c.ball.radius.map((r) => r.toPrecision(3)).slice(0, 3).join(', ')}${c.ball.radius.length > 3 ? ', …' : ''}`
-      + (c.unconstrained ? `; unconstrained rank ${Math.min(...c.unconstrained.rank)}–${Math.max(...c.unconstrained.rank)} of ${s.params} (rcond ${c.unconstrained.rcond.toExponential(1)})` : ''));
+      + (cert === '—' ? '' : `${cert}${c.ball.solver.length === 1 ? ` (${certificateText(c.ball.solver[0])})` : ''}; `)
+      + `worst ${c.ball.solver[0]?.gap !== undefined ? 'Frank–Wolfe gap' : 'KKT residual'} ${fx(worst, 2)}; ball radius ${c.ball.radius.map((r) => fx(r, 3, 'prec')).slice(0, 3).join(', ')}${c.ball.radius.length > 3 ? ', …' : ''}`
+      + (c.unconstrained ? `; unconstrained rank ${Math.min(...c.unconstrained.rank)}–${Math.max(...c.unconstrained.rank)} of ${s.params} (rcond ${fx(c.unconstrained.rcond, 1)})` : ''));
   }
   return notes;
+}
+
+/** How the run's end and the budget shaped what is shown: a diverged run, scopes skipped for budget. */
+function runNotes(json: RegretFile): string[] {
+  const notes: string[] = [];
+  if (json.status === 'diverged') {
+    notes.push('The run diverged: the round whose loss was not finite is not in any sum (it was never stepped); the last checkpoint covers the rounds before it.');
+  }
+  for (const s of json.cost?.skipped ?? []) notes.push(`Scope ${s.key} was skipped for budget: ${s.reason}.`);
+  return notes;
+}
+
+function perRoundNotes(json: RegretFile): string[] {
+  return Object.values(json.scopes).flatMap((s) => {
+    const pr = s.checkpoints.at(-1)?.perRound;
+    if (!pr) return [];
+    return [`${label(s)}, per-round reading: ${pr.rounds} of ${pr.recordedRounds} recorded rounds solved (${pr.method}); `
+      + `${pr.converged ? 'all converged' : 'SOME SOLVES DID NOT CONVERGE: the per-round values are not certified'}; worst certificate ${fx(pr.worstCertificate, 2)}`];
+  });
+}
+
+/** A solve whose certificate missed its tolerance (files from before certificates have none: not flagged). */
+const uncertified = (r: SolverReport) => r.certified === false;
+
+function certificateText(r: SolverReport): string {
+  const tol = (v: number | undefined, t: number | undefined, what: string) =>
+    v === undefined ? '' : `${what} ${v.toExponential(1)}${t !== undefined ? ` (tolerance ${t.toExponential(0)})` : ''}`;
+  return [tol(r.residual, r.tolerance, 'KKT residual'), tol(r.gap, r.gapTolerance, 'Frank–Wolfe gap'), r.stop ? `stopped: ${r.stop}` : '']
+    .filter(Boolean).join(', ');
+}
+
+/** Every checkpoint value whose solve is not certified: an estimate, not a result. */
+function certificateFlags(scopes: ScopeRecord[], prefix = ''): string[] {
+  return scopes.flatMap((s) => s.checkpoints.flatMap((c) => {
+    const bad = c.ball.solver.filter(uncertified);
+    if (bad.length === 0) return [];
+    const what = s.problems > 1 ? `${bad.length} of ${c.ball.solver.length} optima` : 'Φ';
+    return [`${prefix}${label(s)}, epoch ${c.epoch} (round ${c.round}): ${what} NOT CERTIFIED (${certificateText(bad[0])}); `
+      + 'its Φ and regret are estimates, not results.'];
+  }));
+}
+
+function certificateCell(c: CheckpointRecord): string {
+  const known = c.ball.solver.filter((r) => r.certified !== undefined);
+  if (known.length === 0) return '—';
+  const bad = known.filter(uncertified).length;
+  return bad === 0 ? 'certified' : known.length === 1 ? 'NOT CERTIFIED' : `NOT CERTIFIED (${bad} of ${known.length})`;
 }
 
 function summaryTable(json: RegretFile) {
@@ -114,6 +193,7 @@ function summaryTable(json: RegretFile) {
     return [{
       scope: label(s), problems: s.problems, params: s.params, method: s.method, rounds: c.recordedRounds,
       loss: c.cumulativeLoss, phi: meanStd(c.ball.phi).m, regret: meanStd(c.ball.regret).m, normalized: reg.m, std: s.problems > 1 ? reg.s : null,
+      certificate: certificateCell(c),
     }];
   });
   return {
@@ -121,7 +201,7 @@ function summaryTable(json: RegretFile) {
     columns: [
       { key: 'scope' }, { key: 'problems', title: 'problems' }, { key: 'params', title: 'params each' }, { key: 'method' },
       { key: 'rounds', title: 'recorded rounds' }, { key: 'loss', title: 'Σℓ' }, { key: 'phi', title: 'Φ (ball)' }, { key: 'regret', title: 'R' },
-      { key: 'normalized', title: 'R/√N' }, { key: 'std', title: 'std R/√N' },
+      { key: 'normalized', title: 'R/√N' }, { key: 'std', title: 'std R/√N' }, { key: 'certificate', title: 'certificate' },
     ],
     rows,
   };
@@ -143,10 +223,13 @@ export async function reportSections(runDir: string): Promise<ReportSectionLike[
       + '(the loss of the network linearised in S around Wₙ, with ReLU and max-pool choices frozen), the hindsight Taylor optimum '
       + 'Φ_S(N) = min over a ball of Σₙ τⁿ_S and the regret R_S(N) = Σₙ ℓₙ − Φ_S(N). The ball is centred on the scope\'s first recorded weights '
       + `with radius ${json.options.feasible.ballFactor} × the farthest the trajectory went. Sums run over the recorded rounds; N counts them.`
-      + (json.squaredErrorScale !== null ? ' With squared error every optimum is exact (running statistics, trust-region solution by eigendecomposition).' : ' Optima are found by projected L-BFGS over the stored rounds; its Frank–Wolfe gap bounds the error of Φ.'),
-    figures: [...regretPerLayer(json), ...chosen.map((s) => scopeFigure(s, losses))],
+      + (json.squaredErrorScale !== null ? ' With squared error every layer and neuron optimum is exact (running statistics, trust-region solution by eigendecomposition).' : ' Layer and neuron optima are found by projected L-BFGS over the stored rounds; its Frank–Wolfe gap bounds the error of Φ.')
+      + ' The network scope is solved matrix-free over its stored rounds (GLTR trust region for squared error, regularised Newton for cross-entropy) and '
+      + 'certified by an explicit KKT residual (its Frank–Wolfe gap bounds the error of Φ); a value whose residual misses the tolerance is flagged at the top of this section.',
+    flags: certificateFlags(scopes),
+    figures: [...regretPerLayer(json), ...readingsFigure(json), ...chosen.map((s) => scopeFigure(s, losses))],
     tables: [summaryTable(json)],
-    notes: convergenceNotes(json),
+    notes: [...runNotes(json), ...convergenceNotes(json), ...perRoundNotes(json)],
   }];
 }
 
@@ -176,8 +259,10 @@ export async function compareSections(runs: { label: string; dir: string }[]): P
     { curve: `${r.label}: incurred`, epoch: c.epoch, value: c.cumulativeLoss },
     { curve: `${r.label}: Taylor optimum`, epoch: c.epoch, value: c.ball.phi[0] },
   ]));
+  const flags = loaded.flatMap((r) => certificateFlags([find(r.json, kind, index)!], `${r.label}: `));
   return [{
     id: 'regret-compare',
+    flags,
     title: `Regret per optimizer: ${label(scope)}`,
     intro: 'One line per run. Regret against the ball-constrained hindsight Taylor optimum of one layer, divided by √N (flat means √N growth); '
       + 'and the cumulative incurred loss next to the cumulative Taylor-optimal loss: the gap between them is the regret.',

@@ -1,5 +1,6 @@
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelAnatomy, TaylorLoss } from '@taylorlens/core';
+import { incurredLoss, type ModelAnatomy, type TaylorLoss } from '@taylorlens/core';
 import { layerJacobianTensor, neuronJacobianTensors } from '../jacobian/jacobian-tensor.js';
 import { patches, positions } from '../jacobian/linear.js';
 import { selectChannels } from '../jacobian/matmul.js';
@@ -10,6 +11,9 @@ import type { BallResult, RoundInput, Scope, ScopeCheckpoint, ScopeDescription }
 import { Reservoir } from '../scopes/schedule.js';
 import { type MemoryBudget, type RoundArrays, RoundStore } from './round-store.js';
 import { taylorOutputs, type LocalRoundTensors } from './local-taylor.js';
+import { loadRoundsScope, saveRoundsScope, type RoundsScopeState } from './scope-state.js';
+import { loadFloat64, saveFloat64 } from '../state-files.js';
+import { PerRoundReading, type PerRoundState } from '../scopes/per-round.js';
 
 async function f32(t: tf.Tensor): Promise<{ dtype: 'float32'; shape: number[]; data: Float32Array }> {
   const data = (await t.data()) as Float32Array;
@@ -30,10 +34,12 @@ export class LocalRoundsScope implements Scope {
   private readonly lossOf: (f: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor1D;
   private last: Float64Array[] | null = null;
   private incurred: Float64Array | null = null;
+  readonly perRound: PerRoundReading | null;
 
-  constructor(readonly desc: ScopeDescription, private readonly anatomy: ModelAnatomy, loss: TaylorLoss, budget: MemoryBudget,
-    spillDir: string, private readonly opts: { ballFactor: number; solver: BallSolverOptions; seed: number }) {
+  constructor(readonly desc: ScopeDescription, private readonly anatomy: ModelAnatomy, private readonly loss: TaylorLoss, budget: MemoryBudget,
+    spillDir: string, private readonly opts: { ballFactor: number; solver: BallSolverOptions; seed: number; perRound?: { every: number } | null }) {
     this.reservoir = desc.reservoir !== null ? new Reservoir(desc.reservoir, opts.seed) : null;
+    this.perRound = opts.perRound ? new PerRoundReading(desc.kind === 'layer' ? 1 : desc.problems, opts.perRound.every) : null;
     this.store = new RoundStore(spillDir, budget, 8 << 20, this.reservoir !== null);
     this.lossOf = perSampleLoss(loss);
   }
@@ -83,22 +89,24 @@ export class LocalRoundsScope implements Scope {
     const w = this.readParams();
     const dW = this.trajectory.update(w);
     w.dispose();
+    const solveNow = this.perRound?.due() ?? false;
+    const start = solveNow ? rowsOf(await dW.data(), dW.shape[0], dW.shape[1]) : null; // W_n − w₁: feasible, a warm start
     const kept = tf.tidy(() => {
       const t = this.jacobianData(r, s);
       const f = tf.slice(r.capture.output, 0, s) as tf.Tensor2D;
       const y = tf.slice(r.capture.y, 0, s) as tf.Tensor2D;
       // base_b = f_b − M_b(w_n − w₁): the Taylor output at u = v − w₁ is base_b + M_b u.
       const base = tf.sub(tf.expandDims(f, 1), taylorOutputs(this.layer, this.desc.kind as 'layer' | 'neurons', t, dW));
-      const loss = tf.mean(this.lossOf(f, y));
-      return { ...t, base, f, y, weight: tf.fill([s], 1 / s), loss };
+      return { ...t, base, f, y, weight: tf.fill([s], 1 / s) };
     });
     const arrays: RoundArrays = {};
     for (const name of ['x', 'J', 'G', 'base', 'f', 'y', 'weight'] as const) {
       const t = kept[name as keyof typeof kept] as tf.Tensor | undefined;
       if (t) arrays[name] = await f32(t);
     }
-    const loss = (await kept.loss.data())[0];
+    const loss = await incurredLoss(this.loss, kept.f, kept.y);
     tf.dispose(Object.values(kept) as tf.Tensor[]);
+    if (start) await this.solvePerRound(arrays, start);
     const meta = { round: r.round, samples: s, loss };
     if (slot >= 0 && slot < this.store.rounds.length) this.store.replace(slot, arrays, meta);
     else this.store.add(arrays, meta);
@@ -110,6 +118,13 @@ export class LocalRoundsScope implements Scope {
    * matching sums (exactly 0 where the scope's Jacobian vanishes). Float64 totals over chunks.
    */
   async evaluate(points: readonly Float64Array[]): Promise<{ values: Float64Array; grads: Float64Array[]; incurred: Float64Array }> {
+    const out = await this.evaluateRounds(this.store.read(), points);
+    this.incurred = out.incurred;
+    return out;
+  }
+
+  /** `evaluate` over the given rounds (all stored rounds, or one round for the per-round reading). */
+  private async evaluateRounds(rounds: Iterable<{ arrays: RoundArrays }>, points: readonly Float64Array[]): Promise<{ values: Float64Array; grads: Float64Array[]; incurred: Float64Array }> {
     const Kp = points.length;
     const P = this.desc.params;
     const flat = new Float32Array(Kp * P);
@@ -118,7 +133,7 @@ export class LocalRoundsScope implements Scope {
     const values = new Float64Array(Kp);
     const incurred = new Float64Array(Kp);
     const grad = new Float64Array(Kp * P);
-    for (const { arrays } of this.store.read()) {
+    for (const { arrays } of rounds) {
       const res = tf.tidy(() => {
         const t: LocalRoundTensors = {};
         const mk = (name: string) => (arrays[name] ? tf.tensor(arrays[name].data as Float32Array, arrays[name].shape) : undefined);
@@ -147,8 +162,19 @@ export class LocalRoundsScope implements Scope {
       for (let k = 0; k < Kp; k++) { values[k] += vv[k]; incurred[k] += iv[k]; }
     }
     U.dispose();
-    this.incurred = incurred;
     return { values, grads: points.map((_, k) => grad.slice(k * P, (k + 1) * P)), incurred };
+  }
+
+  /** `min_{K_n} τ^n` per problem over this round's stored samples, by the same solver as the hindsight optimum. */
+  private async solvePerRound(arrays: RoundArrays, start: Float64Array[]): Promise<void> {
+    const radii = Array.from(await this.trajectory.farthestDistance(start.length), (d) => d * this.opts.ballFactor);
+    let incurred: Float64Array | null = null;
+    const sols = await minimizeOverBalls(start, radii, async (xs) => {
+      const e = await this.evaluateRounds([{ arrays }], xs);
+      incurred ??= e.incurred;
+      return e;
+    }, this.opts.solver);
+    this.perRound!.add(incurred!, sols.map((x) => x.value), sols.map((x) => ({ method: 'projected L-BFGS', converged: x.converged, gap: x.gap })));
   }
 
   async checkpoint(epoch: number, round: number): Promise<ScopeCheckpoint> {
@@ -177,12 +203,30 @@ export class LocalRoundsScope implements Scope {
     return {
       epoch, round, recordedRounds: metas.length, samples: metas.reduce((s, m) => s + m.samples, 0),
       cumulativeLoss: metas.length > 0 ? incurred[0] : 0, ball,
-      unconstrained: null, solveMs: performance.now() - t0,
+      unconstrained: null, perRound: this.perRound?.result() ?? null, solveMs: performance.now() - t0,
     };
+  }
+
+  /** Checkpoint: trajectory, stored rounds, reservoir, warm start and the last incurred sums. */
+  async saveState(dir: string): Promise<RoundsScopeState & { incurred: boolean; perRound?: PerRoundState }> {
+    const s = await saveRoundsScope(dir, { trajectory: this.trajectory, store: this.store, reservoir: this.reservoir, last: this.last });
+    if (this.incurred) saveFloat64(path.join(dir, 'incurred.npy'), this.incurred, [this.incurred.length]);
+    return { ...s, incurred: this.incurred !== null, perRound: this.perRound?.saveState() };
+  }
+
+  async loadState(dir: string, state: unknown): Promise<void> {
+    const s = state as RoundsScopeState & { incurred: boolean; perRound?: PerRoundState };
+    this.last = loadRoundsScope(dir, s, { trajectory: this.trajectory, store: this.store, reservoir: this.reservoir });
+    this.incurred = s.incurred ? loadFloat64(path.join(dir, 'incurred.npy')) : null;
+    if (this.perRound && s.perRound) this.perRound.loadState(s.perRound);
   }
 
   dispose(): void {
     this.trajectory.dispose();
     this.store.release();
   }
+}
+
+function rowsOf(data: ArrayLike<number>, rows: number, cols: number): Float64Array[] {
+  return Array.from({ length: rows }, (_, k) => Float64Array.from({ length: cols }, (_, i) => data[k * cols + i]));
 }

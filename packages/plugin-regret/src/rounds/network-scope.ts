@@ -1,19 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { activate, type ModelAnatomy, type TaylorLoss } from '@taylorlens/core';
-import { clampedPush, type ClampFactors } from '../jacobian/clamped-push.js';
 import { linearWith } from '../jacobian/linear.js';
 import { minimizeOverBalls, type BallSolverOptions } from '../convex/projected-lbfgs.js';
+import { newtonOverBall, solveQuadraticOverBall, type CertifiedSolution } from '../convex/certified-ball.js';
+import { outputCurvature } from '../convex/output-curvature.js';
 import { scopeParams, Trajectory } from '../scopes/params.js';
-import type { RoundInput, Scope, ScopeCheckpoint, ScopeDescription } from '../scopes/scope.js';
+import type { RoundInput, Scope, ScopeCheckpoint, ScopeDescription, SolverReport } from '../scopes/scope.js';
 import { Reservoir } from '../scopes/schedule.js';
 import { packRows, unpackRows } from './bits.js';
+import { NetworkProblem, networkPush, splitVariables, type ReplayedRound, type RoundSource } from './network-problem.js';
 import { type MemoryBudget, type RoundArrays, RoundStore } from './round-store.js';
+import { loadRoundsScope, saveRoundsScope, type RoundsScopeState } from './scope-state.js';
 
-/** Split a flat `[1, P]` parameter vector into tensors shaped like `anatomy.variables`. */
-export function splitVariables(anatomy: ModelAnatomy, flat: tf.Tensor): tf.Tensor[] {
-  const sizes = anatomy.variables.map((v) => v.size);
-  return tf.tidy(() => tf.split(tf.reshape(flat, [-1]), sizes).map((t, i) => tf.reshape(t, anatomy.variables[i].shape)));
-}
+export { splitVariables };
 
 /** How the derivative of each layer is stored: ReLU masks as bits, other activations as floats, none where linear. */
 function derivativeKind(anatomy: ModelAnatomy, l: number): 'none' | 'bits' | 'float' {
@@ -24,15 +23,16 @@ function derivativeKind(anatomy: ModelAnatomy, l: number): 'none' | 'bits' | 'fl
 }
 
 /** One stored network round as tensors: clamp factors from the stored masks, replayed layer inputs. */
-interface Replay {
-  factors: ClampFactors;
-  inputs: tf.Tensor[];
-  kernels: tf.Tensor[];
-  f: tf.Tensor2D;
-  y: tf.Tensor2D;
-  /** `W_n − W₁` `[1, P]`. */
-  offset: tf.Tensor;
-  all: tf.Tensor[];
+type Replay = ReplayedRound;
+
+/** Solver settings of the network scope (options.ts `solver`). */
+export interface NetworkSolverOptions extends BallSolverOptions {
+  /** KKT residual tolerance (relative to ‖∇F(0)‖) of the certified solvers. */
+  tolerance: number;
+  gapTolerance: number;
+  /** Lanczos steps (Hessian products) per trust-region solve. */
+  krylovIterations: number;
+  maxIterations: number;
 }
 
 /**
@@ -41,8 +41,11 @@ interface Replay {
  * outputs, the weights `W_n`, the ReLU masks and max-pool choices as packed bits (derivatives of
  * other activations as floats). At a checkpoint each stored round is replayed — the layer inputs
  * recomputed from x and W_n, the masks taken from the bits — and the linear term `J_n(V − W_n)`
- * is one clamped pass with every layer's displacement injected. Projected L-BFGS minimises over
- * the ball, warm-started, with its Frank–Wolfe gap reported.
+ * is one clamped pass with every layer's displacement injected. The minimum over the ball is
+ * certified (`convex/certified-ball.ts`): for squared error Φ is a quadratic and one matrix-free
+ * GLTR solve finds it; for softmax cross-entropy a regularised Newton method with exact Hessian
+ * products does, warm-started; either way the KKT residual and the Frank–Wolfe gap come from an
+ * explicit gradient at the answer. Other losses fall back to projected L-BFGS (Frank–Wolfe gap).
  */
 export class NetworkScope implements Scope {
   private readonly trajectory = new Trajectory();
@@ -51,7 +54,8 @@ export class NetworkScope implements Scope {
   private last: Float64Array[] | null = null;
 
   constructor(readonly desc: ScopeDescription, private readonly anatomy: ModelAnatomy, private readonly loss: TaylorLoss,
-    budget: MemoryBudget, spillDir: string, private readonly opts: { ballFactor: number; solver: BallSolverOptions; seed: number }) {
+    budget: MemoryBudget, spillDir: string,
+    private readonly opts: { ballFactor: number; solver: NetworkSolverOptions; seed: number; gamma?: number | null }) {
     this.reservoir = desc.reservoir !== null ? new Reservoir(desc.reservoir, opts.seed) : null;
     this.store = new RoundStore(spillDir, budget, 0, true);
   }
@@ -172,19 +176,7 @@ export class NetworkScope implements Scope {
 
   /** `τ^n(w₁ + u)` for a replayed round, as a tensor (differentiable in u `[1, P]`). */
   taylorLoss(rep: Replay, u: tf.Tensor): tf.Scalar {
-    const anatomy = this.anatomy;
-    const s = rep.f.shape[0];
-    const delta = splitVariables(anatomy, tf.sub(u, rep.offset)); // V − W_n
-    const z = clampedPush(anatomy, rep.factors, {
-      from: 0, B: s, K: 1, kernel: (l) => rep.kernels[l],
-      inject: (l) => {
-        const p = anatomy.layers[l];
-        const dk = delta[anatomy.variables.indexOf(p.kernel)];
-        const db = p.bias ? delta[anatomy.variables.indexOf(p.bias)] : null;
-        return tf.expandDims(linearWith(p, rep.inputs[l], dk, db), 1);
-      },
-    });
-    return this.loss.compute(tf.add(rep.f, tf.reshape(z, [s, -1])), rep.y);
+    return this.loss.compute(tf.add(rep.f, networkPush(this.anatomy, rep, tf.sub(u, rep.offset))), rep.y); // J_n(V − W_n)
   }
 
   /** Replays kept on the device during a solve (they do not depend on V). */
@@ -219,6 +211,57 @@ export class NetworkScope implements Scope {
     return { values: [value], grads: [grad], incurred: inc };
   }
 
+  /** The stored rounds as the certified solvers read them: the device cache, or replayed from the store per pass. */
+  private source(): RoundSource {
+    const self = this;
+    return {
+      cached: this.cache !== null,
+      *rounds() {
+        if (self.cache) yield* self.cache;
+        else for (const { arrays } of self.store.read()) yield self.replay(arrays);
+      },
+      release: (rep) => { if (!this.cache) tf.dispose(rep.all); },
+    };
+  }
+
+  /** `min_{‖u‖≤r} Σ_n τ^n(w₁ + u)` with its certificate (see the class comment for which solver). */
+  private async solve(start: Float64Array, radius: number): Promise<{ u: Float64Array; value: number; report: SolverReport }> {
+    const o = this.opts.solver;
+    const curvature = outputCurvature(this.loss, this.opts.gamma ?? null);
+    if (curvature) {
+      const problem = new NetworkProblem(this.anatomy, this.loss, curvature, this.source(), this.desc.params);
+      try {
+        const options = { tolerance: o.tolerance, absoluteTolerance: o.absoluteTolerance, krylovIterations: o.krylovIterations, maxIterations: o.maxIterations };
+        const sol: CertifiedSolution = curvature.quadratic
+          ? await solveQuadraticOverBall(problem, radius, options)
+          : await newtonOverBall(problem, radius, start, options);
+        const method = curvature.quadratic
+          ? 'GLTR trust region (Lanczos, exact quadratic, matrix-free clamped replay)'
+          : `regularised Newton, GLTR steps in the ball (exact ${curvature.name} Hessian, matrix-free clamped replay)`;
+        return {
+          u: sol.u, value: sol.value,
+          report: {
+            method, converged: sol.converged, certified: sol.certified, tolerance: o.tolerance, residual: sol.residual, gap: sol.gap,
+            gradientNorm: sol.gradientNorm, iterations: sol.iterations, products: sol.products, krylovResidual: sol.krylovResidual,
+            lambda: sol.lambda, onBoundary: sol.onBoundary, stop: sol.stop,
+          },
+        };
+      } finally {
+        problem.dispose();
+      }
+    }
+    const [sol] = await minimizeOverBalls([start], [radius], (xs) => this.evaluate(xs), o);
+    // The Frank–Wolfe gap is this solver's only certificate.
+    const certified = sol.gap <= o.gapTolerance * Math.max(Math.abs(sol.value), o.absoluteTolerance ?? 1e-12);
+    return {
+      u: sol.u, value: sol.value,
+      report: {
+        method: 'projected L-BFGS (matrix-free, clamped replay)', converged: sol.converged, certified, gapTolerance: o.gapTolerance, gap: sol.gap,
+        gradientNorm: sol.projectedGradientNorm, iterations: sol.iterations, onBoundary: sol.onBoundary, stop: sol.stop,
+      },
+    };
+  }
+
   async checkpoint(epoch: number, round: number): Promise<ScopeCheckpoint> {
     const t0 = performance.now();
     const P = this.desc.params;
@@ -231,23 +274,29 @@ export class NetworkScope implements Scope {
     }
     try {
       const start = this.last ?? [new Float64Array(P)];
-      const [sol] = metas.length === 0
-        ? [{ u: start[0], value: 0, gap: 0, projectedGradientNorm: 0, iterations: 0, converged: true, onBoundary: false }]
-        : await minimizeOverBalls(start, [radius], (xs) => this.evaluate(xs), this.opts.solver);
-      this.last = [sol.u];
+      const { u, value, report } = metas.length === 0
+        ? { u: start[0], value: 0, report: { method: 'none (no stored rounds)', converged: true, certified: true, iterations: 0 } }
+        : await this.solve(start[0], radius);
+      this.last = [u];
       const incurred = this.incurred;
       return {
         epoch, round, recordedRounds: metas.length, samples: metas.reduce((s, m) => s + m.samples, 0), cumulativeLoss: incurred,
-        ball: {
-          phi: [sol.value], regret: [incurred - sol.value], radius: [radius],
-          solver: [{ method: 'projected L-BFGS (matrix-free, clamped replay)', converged: sol.converged, gap: sol.gap, gradientNorm: sol.projectedGradientNorm, iterations: sol.iterations, onBoundary: sol.onBoundary }],
-        },
+        ball: { phi: [value], regret: [incurred - value], radius: [radius], solver: [report] },
         unconstrained: null, solveMs: performance.now() - t0,
       };
     } finally {
       if (this.cache) for (const rep of this.cache) tf.dispose(rep.all);
       this.cache = null;
     }
+  }
+
+  /** Checkpoint: trajectory, stored rounds, reservoir and warm start (see rounds/scope-state.ts). */
+  saveState(dir: string): Promise<RoundsScopeState> {
+    return saveRoundsScope(dir, { trajectory: this.trajectory, store: this.store, reservoir: this.reservoir, last: this.last });
+  }
+
+  async loadState(dir: string, state: unknown): Promise<void> {
+    this.last = loadRoundsScope(dir, state as RoundsScopeState, { trajectory: this.trajectory, store: this.store, reservoir: this.reservoir });
   }
 
   dispose(): void {

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { decodeNpy, writeJsonAtomic, writeNpyAtomic } from '@taylorlens/core';
+import { linkOrCopy, readNpyFile, syncDir, writeNpyFile } from '../state-files.js';
 
 export interface StoredArray {
   dtype: 'float32' | 'uint8';
@@ -113,7 +114,10 @@ export class RoundStore {
   replace(i: number, arrays: RoundArrays, meta: RoundMeta): void {
     if (!this.perRound) throw new Error('RoundStore.replace needs one round per chunk');
     const old = this.chunks[i];
-    if (old.files) for (const f of Object.values(old.files)) fs.rmSync(f.file, { force: true });
+    if (old.files) {
+      for (const f of Object.values(old.files)) fs.rmSync(f.file, { force: true });
+      fs.rmSync(path.join(this.dir, `${chunkStem(old.id)}.json`), { force: true });
+    }
     this.chunks[i] = { id: this.nextId++, metas: [meta], arrays, files: null, bytes: bytesOf(arrays) };
     this.budget.enforce();
   }
@@ -132,7 +136,7 @@ export class RoundStore {
     if (!c) return false;
     if (!this.dirMade) { fs.mkdirSync(this.dir, { recursive: true }); this.dirMade = true; }
     const files: NonNullable<Chunk['files']> = {};
-    const stem = `chunk-${String(c.id).padStart(6, '0')}`;
+    const stem = chunkStem(c.id);
     for (const [name, a] of Object.entries(c.arrays!)) {
       const file = path.join(this.dir, `${stem}.${name}.npy`);
       writeNpyAtomic(file, { dtype: a.dtype, shape: a.shape, data: a.data });
@@ -163,4 +167,103 @@ export class RoundStore {
     this.chunks.length = 0;
     this.open = { arrays: [], metas: [], bytes: 0 };
   }
+
+  /**
+   * Checkpoint into `dir`: rounds held in memory are written there (`memory-<chunk>.<array>.npy`,
+   * `open-<i>.<array>.npy`); spilled chunks, immutable once written, are hard-linked (copied where
+   * links are not supported) under their own names, so they survive a reservoir replacing them later.
+   */
+  saveState(dir: string): RoundStoreState {
+    fs.mkdirSync(dir, { recursive: true });
+    const layout = (a: RoundArrays) => Object.fromEntries(Object.entries(a).map(([n, x]) => [n, { dtype: x.dtype, shape: x.shape }]));
+    const chunks = this.chunks.map((c): RoundStoreState['chunks'][number] => {
+      const stem = chunkStem(c.id);
+      if (c.arrays) {
+        for (const [name, a] of Object.entries(c.arrays)) writeNpyFile(path.join(dir, `memory-${stem}.${name}.npy`), a);
+        return { id: c.id, metas: c.metas, bytes: c.bytes, memory: layout(c.arrays), spilled: null };
+      }
+      const spilled: Record<string, { file: string; dtype: StoredArray['dtype']; shape: number[] }> = {};
+      for (const [name, f] of Object.entries(c.files!)) {
+        const base = path.basename(f.file);
+        linkOrCopy(f.file, path.join(dir, base));
+        spilled[name] = { file: base, dtype: f.dtype, shape: f.shape };
+      }
+      const index = path.join(this.dir, `${stem}.json`);
+      if (fs.existsSync(index)) linkOrCopy(index, path.join(dir, `${stem}.json`));
+      return { id: c.id, metas: c.metas, bytes: c.bytes, memory: null, spilled };
+    });
+    for (const [i, a] of this.open.arrays.entries()) {
+      for (const [name, x] of Object.entries(a)) writeNpyFile(path.join(dir, `open-${i}.${name}.npy`), x);
+    }
+    syncDir(dir);
+    return { nextId: this.nextId, chunks, open: { metas: this.open.metas, arrays: this.open.arrays.map(layout) } };
+  }
+
+  /**
+   * Restore a checkpoint written by `saveState` from `dir` into this (new, empty) store: memory
+   * chunks read back, spilled chunks linked back into the spill folder, and every other chunk file
+   * there — spilled after the checkpoint, by rounds a resumed run redoes — removed.
+   */
+  loadState(dir: string, s: RoundStoreState): void {
+    const read = (file: string, dtype: StoredArray['dtype']): StoredArray => {
+      const a = readNpyFile(path.join(dir, file));
+      if (a.dtype !== dtype) throw new Error(`${path.join(dir, file)}: expected ${dtype}, got ${a.dtype}`);
+      return { dtype, shape: a.shape, data: a.data as Float32Array | Uint8Array };
+    };
+    const kept = new Set<string>();
+    this.chunks.length = 0;
+    for (const c of s.chunks) {
+      const stem = chunkStem(c.id);
+      if (c.memory) {
+        const arrays: RoundArrays = {};
+        for (const [name, l] of Object.entries(c.memory)) arrays[name] = read(`memory-${stem}.${name}.npy`, l.dtype);
+        this.chunks.push({ id: c.id, metas: c.metas, arrays, files: null, bytes: c.bytes });
+        continue;
+      }
+      fs.mkdirSync(this.dir, { recursive: true });
+      const files: NonNullable<Chunk['files']> = {};
+      for (const [name, f] of Object.entries(c.spilled!)) {
+        const target = path.join(this.dir, f.file);
+        linkOrCopy(path.join(dir, f.file), target);
+        files[name] = { file: target, shape: f.shape, dtype: f.dtype };
+        kept.add(f.file);
+      }
+      if (fs.existsSync(path.join(dir, `${stem}.json`))) {
+        linkOrCopy(path.join(dir, `${stem}.json`), path.join(this.dir, `${stem}.json`));
+        kept.add(`${stem}.json`);
+      }
+      this.chunks.push({ id: c.id, metas: c.metas, arrays: null, files, bytes: c.bytes });
+    }
+    const open: RoundArrays[] = s.open.arrays.map((l, i) => Object.fromEntries(Object.entries(l).map(([name, x]) => [name, read(`open-${i}.${name}.npy`, x.dtype)])));
+    this.open = { arrays: open, metas: s.open.metas, bytes: open.reduce((t, a) => t + bytesOf(a), 0) };
+    this.nextId = s.nextId;
+    this.dirMade = fs.existsSync(this.dir);
+    if (this.dirMade) {
+      for (const e of fs.readdirSync(this.dir)) {
+        if ((e.startsWith('chunk-') && !kept.has(e)) || (e.startsWith('.chunk-') && e.endsWith('.tmp'))) fs.rmSync(path.join(this.dir, e), { force: true });
+      }
+      syncDir(this.dir);
+    }
+  }
+}
+
+function chunkStem(id: number): string {
+  return `chunk-${String(id).padStart(6, '0')}`;
+}
+
+/** The JSON part of a RoundStore checkpoint (see `RoundStore.saveState`). */
+export interface RoundStoreState {
+  /** Id the next sealed chunk gets (ids only grow, so a checkpoint's spilled names are never reused). */
+  nextId: number;
+  chunks: {
+    id: number;
+    metas: RoundMeta[];
+    bytes: number;
+    /** Held in memory at the checkpoint: arrays in `memory-<stem>.<array>.npy`. */
+    memory: Record<string, { dtype: StoredArray['dtype']; shape: number[] }> | null;
+    /** Spilled: file names (in the spill folder and, linked, in the checkpoint). */
+    spilled: Record<string, { file: string; dtype: StoredArray['dtype']; shape: number[] }> | null;
+  }[];
+  /** Rounds of the chunk not sealed yet, one `open-<i>.<array>.npy` set each. */
+  open: { metas: RoundMeta[]; arrays: Record<string, { dtype: StoredArray['dtype']; shape: number[] }>[] };
 }

@@ -30,4 +30,21 @@ export class Reservoir {
   get candidates(): number {
     return this.seen;
   }
+
+  /** Position and generator state, for checkpoints. */
+  saveState(): ReservoirState {
+    return { size: this.size, seen: this.seen, rngState: this.rng.state };
+  }
+
+  loadState(s: ReservoirState): void {
+    if (s.size !== this.size) throw new Error(`reservoir of ${s.size} rounds in the checkpoint, ${this.size} in the options; was the config changed?`);
+    this.seen = s.seen;
+    this.rng.state = s.rngState;
+  }
+}
+
+export interface ReservoirState {
+  size: number;
+  seen: number;
+  rngState: number;
 }

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { BatchCapture } from '@taylorlens/core';
 import type { RoundJacobians } from '../jacobian/round-jacobians.js';
+import type { PerRoundResult } from './per-round.js';
 
 export type ScopeKind = 'network' | 'layer' | 'neurons';
 export type ScopeMethod = 'statistics' | 'rounds';
@@ -53,6 +54,22 @@ export interface SolverReport {
   lambda?: number;
   hardCase?: boolean;
   onBoundary?: boolean;
+  /**
+   * The value carries a certificate that meets its tolerance (network scope: the explicit KKT
+   * residual ≤ `tolerance`, the gap then bounds Φ's error; L-BFGS fallback: the Frank–Wolfe gap
+   * ≤ `gapTolerance`·|Φ|). Absent in files written before it existed; `false` means the value is
+   * an estimate, not a result.
+   */
+  certified?: boolean;
+  /** The tolerance the certificate was held to: relative KKT residual, or relative gap (L-BFGS). */
+  tolerance?: number;
+  gapTolerance?: number;
+  /** Hessian-vector products (Krylov solvers), each one pass over the stored rounds. */
+  products?: number;
+  /** The last Krylov solve's own residual estimate (before the explicit check). */
+  krylovResidual?: number;
+  /** Why the solver stopped: 'converged', 'iterations' (ran out) or 'stalled' (no progress at float32 resolution). */
+  stop?: 'converged' | 'iterations' | 'stalled';
 }
 
 export interface FeasibleResult {
@@ -85,8 +102,11 @@ export interface ScopeCheckpoint {
   samples: number;
   /** `Σℓ_n` over the recorded rounds (on the recorded samples). */
   cumulativeLoss: number;
+  /** The hindsight reading (the theorem's): one comparator `V ∈ K` for the whole prefix. */
   ball: BallResult;
   unconstrained: UnconstrainedResult | null;
+  /** The per-round reading `Σ_n min_{K_n} τ^n` when `readings` asks for it (per-round.ts), else null or absent. */
+  perRound?: PerRoundResult | null;
   /** Wall time of this scope's solve. */
   solveMs: number;
 }
@@ -125,5 +145,13 @@ export interface Scope {
   centre(): tf.Tensor2D | null;
   /** Bytes in memory / on disk now. */
   usage(): { memoryBytes: number; diskBytes: number };
+  /**
+   * Write what a resumed run needs to continue exactly as this one will (statistics, stored rounds,
+   * trajectory, reservoir, warm start) into `dir`, a new folder in the run's checkpoint; returns the
+   * JSON part. A scope without it makes the plugin checkpoint no regret state at all.
+   */
+  saveState?(dir: string): Promise<unknown>;
+  /** Restore `saveState`'s folder and JSON, right after construction and before any round. */
+  loadState?(dir: string, state: unknown): Promise<void>;
   dispose(): void;
 }

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAnatomy, ParamLayer } from '@taylorlens/core';
 import { patches } from '../jacobian/linear.js';
@@ -7,10 +9,12 @@ import { denseLayerPieces, denseLayerReducer } from '../quadratic/dense-layer-st
 import { addBlockSymmetric, addUnpackedKron, packedIndices } from '../quadratic/packed.js';
 import { denseNeuronPieces, denseNeuronReducer, WIDE_FAN_IN, wideDenseNeuronReducer } from '../quadratic/dense-neuron-statistics.js';
 import { jacobianTensorStatistics, sumReducer } from '../quadratic/jacobian-tensor-statistics.js';
-import { addFull, QuadraticStatistics } from '../quadratic/statistics.js';
-import { symmetricEigen } from '../linalg/symmetric-eigen.js';
+import { addFull, QuadraticStatistics, type QuadraticStatisticsState } from '../quadratic/statistics.js';
+import { symmetricEigen, type SymmetricEigen } from '../linalg/symmetric-eigen.js';
 import { leastNormMinimum, solveTrustRegion } from '../linalg/trust-region.js';
-import { scopeParams, scopeParamsColumns, Trajectory } from './params.js';
+import { scopeParams, scopeParamsColumns, Trajectory, type TrajectoryState } from './params.js';
+import { loadRows, loadTensor, saveRows, saveTensor, syncDir } from '../state-files.js';
+import { PerRoundReading, type PerRoundState } from './per-round.js';
 import type { BallResult, RoundInput, Scope, ScopeCheckpoint, ScopeDescription, SolverReport, UnconstrainedResult } from './scope.js';
 
 export interface StatisticsOptions {
@@ -18,6 +22,8 @@ export interface StatisticsOptions {
   unconstrained: boolean;
   rcond: number | null;
   flushEvery?: number;
+  /** Also the per-round reading, solved on every `every`-th recorded round (per-round.ts). */
+  perRound?: { every: number } | null;
 }
 
 /** A dense layer's input as the scope sees it, `x̃ = [x, 1]` `[B, fanIn]`; just `x` for a bias-free layer. */
@@ -43,6 +49,9 @@ export class StatisticsScope implements Scope {
   private readonly unitIndex: tf.Tensor1D | null;
   private readonly gIdx: { I: tf.Tensor1D; J: tf.Tensor1D; flat: tf.Tensor1D } | null;
   private readonly sharedA: boolean;
+  /** Statistics of the same layout (the running sums, or one round's for the per-round reading). */
+  private readonly makeStats: (bufferRounds?: number, flushEvery?: number) => QuadraticStatistics;
+  readonly perRound: PerRoundReading | null;
 
   constructor(readonly desc: ScopeDescription, private readonly anatomy: ModelAnatomy, private readonly opts: StatisticsOptions) {
     const p = anatomy.layers[desc.layerIndex!];
@@ -50,14 +59,14 @@ export class StatisticsScope implements Scope {
     this.gIdx = dense && desc.kind === 'layer' ? packedIndices(p.channels) : null;
     const K = desc.problems;
     const q = p.fanIn;
-    if (!dense) this.stats = new QuadraticStatistics(K, desc.params, sumReducer);
-    else if (desc.kind === 'layer') {
-      this.stats = new QuadraticStatistics(K, desc.params, denseLayerReducer, (a, A) => addUnpackedKron(a, q, p.channels, A));
-    } else if (q > WIDE_FAN_IN) {
-      this.stats = new QuadraticStatistics(K, desc.params, wideDenseNeuronReducer, addFull(K, q));
-    } else {
-      this.stats = new QuadraticStatistics(K, desc.params, denseNeuronReducer, (a, A) => addBlockSymmetric(a, K, q, A));
-    }
+    this.makeStats = (buffer, flush) => {
+      if (!dense) return new QuadraticStatistics(K, desc.params, sumReducer, undefined, buffer, flush);
+      if (desc.kind === 'layer') return new QuadraticStatistics(K, desc.params, denseLayerReducer, (a, A) => addUnpackedKron(a, q, p.channels, A), buffer, flush);
+      if (q > WIDE_FAN_IN) return new QuadraticStatistics(K, desc.params, wideDenseNeuronReducer, addFull(K, q), buffer, flush);
+      return new QuadraticStatistics(K, desc.params, denseNeuronReducer, (a, A) => addBlockSymmetric(a, K, q, A), buffer, flush);
+    };
+    this.stats = this.makeStats();
+    this.perRound = opts.perRound ? new PerRoundReading(K, opts.perRound.every) : null;
     this.unitIndex = desc.units ? tf.keep(tf.tensor1d(desc.units, 'int32')) : null;
     const L = anatomy.layers.length - 1;
     // An output layer's neurons under squared error: J[:, α] is a unit vector (times s'(a_L)), so
@@ -126,9 +135,26 @@ export class StatisticsScope implements Scope {
       const { A, g, c } = jacobianTensorStatistics(G, r.residual(), tf.transpose(dW) as tf.Tensor2D, kappa);
       return [A, g, c];
     });
+    const single = this.perRound?.due() ? pieces.map((t) => t.clone()) : null;
     await this.stats.add(pieces);
     this.lossSum += r.loss;
     this.samples += B;
+    if (single) await this.solvePerRound(single, r.loss);
+  }
+
+  /** `min_{K_n} τ^n` per problem from this round's pieces alone (the same exact solve as the hindsight one). */
+  private async solvePerRound(pieces: tf.Tensor[], loss: number): Promise<void> {
+    const one = this.makeStats(1, 1);
+    try {
+      await one.add(pieces);
+      await one.flush();
+      const K = this.desc.problems;
+      const radii = Array.from(await this.trajectory.farthestDistance(K), (d) => d * this.opts.ballFactor);
+      const { regret, solver } = solveBall(one, radii, this.desc.params);
+      this.perRound!.add(new Array(K).fill(loss), regret.map((r) => loss - r), solver);
+    } finally {
+      one.dispose();
+    }
   }
 
   async flush(): Promise<void> {
@@ -145,23 +171,10 @@ export class StatisticsScope implements Scope {
     const unc: UnconstrainedResult | null = this.opts.unconstrained
       ? { phi: [], regret: [], solver: [], rank: [], cutoff: [], residual: [], rcond: NaN }
       : null;
-    const optima: Float64Array[] = [];
-    for (let k = 0; k < K; k++) {
-      // Σ_n τ^n(w₁ + u) = Σℓ_n + c' + uᵀAu + 2gᵀu: regret is −(c' + min), no large difference.
-      const cPrime = this.stats.c[k];
-      const eig = symmetricEigen(this.stats.matrix(k), P);
-      const g = this.stats.vector(k);
-      const trs = solveTrustRegion(eig, g, radii[k]);
-      const regret = 0 - (cPrime + trs.value);
-      ball.phi.push(this.lossSum - regret);
-      ball.regret.push(regret);
-      const report: SolverReport = {
-        method: 'trust-region (eigendecomposition + secular equation)', converged: trs.residual < 1e-6 && trs.boundaryError < 1e-9,
-        residual: trs.residual, lambda: trs.lambda, hardCase: trs.hardCase, onBoundary: trs.onBoundary, iterations: trs.iterations,
-      };
-      ball.solver.push(report);
-      optima.push(trs.u);
-      if (unc) {
+    // The unconstrained minimum reuses each problem's eigendecomposition before it is dropped.
+    const solved = solveBall(this.stats, radii, P, unc ? (k, eig, g) => {
+      {
+        const cPrime = this.stats.c[k];
         const ln = leastNormMinimum(eig, g, this.opts.rcond ?? undefined);
         const uregret = 0 - (cPrime + ln.value);
         unc.phi.push(this.lossSum - uregret);
@@ -172,12 +185,35 @@ export class StatisticsScope implements Scope {
         unc.rcond = ln.rcond;
         unc.solver.push({ method: 'least-norm (eigendecomposition, spectral cut-off)', converged: !ln.unbounded, residual: ln.residual });
       }
-    }
-    this.last = optima;
+    } : undefined);
+    ball.regret = solved.regret;
+    ball.phi = solved.regret.map((r) => this.lossSum - r);
+    ball.solver = solved.solver;
+    this.last = solved.optima;
     return {
       epoch, round, recordedRounds: this.stats.rounds, samples: this.samples, cumulativeLoss: this.lossSum,
-      ball, unconstrained: unc, solveMs: performance.now() - t0,
+      ball, unconstrained: unc, perRound: this.perRound?.result() ?? null, solveMs: performance.now() - t0,
     };
+  }
+
+  /** Checkpoint: running sums (float64 totals, device partial sums, buffered rounds), trajectory, Σℓ_n, last optima. */
+  async saveState(dir: string): Promise<StatisticsScopeState> {
+    fs.mkdirSync(dir, { recursive: true });
+    const stats = await this.stats.saveState(dir);
+    const trajectory = await this.trajectory.saveState((name, t) => saveTensor(path.join(dir, `trajectory-${name}.npy`), t));
+    if (this.last) saveRows(path.join(dir, 'last.npy'), this.last);
+    syncDir(dir);
+    return { stats, trajectory, lossSum: this.lossSum, samples: this.samples, last: this.last !== null, perRound: this.perRound?.saveState() };
+  }
+
+  async loadState(dir: string, state: unknown): Promise<void> {
+    const s = state as StatisticsScopeState;
+    this.stats.loadState(dir, s.stats);
+    this.trajectory.loadState(s.trajectory, (name) => loadTensor(path.join(dir, `trajectory-${name}.npy`)));
+    this.lossSum = s.lossSum;
+    this.samples = s.samples;
+    if (this.perRound && s.perRound) this.perRound.loadState(s.perRound);
+    this.last = s.last ? loadRows(path.join(dir, 'last.npy')) : null;
   }
 
   dispose(): void {
@@ -186,4 +222,47 @@ export class StatisticsScope implements Scope {
     this.stats.dispose();
     this.trajectory.dispose();
   }
+}
+
+/** The JSON part of a StatisticsScope checkpoint. */
+export interface StatisticsScopeState {
+  stats: QuadraticStatisticsState;
+  trajectory: TrajectoryState;
+  /** Σℓ_n over the recorded rounds (a double; JSON keeps it exactly). */
+  lossSum: number;
+  samples: number;
+  last: boolean;
+  perRound?: PerRoundState;
+}
+
+/**
+ * The exact ball optimum of every problem of a statistics object: `Σ_n τ^n(w₁ + u) = Σℓ_n + c' +
+ * uᵀAu + 2gᵀu`, so regret is `−(c' + min)` with no difference of large sums. One
+ * eigendecomposition per problem, handed to `each` (the unconstrained minimum) before it is dropped.
+ */
+function solveBall(stats: QuadraticStatistics, radii: number[], P: number,
+  each?: (k: number, eig: SymmetricEigen, g: Float64Array) => void): { regret: number[]; solver: SolverReport[]; optima: Float64Array[] } {
+  const regret: number[] = [];
+  const solver: SolverReport[] = [];
+  const optima: Float64Array[] = [];
+  for (let k = 0; k < stats.K; k++) {
+    const eig = symmetricEigen(stats.matrix(k), P);
+    const g = stats.vector(k);
+    if (radii[k] === 0) {
+      // The ball is one point (a first round): u = 0 is the optimum, with no multiplier to certify.
+      regret.push(0 - stats.c[k]);
+      solver.push({ method: 'trust-region (eigendecomposition + secular equation)', converged: true, residual: 0, onBoundary: true, iterations: 0 });
+      optima.push(new Float64Array(P));
+    } else {
+      const trs = solveTrustRegion(eig, g, radii[k]);
+      regret.push(0 - (stats.c[k] + trs.value));
+      solver.push({
+        method: 'trust-region (eigendecomposition + secular equation)', converged: trs.residual < 1e-6 && trs.boundaryError < 1e-9,
+        residual: trs.residual, lambda: trs.lambda, hardCase: trs.hardCase, onBoundary: trs.onBoundary, iterations: trs.iterations,
+      });
+      optima.push(trs.u);
+    }
+    each?.(k, eig, g);
+  }
+  return { regret, solver, optima };
 }

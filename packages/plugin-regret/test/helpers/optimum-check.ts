@@ -8,7 +8,7 @@ import { dataFor, disposeRounds, keepRounds, type KeptRound, type NetCase } from
 import { displacement, taylorSums } from './scopes.js';
 
 /** Every round's brute-force Jacobian tensors, outputs and targets for problem k of a scope. */
-function bruteRounds(trainer: Trainer, scope: Scope, kept: KeptRound[], k: number): BruteRound[] {
+export function bruteRounds(trainer: Trainer, scope: Scope, kept: KeptRound[], k: number): BruteRound[] {
   return kept.map((r) => {
     const vn = scope.readParams(r.before);
     const [K, P] = vn.shape;

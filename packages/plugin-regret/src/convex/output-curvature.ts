@@ -1,0 +1,48 @@
+/**
+ * The loss's curvature in output space, `S = ∇²_f ℓ(f, y)`, as the quadratic form `½ zᵀ S z`
+ * written with tf ops (linear coefficients fixed at the point f): its gradient through the clamped
+ * push `z = J v` is the exact Hessian product `Jᵀ S J v` of a Taylor loss in one forward and one
+ * backward pass. tfjs has no second-order autodiff, so S is written out for the losses we know:
+ *  - squared error `ℓ = (γ/B) Σ_b ‖f_b − y_b‖²`: `S = (2γ/B) I`, the same at every f (quadratic);
+ *  - softmax cross-entropy on logits, `ℓ = −(1/B) Σ_b Σ_k y_bk log softmax(f_b)_k`:
+ *    `S_b = (c_b/B)(diag p_b − p_b p_bᵀ)`, `p_b = softmax(f_b)`, `c_b = Σ_k y_bk`.
+ * Other losses get null: their network scope falls back to projected L-BFGS.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { TaylorLoss } from '@taylorlens/core';
+
+export interface OutputCurvature {
+  /** The loss is quadratic: one curvature serves every point. */
+  readonly quadratic: boolean;
+  readonly name: string;
+  /**
+   * `½ zᵀ S(f) z` summed over the batch, for `z` and `f` of shape `[B, p_L]`; `f` only matters for
+   * non-quadratic losses (pass the Taylor output at the current point).
+   */
+  form(z: tf.Tensor2D, f: tf.Tensor2D, y: tf.Tensor2D): tf.Scalar;
+}
+
+/** `gamma`: the plugin's measured squared-error scale (null when the loss is not of that form). */
+export function outputCurvature(loss: TaylorLoss, gamma: number | null): OutputCurvature | null {
+  if (gamma !== null) {
+    return {
+      quadratic: true,
+      name: 'squared error',
+      form: (z) => tf.mul(gamma / z.shape[0], tf.sum(tf.square(z))) as tf.Scalar,
+    };
+  }
+  if (loss.name === 'softmaxCrossEntropy' && loss.absorbs === 'softmax') {
+    return {
+      quadratic: false,
+      name: 'softmax cross-entropy',
+      form: (z, f, y) => tf.tidy(() => {
+        const p = tf.softmax(f);
+        const c = tf.sum(y, -1);
+        const pz = tf.sum(tf.mul(p, z), -1);
+        const perSample = tf.sub(tf.sum(tf.mul(p, tf.square(z)), -1), tf.square(pz));
+        return tf.div(tf.sum(tf.mul(c, perSample)), 2 * z.shape[0]) as tf.Scalar;
+      }),
+    };
+  }
+  return null;
+}
