@@ -34,6 +34,25 @@ export class Bench {
     return median(times);
   }
 
+  /**
+   * Time several functions in turn, one call of each per iteration, so that a noisy machine's
+   * slow spells fall on all of them alike; the order rotates each iteration (whoever runs first
+   * pays for what the previous one left, e.g. garbage). Returns each one's median in ms.
+   */
+  async timeEach(fns, { warmup = 2, iterations = 9 } = {}) {
+    for (let i = 0; i < warmup; i++) for (const fn of fns) await fn(i);
+    const times = fns.map(() => []);
+    for (let i = 0; i < iterations; i++) {
+      for (let j = 0; j < fns.length; j++) {
+        const k = (i + j) % fns.length;
+        const t0 = performance.now();
+        await fns[k](i);
+        times[k].push(performance.now() - t0);
+      }
+    }
+    return times.map(median);
+  }
+
   /** Record a measured entry; the ratio is computed against `baseline` if it was recorded. */
   record(name, medianMs, { baseline = null, extra = {} } = {}) {
     const base = baseline ? this.results[baseline] : null;

@@ -1,7 +1,9 @@
 // Core benchmarks (foundation issue): per-round cost of our trainer against a hand-written
 // tfjs loop, the cost of hooks, convnet steps on wasm vs cpu, and the clamped Jacobian.
+// Issue 14: instrument() in a hand-written loop and the callbacks in model.fitDataset, with no
+// plugin, against the same code without taylorlens; and what the capture pass costs in a loop.
 import * as tf from '@tensorflow/tfjs-core';
-import { Trainer, SeededRandom, captureForward, perSampleJacobian, selectBackend } from '@taylorlens/core';
+import { Plugin, Trainer, SeededRandom, captureForward, instrument, perSampleJacobian, selectBackend, tensorBatches } from '@taylorlens/core';
 import { autoencoder, mnistLike, paperConvnet } from '../lib/models.js';
 
 const BATCH = 64;
@@ -21,6 +23,29 @@ async function rawEpoch(model, x, y, rng) {
     await cost.data(); // the trainer reads each round's loss too
     cost.dispose();
   }
+}
+
+/** rawEpoch's loop with each step inside `lens.round` (the tensors built the same way). */
+async function lensEpoch(lens, model, x, y, rng) {
+  const order = rng.permutation(x.shape[0]);
+  const opt = model.optimizer;
+  for (let s = 0; s < x.shape[0]; s += BATCH) {
+    const [xb, yb] = tf.tidy(() => {
+      const idx = tf.tensor1d(order.subarray(s, s + BATCH), 'int32');
+      return [tf.gather(x, idx), tf.gather(y, idx)];
+    });
+    const cost = await lens.round(xb, yb, () => tf.tidy(() => opt.minimize(() => tf.losses.meanSquaredError(yb, model.apply(xb, { training: true })), true)));
+    await cost.data();
+    tf.dispose([xb, yb, cost]);
+  }
+  await lens.epochEnd();
+}
+
+/** A plugin that only asks for what the regret plugin's layer and neuron scopes capture. */
+class CapturesOnly extends Plugin {
+  name = 'captures';
+  constructor() { super({ type: 'object' }, {}, 'captures'); }
+  apply(t) { t.require({ inputs: true, preActivations: true, preActivationGrads: true }); t.hooks.afterBackward.tap(this.name, () => {}); }
 }
 
 export async function run(bench) {
@@ -57,6 +82,46 @@ export async function run(bench) {
     }, { warmup: 3, iterations: 30 }), { baseline: 'core.trainer.autoencoder' });
     cap.dispose();
     xb.dispose();
+  }
+
+  if (bench.wants('core.loop-instrumented.autoencoder') || bench.wants('core.loop-captures.autoencoder')) {
+    // Measured in turn, one epoch each per iteration (a noisy machine slows all alike); the raw loop
+    // is re-recorded from this run so that the ratios compare like with like.
+    const raw = autoencoder(1);
+    const rawRng = new SeededRandom(1);
+    const plain = autoencoder(1);
+    const plainRng = new SeededRandom(1);
+    const plainLens = instrument(plain);
+    const capturing = autoencoder(1);
+    const capturingRng = new SeededRandom(1);
+    const capturingLens = instrument(capturing, { plugins: [new CapturesOnly()] });
+    const [rawMs, lensMs, captureMs] = await bench.timeEach([
+      () => rawEpoch(raw, x, y, rawRng),
+      () => lensEpoch(plainLens, plain, x, y, plainRng),
+      () => lensEpoch(capturingLens, capturing, x, y, capturingRng),
+    ], { warmup: 2, iterations: 12 });
+    await plainLens.end();
+    await capturingLens.end();
+    bench.record('core.raw-loop.autoencoder', perRound(rawMs));
+    bench.record('core.loop-instrumented.autoencoder', perRound(lensMs), { baseline: 'core.raw-loop.autoencoder', extra: { budget: 1.05 } });
+    // The pass taylorlens runs beside the user's step for the captures (forward + ∂ℓ/∂a backward).
+    bench.record('core.loop-captures.autoencoder', perRound(captureMs), { baseline: 'core.raw-loop.autoencoder' });
+  }
+
+  if (bench.wants('core.fitdataset.autoencoder')) {
+    const plain = autoencoder(1);
+    const lensed = autoencoder(1);
+    const data = (seed) => tensorBatches(x, y, { batchSize: BATCH, shuffle: true, seed });
+    let epoch = 0;
+    const [plainMs, lensMs] = await bench.timeEach([
+      () => plain.fitDataset(data(epoch), { epochs: 1, verbose: 0 }),
+      async () => {
+        const lens = instrument(lensed); // one lens per fitDataset call (a lens is one run)
+        await lensed.fitDataset(lens.wrap(data(epoch++)), { epochs: 1, verbose: 0, callbacks: [lens.callback()] });
+      },
+    ], { warmup: 2, iterations: 12 });
+    bench.record('core.fitdataset-plain.autoencoder', perRound(plainMs));
+    bench.record('core.fitdataset.autoencoder', perRound(lensMs), { baseline: 'core.fitdataset-plain.autoencoder', extra: { budget: 1.05 } });
   }
 
   if (bench.wants('core.convnet')) {

@@ -12,12 +12,19 @@ export interface CaptureNeeds {
   activations: boolean;
   /** The gradient of the minibatch loss with respect to each pre-activation, `∂ℓ/∂a_l`. */
   preActivationGrads: boolean;
+  /**
+   * Every variable's gradient on `capture.grads`. The Trainer always has them (its step needs
+   * them); beside a step that is not ours (instrument(), model.fit) they cost a backward pass and
+   * are computed only when a plugin asks.
+   */
+  variableGrads?: boolean;
 }
 
 export const NO_NEEDS: Readonly<CaptureNeeds> = Object.freeze({
-  inputs: false, preActivations: false, activations: false, preActivationGrads: false,
+  inputs: false, preActivations: false, activations: false, preActivationGrads: false, variableGrads: false,
 });
 
+/** Whether any layer tensor is to be kept (the forward pass then evaluates layers unfused). */
 export function anyNeed(n: CaptureNeeds): boolean {
   return n.inputs || n.preActivations || n.activations || n.preActivationGrads;
 }

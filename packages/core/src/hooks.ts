@@ -4,6 +4,7 @@ import type { BatchCapture } from './capture.js';
 import type { ModelAnatomy } from './anatomy.js';
 import type { NamedTensors, RunStoreLike, StepReport } from './types.js';
 import type { MetricsRow } from './events.js';
+import type { SampleSource } from './stream/samples.js';
 
 /** Named tap stages (lower runs first), so plugins order themselves without magic numbers. */
 export const STAGE_PREPARE = -100;
@@ -15,9 +16,13 @@ export type RunStatus = 'running' | 'completed' | 'stopped' | 'diverged' | 'inte
 
 export interface RunContext {
   readonly anatomy: ModelAnatomy;
+  /** Epochs planned; 0 when the training loop does not say (a hand-written loop, see `instrument`). */
   readonly epochs: number;
+  /** Samples per batch (a stream's or a loop's: the first batch's). */
   readonly batchSize: number;
+  /** Rounds per epoch; 0 when not known (a stream of unknown size, a loop that did not say). */
   readonly batchesPerEpoch: number;
+  /** Training samples; 0 when not known without reading (a stream, a loop). */
   readonly samples: number;
   readonly seed: number;
   readonly backend: string;
@@ -25,9 +30,14 @@ export interface RunContext {
   readonly initialEpoch: number;
   /** The run folder, when the run has one (CLI runs do; plain `trainer.fit` may not). */
   readonly store: RunStoreLike | null;
-  /** The training inputs and targets given to `fit` (read-only; owned by the caller), e.g. to draw a probe set. */
-  readonly x: tf.Tensor;
-  readonly y: tf.Tensor;
+  /** The training inputs and targets given to `fit` (read-only; owned by the caller); null when the data is a stream or the user's loop. */
+  readonly x: tf.Tensor | null;
+  readonly y: tf.Tensor | null;
+  /**
+   * Where to draw samples from (the activation probe set): the training tensors, passes of their
+   * own over a stream, or what `instrument(model, { inputs })` was given; null when nothing was.
+   */
+  readonly inputs: SampleSource | null;
 }
 
 export interface EpochContext {
@@ -77,6 +87,26 @@ export interface RunSummary {
   valLoss: number[];
 }
 
+/**
+ * One checkpoint as the `saveStateFiles` / `loadStateFiles` hooks see it: a folder per plugin
+ * inside the checkpoint for state too large for JSON (statistics, stored rounds), next to the JSON
+ * state the `saveState` / `loadState` hooks exchange.
+ */
+export interface StateFiles {
+  /** Epoch and round the checkpoint holds (an epoch boundary). */
+  readonly epoch: number;
+  readonly round: number;
+  /** The checkpoint's own folder (absolute). */
+  readonly root: string;
+  /**
+   * Plugin `name`'s folder in the checkpoint (absolute): `<root>/plugins/<name>`, created (empty)
+   * when saving. Files written there become part of the checkpoint, committed with it atomically.
+   */
+  dir(name: string): string;
+  /** The checkpoint's JSON plugin state (`state[pluginName]`), the object `saveState` filled. */
+  readonly state: Record<string, unknown>;
+}
+
 export interface CancelInfo {
   status: RunStatus;
   reason: string;
@@ -98,7 +128,10 @@ export function createHooks() {
     beforeBatch: new AsyncSeriesHook<[BatchContext]>(['batch']),
     /** After the forward pass: the requested inputs, pre-activations, activations and the output `f`. */
     afterForward: new AsyncSeriesHook<[BatchContext]>(['batch']),
-    /** After the backward pass: `ctx.loss`, `capture.grads` (every variable) and, if requested, `∂ℓ/∂a_l`. */
+    /**
+     * After the backward pass: `ctx.loss`, `capture.grads` (every variable; beside a step that is
+     * not ours only when required as `variableGrads`) and, if requested, `∂ℓ/∂a_l`.
+     */
     afterBackward: new AsyncSeriesHook<[BatchContext]>(['batch']),
     /** Waterfall over the gradients about to be applied; return new tensors to replace them (run inside a tidy). */
     transformGradients: new SyncWaterfallHook<[NamedTensors, BatchContext]>(['grads', 'batch']),
@@ -120,6 +153,17 @@ export function createHooks() {
     saveState: new SyncHook<[Record<string, unknown>]>(['state']),
     /** Restore plugin state from a checkpoint before a resumed run starts. */
     loadState: new SyncHook<[Record<string, unknown>]>(['state']),
+    /**
+     * While a checkpoint is written, before it is committed: write state too large for JSON under
+     * `files.dir(pluginName)` (and, optionally, JSON into `files.state[pluginName]`). A crash before
+     * the commit leaves the previous checkpoint in force, so these files and the weights are one set.
+     */
+    saveStateFiles: new AsyncSeriesHook<[StateFiles]>(['files']),
+    /**
+     * When a run is restored from a checkpoint (before `loadState` and `beforeRun`): read back what
+     * `saveStateFiles` wrote. The folder stays until the resumed run writes its next checkpoint.
+     */
+    loadStateFiles: new AsyncSeriesHook<[StateFiles]>(['files']),
   });
 }
 

@@ -16,3 +16,8 @@ export * from './data/index.js';
 export * from './store/index.js';
 export * from './report/index.js';
 export * from './run/index.js';
+export * from './stream/index.js';
+export { RoundDriver } from './driver/round-driver.js';
+export type { DriverControl, OpenRound, RoundPlace, StepOwner } from './driver/round-driver.js';
+export { observingPass, trainingPass } from './driver/capture-pass.js';
+export * from './lens/index.js';

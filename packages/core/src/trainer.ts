@@ -1,24 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { modelAnatomy, type ModelAnatomy } from './anatomy.js';
-import { BatchCapture, type CaptureNeeds, NO_NEEDS, forward } from './capture.js';
-import { createEventBus, type EventBus, type MetricsRow } from './events.js';
-import {
-  createHooks, type BatchContext, type CancelInfo, type EpochContext, type RunContext, type RunStatus,
-  type RunSummary, type TrainerHooks,
-} from './hooks.js';
+import { type CaptureNeeds, NO_NEEDS, forward } from './capture.js';
+import { RoundDriver, type DriverControl, type StepOwner } from './driver/round-driver.js';
+import { createEventBus, type EventBus } from './events.js';
+import { createHooks, type RunContext, type RunStatus, type RunSummary, type TrainerHooks } from './hooks.js';
 import { resolveLoss, type TaylorLoss } from './losses.js';
 import type { Plugin } from './plugin.js';
 import { SeededRandom } from './random.js';
-import { isInstrumentedOptimizer, type NamedTensors, type RunStoreLike, type StepReport } from './types.js';
+import { StopTraining } from './stop.js';
+import { batchTensors, knownSize, type DatasetLike } from './stream/dataset.js';
+import { streamSamples, tensorSamples } from './stream/samples.js';
+import { epochOrder, takeBatch } from './stream/tensor-batches.js';
+import type { RunStoreLike } from './types.js';
 
-/** Throw from any hook to end training cleanly; `afterCancel` and `afterRun` still run. */
-export class StopTraining extends Error {
-  constructor(readonly reason: string, readonly status: RunStatus = 'stopped') {
-    super(reason);
-    this.name = 'StopTraining';
-  }
-}
+export { StopTraining } from './stop.js';
 
 export interface TrainerOptions {
   /** Loss; defaults to the model's compiled loss. */
@@ -41,6 +37,15 @@ export interface FitOptions {
   resume?: TrainerState;
 }
 
+/** `fitDataset`: the data is a stream of `{ xs, ys }` batches (a `tf.data.Dataset`), read batch by batch. */
+export interface DatasetFitOptions extends Omit<FitOptions, 'batchSize' | 'shuffle'> {
+  /**
+   * Batches per epoch. Given: one iterator runs across epochs (as tfjs's fitDataset does with
+   * `batchesPerEpoch`; an endless stream needs it). Else each epoch is one pass of a fresh iterator.
+   */
+  batchesPerEpoch?: number;
+}
+
 /** What a checkpoint needs to continue exactly: position and the random generator's state. */
 export interface TrainerState {
   epoch: number;
@@ -61,10 +66,8 @@ export class Trainer {
   readonly loss: TaylorLoss;
   readonly optimizer: tf.Optimizer;
   private readonly needs: CaptureNeeds = { ...NO_NEEDS };
-  private stopRequest: StopTraining | null = null;
+  private readonly control: DriverControl = { stop: null, running: false, position: { epoch: 0, round: 0 } };
   private rng = new SeededRandom(0);
-  private position = { epoch: 0, round: 0 };
-  private running = false;
   readonly store: RunStoreLike | null;
 
   constructor(readonly model: LayersModel, opts: TrainerOptions = {}) {
@@ -84,7 +87,7 @@ export class Trainer {
 
   /** Declare what a plugin needs captured each round (merged across plugins). */
   require(needs: Partial<CaptureNeeds>): void {
-    if (this.running) throw new Error('require() must be called before fit()');
+    if (this.control.running) throw new Error('require() must be called before fit()');
     for (const k of Object.keys(needs) as (keyof CaptureNeeds)[]) this.needs[k] ||= Boolean(needs[k]);
   }
 
@@ -94,14 +97,15 @@ export class Trainer {
 
   /** Ask the loop to stop at the next round boundary. */
   stop(reason: string, status: RunStatus = 'stopped'): void {
-    this.stopRequest ??= new StopTraining(reason, status);
+    this.control.stop ??= new StopTraining(reason, status);
   }
 
   /** Position and generator state at the last epoch boundary, plus plugin state, for checkpoints. */
   state(): TrainerState {
     const plugins: Record<string, unknown> = {};
     this.hooks.saveState.call(plugins);
-    return { epoch: this.position.epoch, round: this.position.round, rngState: this.rng.state, plugins };
+    const { epoch, round } = this.control.position;
+    return { epoch, round, rngState: this.rng.state, plugins };
   }
 
   /** Which plugin taps which hook (like fastai's callback listing). */
@@ -119,83 +123,128 @@ export class Trainer {
     const seed = opts.seed ?? 0;
     const samples = x.shape[0];
     if (y.shape[0] !== samples) throw new Error(`x has ${samples} samples but y has ${y.shape[0]}`);
-    const batches = Math.ceil(samples / batchSize);
-    const resume = opts.resume;
+    const resume = this.resumeFrom(seed, opts.resume);
+    const run: RunContext = Object.freeze({
+      anatomy: this.anatomy, epochs, batchSize, batchesPerEpoch: Math.ceil(samples / batchSize), samples, seed,
+      backend: tf.getBackend(), initialEpoch: resume.epoch, store: this.store, x, y, inputs: tensorSamples(x),
+    });
+    const validation = this.validation(opts.validationData, batchSize);
+    return this.drive(run, resume, async (d, epoch) => {
+      const order = epochOrder(this.rng, samples, shuffle);
+      await d.beginEpoch(epoch);
+      for (let b = 0; b < run.batchesPerEpoch; b++) {
+        d.checkStop();
+        const indices = order.subarray(b * batchSize, Math.min(samples, (b + 1) * batchSize));
+        const [xb, yb] = takeBatch(x, y, indices, shuffle);
+        await this.trainRound(d, xb, yb, { epoch, batch: b, indices });
+      }
+      return validation;
+    });
+  }
+
+  /**
+   * Trains on a stream of `{ xs, ys }` batches (a `tf.data.Dataset`, or anything with the same
+   * `iterator()`), reading one batch at a time. The stream's order is its own (shuffle it in the
+   * pipeline); `seed` goes to the plugins. `ctx.indices` are positions in the epoch's pass. The
+   * batch size the plugins plan with is the first batch's. Plugins that draw samples (the
+   * activation probe set) read them from passes of their own over the stream (run.inputs).
+   */
+  async fitDataset(dataset: DatasetLike, opts: DatasetFitOptions = {}): Promise<RunSummary> {
+    const epochs = opts.epochs ?? 1;
+    const seed = opts.seed ?? 0;
+    const perEpoch = opts.batchesPerEpoch ?? null;
+    const resume = this.resumeFrom(seed, opts.resume);
+    let iterator = await dataset.iterator();
+    // The first batch is read before the run starts: its size is the one plugins plan with.
+    let pending: IteratorResult<unknown> | null = await iterator.next();
+    if (pending.done) throw new Error('fitDataset: the stream yielded no batch');
+    const batchSize = batchTensors(pending.value).x.shape[0];
+    const read = async () => {
+      const r = pending ?? await iterator.next();
+      pending = null;
+      return r;
+    };
+    const run: RunContext = Object.freeze({
+      anatomy: this.anatomy, epochs, batchSize, batchesPerEpoch: perEpoch ?? knownSize(dataset) ?? 0, samples: 0, seed,
+      backend: tf.getBackend(), initialEpoch: resume.epoch, store: this.store, x: null, y: null,
+      inputs: streamSamples(dataset, { batches: perEpoch }),
+    });
+    const validation = this.validation(opts.validationData, batchSize);
+    try {
+      return await this.drive(run, resume, async (d, epoch) => {
+        // A fresh pass per epoch unless epochs are counted in batches (the first one is open already).
+        if (perEpoch === null && epoch > resume.epoch) iterator = await dataset.iterator();
+        await d.beginEpoch(epoch);
+        let position = 0;
+        for (let b = 0; perEpoch === null || b < perEpoch; b++) {
+          d.checkStop();
+          const next = await read();
+          if (next.done) {
+            if (perEpoch !== null) throw new Error(`fitDataset: the stream ended after ${b} of the ${perEpoch} batches of epoch ${epoch + 1} (repeat() it, or lower batchesPerEpoch)`);
+            break;
+          }
+          const { x: xb, y: yb } = batchTensors(next.value);
+          const indices = Int32Array.from({ length: xb.shape[0] }, (_, i) => position + i);
+          position += xb.shape[0];
+          await this.trainRound(d, xb, yb, { epoch, batch: b, indices });
+        }
+        return validation;
+      });
+    } finally {
+      const left = pending as IteratorResult<unknown> | null;
+      if (left && !left.done) tf.dispose(Object.values(batchTensors(left.value)));
+    }
+  }
+
+  /**
+   * A driver for this trainer's rounds (the Trainer's own fit, `instrument()`, the tfjs
+   * callbacks): every integration goes through one, so plugins see the same pipeline.
+   */
+  driver(run: RunContext, owner: StepOwner, start?: { epoch: number; round: number }): RoundDriver {
+    if (this.control.running) throw new Error('this trainer is already training');
+    return new RoundDriver(this, this.control, run, owner, start);
+  }
+
+  private resumeFrom(seed: number, resume?: TrainerState): { epoch: number; round: number } {
     this.rng = new SeededRandom(seed);
     if (resume) {
       this.rng.state = resume.rngState;
       this.hooks.loadState.call(resume.plugins);
     }
-    this.position = { epoch: resume?.epoch ?? 0, round: resume?.round ?? 0 };
-    const run: RunContext = Object.freeze({
-      anatomy: this.anatomy, epochs, batchSize, batchesPerEpoch: batches, samples, seed,
-      backend: tf.getBackend(), initialEpoch: this.position.epoch, store: this.store, x, y,
-    });
-    const summary: RunSummary = { status: 'running', epochsCompleted: this.position.epoch, rounds: this.position.round, lastLoss: NaN, epochLoss: [], valLoss: [] };
-    this.running = true;
-    this.stopRequest = null;
+    this.control.position = { epoch: resume?.epoch ?? 0, round: resume?.round ?? 0 };
+    return this.control.position;
+  }
+
+  private validation(data: [tf.Tensor, tf.Tensor] | undefined, batchSize: number): (() => Promise<number>) | undefined {
+    return data ? () => this.evaluate(data[0], data[1], batchSize) : undefined;
+  }
+
+  /** The epochs of a run: `epoch` begins one, trains it (rounds through the driver) and returns its validation. */
+  private async drive(run: RunContext, start: { epoch: number; round: number },
+    epoch: (d: RoundDriver, epoch: number) => Promise<(() => Promise<number>) | undefined>): Promise<RunSummary> {
+    const d = this.driver(run, 'trainer', start);
+    let outcome: { error: unknown } | null = null;
     try {
-      await this.hooks.beforeRun.promise(run);
-      for (let epoch = this.position.epoch; epoch < epochs; epoch++) {
-        await this.runEpoch(run, epoch, x, y, shuffle, summary, opts.validationData);
-        this.position = { epoch: epoch + 1, round: summary.rounds };
-        summary.epochsCompleted = epoch + 1;
-        this.throwIfStopped();
+      await d.start();
+      for (let e = start.epoch; e < run.epochs; e++) {
+        const validation = await epoch(d, e);
+        await d.endEpoch(validation);
+        d.checkStop();
       }
-      summary.status = 'completed';
-    } catch (e) {
-      if (!(e instanceof StopTraining)) {
-        summary.status = 'failed';
-        summary.reason = (e as Error).message;
-        this.running = false;
-        await this.hooks.afterRun.promise(run, summary);
-        throw e;
-      }
-      summary.status = e.status;
-      summary.reason = e.reason;
-      const info: CancelInfo = { status: e.status, reason: e.reason, epoch: summary.epochsCompleted, round: summary.rounds };
-      await this.hooks.afterCancel.promise(info);
+    } catch (error) {
+      outcome = { error };
+    }
+    return d.finish(outcome);
+  }
+
+  /** One round with the trainer's own step; the batch tensors are the round's. */
+  private async trainRound(d: RoundDriver, xb: tf.Tensor, yb: tf.Tensor, place: { epoch: number; batch: number; indices: Int32Array }): Promise<void> {
+    const round = await d.openRound(xb, yb, place, true);
+    try {
+      await d.closeRound(round, await d.trainerStep(round));
     } finally {
-      this.running = false;
+      d.release(round);
     }
-    await this.hooks.afterRun.promise(run, summary);
-    return summary;
-  }
-
-  private throwIfStopped(): void {
-    if (this.stopRequest) throw this.stopRequest;
-  }
-
-  private async runEpoch(run: RunContext, epoch: number, x: tf.Tensor, y: tf.Tensor, shuffle: boolean,
-    summary: RunSummary, validation?: [tf.Tensor, tf.Tensor]): Promise<void> {
-    const n = x.shape[0];
-    const order = shuffle ? this.rng.permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
-    const epochCtx: EpochContext = { run, epoch, roundsBefore: summary.rounds, row: {} };
-    await this.hooks.beforeEpoch.promise(epochCtx);
-    let lossSum = 0;
-    let lossCount = 0;
-    for (let b = 0; b < run.batchesPerEpoch; b++) {
-      this.throwIfStopped();
-      const indices = order.subarray(b * run.batchSize, Math.min(n, (b + 1) * run.batchSize));
-      const loss = await this.runRound(run, epoch, b, summary.rounds + 1, indices, x, y, shuffle);
-      summary.rounds += 1;
-      summary.lastLoss = loss;
-      lossSum += loss * indices.length;
-      lossCount += indices.length;
-    }
-    const row: MetricsRow = epochCtx.row;
-    row.epoch = epoch + 1;
-    row.round = summary.rounds;
-    row.loss = lossSum / lossCount;
-    summary.epochLoss.push(row.loss);
-    if (validation) {
-      const v = await this.evaluate(validation[0], validation[1], run.batchSize);
-      row.val_loss = v;
-      summary.valLoss.push(v);
-    }
-    this.position = { epoch: epoch + 1, round: summary.rounds };
-    await this.hooks.afterEpoch.promise(epochCtx);
-    this.events.emit('epoch', row);
   }
 
   /** Mean loss over a dataset, without training. Async: webgpu in Node can only read asynchronously. */
@@ -214,85 +263,4 @@ export class Trainer {
     }
     return total / n;
   }
-
-  private async runRound(run: RunContext, epoch: number, batch: number, round: number, indices: Int32Array,
-    x: tf.Tensor, y: tf.Tensor, shuffled: boolean): Promise<number> {
-    const [xb, yb] = tf.tidy(() => {
-      if (!shuffled) return [tf.slice(x, indices[0], indices.length), tf.slice(y, indices[0], indices.length)];
-      const idx = tf.tensor1d(indices, 'int32');
-      return [tf.gather(x, idx), tf.gather(y, idx)];
-    });
-    const capture = new BatchCapture(this.anatomy, xb, yb);
-    const ctx: BatchContext = { run, epoch, batch, round, indices, capture, loss: NaN, row: {} };
-    try {
-      const h = this.hooks;
-      if (h.beforeBatch.isUsed()) await h.beforeBatch.promise(ctx);
-      this.forwardBackward(capture);
-      ctx.loss = (await capture.loss.data())[0];
-      if (h.afterForward.isUsed()) await h.afterForward.promise(ctx);
-      if (h.afterBackward.isUsed()) await h.afterBackward.promise(ctx);
-      if (!Number.isFinite(ctx.loss)) {
-        throw new StopTraining(`loss became ${ctx.loss} at round ${round}`, 'diverged');
-      }
-      const grads = h.transformGradients.isUsed()
-        ? tf.tidy(() => h.transformGradients.call(capture.grads, ctx))
-        : capture.grads;
-      if (h.beforeStep.isUsed()) await h.beforeStep.promise(ctx);
-      const report = this.step(grads, ctx);
-      try {
-        if (h.afterStep.isUsed()) await h.afterStep.promise({ ...report, weights: this.anatomy.variables }, ctx);
-      } finally {
-        disposeReport(report);
-        if (grads !== capture.grads) for (const [k, g] of Object.entries(grads)) if (capture.grads[k] !== g) g.dispose();
-      }
-      ctx.row.round = round;
-      ctx.row.epoch = epoch + 1;
-      ctx.row.loss = ctx.loss;
-      if (h.afterBatch.isUsed()) await h.afterBatch.promise(ctx);
-      this.events.emit('round', ctx.row);
-      this.events.emit('progress', { epoch: epoch + 1, epochs: run.epochs, batch: batch + 1, batches: run.batchesPerEpoch, round, loss: ctx.loss });
-      return ctx.loss;
-    } finally {
-      capture.dispose();
-      xb.dispose();
-      yb.dispose();
-    }
-  }
-
-  /** Forward and backward in one tape: loss, every variable's gradient and the requested captures. */
-  private forwardBackward(capture: BatchCapture): void {
-    const needs = this.needs;
-    const vars = this.anatomy.variables;
-    tf.tidy(() => {
-      // Adding zero probes to the pre-activations makes `∂ℓ/∂a_l` come out of the same backward pass.
-      const probes = needs.preActivationGrads
-        ? this.anatomy.layers.map((p) => tf.zeros([capture.batchSize, ...p.outputShape]))
-        : undefined;
-      const xs: tf.Tensor[] = probes ? [...vars, ...probes] : [...vars];
-      const { value, grads } = tf.engine().gradients(() => {
-        const f = forward(this.anatomy, capture.x, needs, capture, probes);
-        capture.output = tf.keep(f);
-        return this.loss.compute(f, capture.y);
-      }, xs);
-      capture.loss = tf.keep(value) as tf.Scalar;
-      vars.forEach((v, i) => { capture.grads[v.name] = tf.keep(grads[i]); });
-      if (probes) {
-        this.anatomy.layers.forEach((p, i) => { capture.layers[p.index].preActivationGrad = tf.keep(grads[vars.length + i]); });
-      }
-    });
-  }
-
-  private step(grads: NamedTensors, ctx: BatchContext): StepReport {
-    const provided = this.hooks.step.isUsed() ? this.hooks.step.call({ grads, variables: this.anatomy.variables }, ctx) : undefined;
-    if (provided) return provided;
-    if (isInstrumentedOptimizer(this.optimizer)) {
-      return this.optimizer.applyGradientsReported(grads, { round: ctx.round, loss: ctx.loss });
-    }
-    this.optimizer.applyGradients(grads);
-    return {};
-  }
-}
-
-function disposeReport(r: StepReport): void {
-  for (const m of [r.direction, r.stepSize]) if (m) for (const t of Object.values(m)) t.dispose();
 }

@@ -29,6 +29,22 @@ export function isInstrumentedOptimizer(o: unknown): o is InstrumentedOptimizer 
 }
 
 /**
+ * An optimizer that can also report steps it is asked for by someone else (`minimize` in a
+ * hand-written loop, `model.fit`): while `keepStepReports(true)` is on, its plain
+ * `applyGradients` makes the report too and keeps the latest for `takeStepReport`.
+ */
+export interface ReportingOptimizer {
+  keepStepReports(on: boolean): void;
+  /** The latest step's report, once (its tensors become the caller's); undefined when none is waiting. */
+  takeStepReport(): StepReport | undefined;
+}
+
+export function isReportingOptimizer(o: unknown): o is ReportingOptimizer {
+  const r = o as ReportingOptimizer | null;
+  return typeof r?.keepStepReports === 'function' && typeof r.takeStepReport === 'function';
+}
+
+/**
  * Where a run keeps its files, as plugins see it. Absent when a trainer runs without a run
  * folder (then plugins keep results in memory only).
  */
@@ -72,4 +88,9 @@ export interface ReportSectionLike {
   figures: { caption: string; spec: object }[];
   tables?: unknown[];
   notes?: string[];
+  /**
+   * Results a reader must not take at face value (e.g. values that missed their certificate):
+   * shown prominently at the top of the section, and printed by the `report` and `compare` commands.
+   */
+  flags?: string[];
 }

@@ -3,9 +3,10 @@
  * tfjs callback for plain `model.fit`.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { Plugin, STAGE_RECORD, type Trainer } from '@taylorlens/core';
+import { Plugin, runFolderPath, STAGE_RECORD, type ModelAnatomy, type PluginProblem, type RunPlan, type Trainer } from '@taylorlens/core';
 import { ActivationCallback, type ActivationCallbackOptions } from './callback.js';
 import { ACTIVATION_SCHEMA, PLUGIN_NAME, type ActivationPluginOptions, type ResolvedOptions } from './options.js';
+import { preflightActivation } from './preflight.js';
 import { ActivationRecorder, type ActivationMeasures } from './recorder.js';
 
 export class ActivationPlugin extends Plugin<ResolvedOptions> {
@@ -35,15 +36,19 @@ export class ActivationPlugin extends Plugin<ResolvedOptions> {
     const name = this.name;
     const h = trainer.hooks;
     h.beforeRun.tapPromise({ name, stage: STAGE_RECORD }, async (run) => {
-      // The probe set is drawn from the training inputs unless given (setTrainingData or `probe` win).
-      rec.offerTrainingData(run.x);
+      // The probe set is drawn from the training inputs unless given (setTrainingData or `probe` win);
+      // a stream's are read from passes of their own (run.inputs).
+      rec.offerTrainingData(run.x ?? run.inputs);
       await rec.begin({
         model: trainer.model,
         anatomy: run.anatomy,
         batchesPerEpoch: run.batchesPerEpoch,
         // Checkpoints sit at epoch boundaries, so the rounds done are whole epochs.
         start: { epoch: run.initialEpoch, round: run.initialEpoch * run.batchesPerEpoch },
-        outDir: this.options.outDir ?? run.store?.pluginDir(name) ?? null,
+        // In a run folder, `outDir` is a folder inside it (never elsewhere); without one, any path.
+        outDir: run.store
+          ? (this.options.outDir ? runFolderPath(run.store.dir, this.options.outDir, 'activation: outDir') : run.store.pluginDir(name))
+          : this.options.outDir ?? null,
         onSnapshot: (e) => trainer.events.emit(`${name}:snapshot`, e),
         warn: (message) => trainer.events.emit('warning', { source: name, message }),
       });
@@ -57,6 +62,11 @@ export class ActivationPlugin extends Plugin<ResolvedOptions> {
       if (s) state[name] = s;
     });
     h.loadState.tap(name, (state) => rec.loadState(state[name]));
+  }
+
+  /** Before any work: layers the model lacks or without ReLU, probe indices beyond the data, an outDir outside the run folder. */
+  override preflight(anatomy: ModelAnatomy, plan: RunPlan): PluginProblem[] {
+    return preflightActivation(this.options, anatomy, plan);
   }
 
   /** The same recorder as a tfjs callback: `model.fit(x, y, { callbacks: [plugin.asCallback()] })`. */

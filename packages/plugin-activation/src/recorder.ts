@@ -11,7 +11,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import type { MetricsRow, ModelAnatomy } from '@taylorlens/core';
+import { isSampleSource, type MetricsRow, type ModelAnatomy, type SampleSource } from '@taylorlens/core';
 import {
   NoveltyTracker, singularValueLogProducts, switches, type NoveltyPoint, type SingularValueLogProducts, type Switches,
 } from './measures/index.js';
@@ -65,7 +65,7 @@ const nullIfNaN = (v: number): number | null => (Number.isNaN(v) ? null : v);
 
 export class ActivationRecorder {
   private trainingX: tf.Tensor | null = null;
-  private fitX: tf.Tensor | null = null;
+  private fitX: tf.Tensor | SampleSource | null = null;
   private probe: tf.Tensor | null = null;
   private ownsProbe = false;
   private ctx: BeginContext | null = null;
@@ -89,8 +89,11 @@ export class ActivationRecorder {
     this.trainingX = x;
   }
 
-  /** The inputs a training call was given: used when `setTrainingData` was not called. */
-  offerTrainingData(x: tf.Tensor): void {
+  /**
+   * The inputs a training call was given (tensors, or a source that reads a stream): used when
+   * `setTrainingData` was not called.
+   */
+  offerTrainingData(x: tf.Tensor | SampleSource | null): void {
     this.fitX = x;
   }
 
@@ -139,7 +142,7 @@ export class ActivationRecorder {
       this.positions = [];
       this.written = 0;
     }
-    this.probe = this.resolveProbe(ctx.anatomy);
+    this.probe = await this.resolveProbe(ctx.anatomy);
     const D = this.probe.shape[0];
     if (this.tracker && (this.tracker.tensor.probes !== D || this.tracker.tensor.units !== this.selection.units)) {
       const t = this.tracker.tensor;
@@ -293,7 +296,7 @@ export class ActivationRecorder {
     return p.epoch !== null && p.epoch > 0 && Number.isInteger(p.epoch) && p.epoch % every.epochs === 0;
   }
 
-  private resolveProbe(anatomy: ModelAnatomy): tf.Tensor {
+  private async resolveProbe(anatomy: ModelAnatomy): Promise<tf.Tensor> {
     if (this.givenProbe) {
       checkProbeShape(this.givenProbe, anatomy.inputShape);
       this.probeSpec ??= { source: 'given', indices: null };
@@ -304,11 +307,27 @@ export class ActivationRecorder {
     if (!x) {
       throw new Error('activation: no probe set: pass `probe: tensor` in the options, or call setTrainingData(x) with the training inputs before training starts');
     }
+    if (isSampleSource(x)) return this.drawProbe(x, anatomy);
     checkProbeShape(x, anatomy.inputShape);
     this.probeSpec ??= probeIndices(x.shape[0], this.options);
     if (!this.probeSpec.indices) throw new Error('activation: the checkpoint used a probe tensor passed in: pass the same `probe` again');
     this.ownsProbe = true;
     return gatherProbe(x, this.probeSpec.indices);
+  }
+
+  /** The same seeded draw from a source: a stream is counted in one pass and read in another, keeping only the probe inputs. */
+  private async drawProbe(source: SampleSource, anatomy: ModelAnatomy): Promise<tf.Tensor> {
+    this.probeSpec ??= probeIndices(await source.count(), this.options);
+    if (!this.probeSpec.indices) throw new Error('activation: the checkpoint used a probe tensor passed in: pass the same `probe` again');
+    const probe = await source.gather(this.probeSpec.indices);
+    try {
+      checkProbeShape(probe, anatomy.inputShape);
+    } catch (e) {
+      probe.dispose();
+      throw e;
+    }
+    this.ownsProbe = true;
+    return probe;
   }
 
   private releaseProbe(): void {

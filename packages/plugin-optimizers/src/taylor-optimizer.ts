@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { InstrumentedOptimizer, NamedTensors, StepReport } from '@taylorlens/core';
+import type { InstrumentedOptimizer, NamedTensors, ReportingOptimizer, StepReport } from '@taylorlens/core';
 import { applyFactor } from './chain.js';
 import { LastScalar } from './constants.js';
 import type { GradientTransformation, Scale, Slots, State, UpdateExtra } from './transform.js';
@@ -35,7 +35,7 @@ export interface OptimizerRecipe<O> {
  *   no blow-up where g ≈ 0. Shaped like the variable.
  * - `learningRate` = η_t of this step.
  */
-export class TaylorOptimizer<O extends object = Record<string, unknown>> extends tf.Optimizer implements InstrumentedOptimizer {
+export class TaylorOptimizer<O extends object = Record<string, unknown>> extends tf.Optimizer implements InstrumentedOptimizer, ReportingOptimizer {
   static readonly [TAYLOR_OPTIMIZER] = true;
   /** tf.Optimizer duck-types `instanceof` (any object with minimize/applyGradients); ours is the real check. */
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -53,6 +53,9 @@ export class TaylorOptimizer<O extends object = Record<string, unknown>> extends
   private restored = new Map<string, Slots>();
   private slotNames: string[] | undefined;
   private readonly factorScalar = new LastScalar();
+  /** While on (`keepStepReports`), plain steps report too and the latest report waits here. */
+  private keepReports = false;
+  private kept: StepReport | undefined;
 
   protected constructor(recipe: OptimizerRecipe<O>, options: unknown) {
     super();
@@ -60,7 +63,7 @@ export class TaylorOptimizer<O extends object = Record<string, unknown>> extends
     this.transform = recipe.makeTransform(this.options);
   }
 
-  /** One step without reporting: the path `model.fit` and `minimize` take. */
+  /** One step: the path `model.fit` and `minimize` take; it reports only while `keepStepReports` is on. */
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     const grads: NamedTensors = {};
     if (Array.isArray(variableGradients)) {
@@ -68,7 +71,30 @@ export class TaylorOptimizer<O extends object = Record<string, unknown>> extends
     } else {
       Object.assign(grads, variableGradients);
     }
-    this.step(grads, { report: false });
+    if (!this.keepReports) {
+      this.step(grads, { report: false });
+      return;
+    }
+    this.dropKept();
+    this.kept = this.step(grads, { report: true });
+  }
+
+  /** Report the steps others ask for (a hand-written loop's `minimize`, model.fit): taylorlens's `instrument` turns this on. */
+  keepStepReports(on: boolean): void {
+    this.keepReports = on;
+    if (!on) this.dropKept();
+  }
+
+  /** The latest step's report, once; its tensors become the caller's. */
+  takeStepReport(): StepReport | undefined {
+    const r = this.kept;
+    this.kept = undefined;
+    return r;
+  }
+
+  private dropKept(): void {
+    const r = this.takeStepReport();
+    if (r) for (const m of [r.direction, r.stepSize]) if (m) tf.dispose(Object.values(m));
   }
 
   /** One step that also returns what it did; the returned tensors belong to the caller. */
@@ -243,6 +269,7 @@ export class TaylorOptimizer<O extends object = Record<string, unknown>> extends
   }
 
   override dispose(): void {
+    this.dropKept();
     this.disposeState();
     this.transform.dispose?.();
     this.factorScalar.dispose();

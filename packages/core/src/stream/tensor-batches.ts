@@ -1,0 +1,65 @@
+/**
+ * Batches of in-memory tensors, cut the way the Trainer cuts them: the epoch's order is a fresh
+ * `SeededRandom` permutation (or 0..n−1 without shuffling), and a batch is a contiguous slice
+ * when in order, else a gather. The Trainer and the drop-in `fit` both use this, so the same seed
+ * gives the same batches, bit for bit.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { SeededRandom } from '../random.js';
+import type { DatasetLike, XYBatch } from './dataset.js';
+
+/** The order of one epoch's samples. */
+export function epochOrder(rng: SeededRandom, n: number, shuffle: boolean): Int32Array {
+  return shuffle ? rng.permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
+}
+
+/** The batch at `indices` (new tensors, the caller's). */
+export function takeBatch(x: tf.Tensor, y: tf.Tensor, indices: Int32Array, shuffled: boolean): [tf.Tensor, tf.Tensor] {
+  return tf.tidy(() => {
+    if (!shuffled) return [tf.slice(x, indices[0], indices.length), tf.slice(y, indices[0], indices.length)];
+    const idx = tf.tensor1d(indices, 'int32');
+    return [tf.gather(x, idx), tf.gather(y, idx)];
+  });
+}
+
+/** A stream element that also says which samples it holds (read by the lens, ignored by tfjs). */
+export interface IndexedBatch extends XYBatch {
+  indices: Int32Array;
+}
+
+export interface TensorBatchesOptions {
+  batchSize: number;
+  shuffle: boolean;
+  seed: number;
+  /** Epochs already trained (a resumed `initialEpoch`): their permutations are drawn and skipped. */
+  skipEpochs?: number;
+}
+
+/**
+ * `x`, `y` as a stream: each `iterator()` is the next epoch, its order drawn at its first `next()`
+ * (tfjs's fitDataset makes one iterator it never reads before the first epoch's).
+ */
+export function tensorBatches(x: tf.Tensor, y: tf.Tensor, o: TensorBatchesOptions): DatasetLike<IndexedBatch> & { size: number } {
+  const n = x.shape[0];
+  if (y.shape[0] !== n) throw new Error(`x has ${n} samples but y has ${y.shape[0]}`);
+  const rng = new SeededRandom(o.seed);
+  for (let e = 0; e < (o.skipEpochs ?? 0); e++) epochOrder(rng, n, o.shuffle);
+  const batches = Math.ceil(n / o.batchSize);
+  return {
+    size: batches,
+    iterator: async () => {
+      let order: Int32Array | null = null;
+      let b = 0;
+      return {
+        next: async (): Promise<IteratorResult<IndexedBatch>> => {
+          order ??= epochOrder(rng, n, o.shuffle);
+          if (b >= batches) return { done: true, value: undefined };
+          const indices = order.subarray(b * o.batchSize, Math.min(n, (b + 1) * o.batchSize));
+          b += 1;
+          const [xs, ys] = takeBatch(x, y, indices, o.shuffle);
+          return { done: false, value: { xs, ys, indices } };
+        },
+      };
+    },
+  };
+}
