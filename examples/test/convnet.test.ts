@@ -79,6 +79,6 @@ describe('examples/convnet', () => {
     expect(run.name).toBe('convnet-cifar10-rmsprop');
     expect(run.config.model.input).toEqual([32, 32, 3]);
     expect(run.config.data).toMatchObject({ source: 'cifar10', dir, limit: 128, testLimit: 128 });
-    expect(run.data).toContain('cifar10 train 128');
+    expect(run.data).toContain(`cifar10 (from ${dir}) train 128`);
   });
 });

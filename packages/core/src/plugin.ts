@@ -1,4 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ModelAnatomy } from './anatomy.js';
+import type { TaylorLoss } from './losses.js';
 import type { Trainer } from './trainer.js';
 
 /** An option object that failed its plugin's JSON schema. */
@@ -65,6 +67,28 @@ export function validateOptions<T>(owner: string, schema: object, options: unkno
   return copy as T;
 }
 
+/** What a plugin's `preflight` knows of the run it is about to join: the config and the model, no data yet. */
+export interface RunPlan {
+  /** Training samples (after `data.limit`). */
+  readonly samples: number;
+  readonly batchSize: number;
+  readonly batchesPerEpoch: number;
+  readonly epochs: number;
+  /** First epoch of this session (non-zero when resuming). */
+  readonly initialEpoch: number;
+  /** Rounds this session will train: (epochs − initialEpoch) × batchesPerEpoch. */
+  readonly rounds: number;
+  readonly loss: TaylorLoss;
+  /** The run folder the run will write (absolute); null when the caller has none. Paths from options must stay inside it. */
+  readonly runFolder: string | null;
+}
+
+/** A problem `preflight` found: which option (JSON pointer into the plugin's options, '' for all of them) and what is wrong. */
+export interface PluginProblem {
+  option: string;
+  message: string;
+}
+
 /**
  * A trainer plugin: a name, a JSON schema for its options (checked at construction) and
  * `apply(trainer)`, where it declares what it needs and taps hooks under its name.
@@ -78,4 +102,12 @@ export abstract class Plugin<Options extends object = object> {
   }
 
   abstract apply(trainer: Trainer): void;
+
+  /**
+   * Optional: check the options against the model and the run before any work (the CLI calls it
+   * before the run folder exists, and refuses the run, exit 2, on any problem). Everything a
+   * plugin would otherwise find only in `apply` or `beforeRun` — layers the model lacks, indices
+   * beyond the data, a budget the run would exceed — belongs here. Must not change the plugin.
+   */
+  preflight?(anatomy: ModelAnatomy, plan: RunPlan): PluginProblem[] | Promise<PluginProblem[]>;
 }

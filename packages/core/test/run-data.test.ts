@@ -1,5 +1,6 @@
 // Data sources beyond the embedded MNIST (IDX files, CIFAR-10 batches), validation on the test
 // split, and runs that fail: a corrupt data file, a plugin throwing mid-run, a missing backend.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,7 +54,16 @@ describe('data sources', () => {
     const { code, io } = await runCfg('idx', cfg);
     expect(code, io.err()).toBe(0);
     const dir = onlyRun(path.join(project.dir, 'runs-idx'));
-    expect(readJson(path.join(dir, 'run.json')).data).toBe('idx train 40, test 12 × [64] → labels');
+    const run = readJson(path.join(dir, 'run.json'));
+    expect(run.data).toBe(`idx (from ${project.dir}) train 40, test 12 × [64] → labels`);
+    // Provenance: the four files read, with size and checksum.
+    expect(run.dataFiles.map((f: { split: string; path: string }) => [f.split, path.basename(f.path)])).toEqual([
+      ['train', 'train-images.idx'], ['train', 'train-labels.idx'], ['test', 'test-images.idx'], ['test', 'test-labels.idx'],
+    ]);
+    for (const f of run.dataFiles) {
+      expect(f.bytes).toBe(fs.statSync(f.path).size);
+      expect(f.sha256).toBe(createHash('sha256').update(fs.readFileSync(f.path)).digest('hex'));
+    }
     const epochs = readRows(dir).filter((r) => r.kind === 'epoch');
     expect(epochs).toHaveLength(2);
     for (const e of epochs) expect(Number.isFinite(e.val_loss)).toBe(true);
@@ -84,12 +94,12 @@ describe('data sources', () => {
     const { code, io } = await runCfg('cifar', cfg);
     expect(code, io.err()).toBe(0);
     const dir = onlyRun(path.join(project.dir, 'runs-cifar'));
-    expect(readJson(path.join(dir, 'run.json')).data).toBe('cifar10 train 10, test 3 × [32, 32, 3] → labels');
+    expect(readJson(path.join(dir, 'run.json')).data).toMatch(/^cifar10 \(from .*cifar\) train 10, test 3 × \[32, 32, 3\] → labels$/);
   });
 });
 
 describe('runs that fail', () => {
-  it('a corrupt data file fails with the file named, exit 1, and no run folder', async () => {
+  it('a corrupt data file is refused with the file named, exit 2, and no run folder', async () => {
     const file = path.join(project.dir, 'short-images.idx');
     fs.writeFileSync(file, encodeIdx({ dtype: 'uint8', shape: [40, 8, 8], data: new Uint8Array(40 * 64) }).subarray(0, 100));
     const cfg = tinyConfig({
@@ -98,7 +108,7 @@ describe('runs that fail', () => {
       output: { dir: 'runs-corrupt' },
     });
     const { code, io } = await runCfg('corrupt', cfg);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(io.err()).toContain(`error: ${file}:`);
     expect(fs.existsSync(path.join(project.dir, 'runs-corrupt'))).toBe(false);
   });

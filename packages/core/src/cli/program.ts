@@ -1,9 +1,11 @@
 /**
  * The `taylorlens` command line. `main(argv, io)` runs one command in-process and returns its
- * exit code: 0 ok, 1 failure (or a diverged run), 2 invalid config or usage, 130 interrupted.
+ * exit code: 0 ok, 1 failure (or a diverged run), 2 refused before any work (invalid config or
+ * data, a run folder that cannot be resumed or has another writer, usage), 130 interrupted.
  */
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DataFileError } from '../data/read.js';
 import { ConfigError } from '../run/problems.js';
 import { loadConfigFile, validateConfig } from '../run/config.js';
 import { demoConfig, DEMO_DEFAULTS } from '../run/demo.js';
@@ -71,6 +73,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .action(async (dir: string) => {
       const r = await writeRunReport(path.resolve(io.cwd, dir), { cwd: io.cwd });
       for (const w of r.warnings) io.stderr.write(`warning: ${w}\n`);
+      for (const f of r.flags) io.stderr.write(`flagged: ${f}\n`);
       io.stdout.write(`report: ${r.path}\n`);
       code = r.warnings.length ? EXIT_FAILURE : EXIT_OK;
     });
@@ -82,6 +85,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .action(async (dirs: string[], o: { out: string }) => {
       const r = await writeCompareReport(dirs, o.out, { cwd: io.cwd });
       for (const w of r.warnings) io.stderr.write(`warning: ${w}\n`);
+      for (const f of r.flags) io.stderr.write(`flagged: ${f}\n`);
       io.stdout.write(`report: ${r.path}\n`);
       code = r.warnings.length ? EXIT_FAILURE : EXIT_OK;
     });
@@ -102,6 +106,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return EXIT_USAGE;
     }
     if (e instanceof UsageError) {
+      io.stderr.write(`error: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    // Data files are read before the run folder exists: a bad one is refused like a bad config.
+    if (e instanceof DataFileError) {
       io.stderr.write(`error: ${e.message}\n`);
       return EXIT_USAGE;
     }

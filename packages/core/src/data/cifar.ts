@@ -91,15 +91,17 @@ export function loadCifar10(opts: LoadCifar10Options): ImageDataset {
   const files = cifar10Files(opts.dir, opts.split);
   let remaining = opts.limit === undefined ? Infinity : Math.max(0, Math.floor(opts.limit));
   const parts: { images: Float32Array; labels: Uint8Array; count: number }[] = [];
+  const read: string[] = [];
   for (const f of files) {
     if (remaining <= 0) break;
     const { path: abs, bytes } = readBytes(f, 'CIFAR-10 batch');
+    read.push(abs);
     const part = parseCifarBatch(bytes, abs, remaining);
     parts.push(part);
     remaining -= part.count;
   }
   const count = parts.reduce((s, p) => s + p.count, 0);
-  const meta = { count, height: CIFAR_SIDE, width: CIFAR_SIDE, channels: 3, numClasses: 10 };
+  const meta = { count, height: CIFAR_SIDE, width: CIFAR_SIDE, channels: 3, numClasses: 10, files: read };
   if (parts.length === 1) return { images: parts[0].images, labels: parts[0].labels, ...meta };
   const images = new Float32Array(count * 3 * CIFAR_PLANE);
   const labels = new Uint8Array(count);

@@ -4,7 +4,7 @@
  * Layout: magic 0x00 0x00 <dtype> <ndim>, then ndim big-endian uint32 dims, then the values,
  * big-endian, row-major. Files may be raw or gzip (detected by magic bytes, not extension).
  */
-import { DataFileError, readBytes } from './read.js';
+import { DataFileError, readBytes, readHead } from './read.js';
 
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
@@ -82,6 +82,24 @@ function decodeValues(bytes: Uint8Array, offset: number, count: number, info: Dt
     case 'float32': { const out = new Float32Array(count); for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, false); return out; }
     default: { const out = new Float64Array(count); for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, false); return out; }
   }
+}
+
+/**
+ * The header of an IDX file (raw or gzip) from its first bytes: dtype and shape, without reading
+ * the values. Throws DataFileError naming the file (missing, a folder, corrupt gzip, not IDX).
+ */
+export function peekIdx(file: string, what = 'IDX file'): { path: string; dtype: IdxDtype; shape: number[]; gzipped: boolean } {
+  const { path, head, gzipped } = readHead(file, what);
+  if (head.length < 4) throw new DataFileError(path, `truncated: ${head.length} bytes${gzipped ? ' after gunzip' : ''}, too short for the 4-byte IDX magic number (expected the ${what})`);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const info = byCode.get(head[2]);
+  if (head[0] !== 0 || head[1] !== 0 || !info) {
+    throw new DataFileError(path, `wrong magic number ${hex(view.getUint32(0, false))}: expected the ${what}, an IDX file starting 0x00 0x00 <dtype> <ndim> `
+      + '(e.g. 0x00000803 for MNIST images, 0x00000801 for labels)');
+  }
+  const ndim = head[3];
+  if (head.length < 4 + 4 * ndim) throw new DataFileError(path, `truncated header: magic says ${ndim} dims but the file has ${head.length} bytes${gzipped ? ' after gunzip' : ''}`);
+  return { path, dtype: info.dtype, shape: Array.from({ length: ndim }, (_, i) => view.getUint32(4 + 4 * i, false)), gzipped };
 }
 
 /** Read an IDX file (raw or gzip) from any path. */

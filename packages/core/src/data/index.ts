@@ -1,6 +1,6 @@
-export { DataFileError, isGzip, readBytes } from './read.js';
+export { DataFileError, isGzip, readBytes, readHead } from './read.js';
 export type { ImageDataset } from './dataset.js';
-export { readIdx, parseIdx, encodeIdx } from './idx.js';
+export { readIdx, parseIdx, peekIdx, encodeIdx } from './idx.js';
 export type { IdxArray, IdxData, IdxDtype, ParseIdxOptions } from './idx.js';
 export { loadMnistLike, loadMnist, mnistDefaultPaths, mnistPaths } from './mnist.js';
 export type { MnistLikeOptions, LoadMnistOptions, MnistSplit, MnistPaths } from './mnist.js';

@@ -62,7 +62,7 @@ export function loadMnistLike(opts: MnistLikeOptions): ImageDataset {
     }
   }
   const images = scaleBytes(imgs.data.subarray(0, count * height * width));
-  return { images, labels, count, height, width, channels: 1, numClasses };
+  return { images, labels, count, height, width, channels: 1, numClasses, files: [imagesFile, labelsFile] };
 }
 
 export type MnistSplit = 'train' | 'test';

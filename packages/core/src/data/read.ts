@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 
 /**
  * A data file is missing or malformed. The message always starts with the file's full path,
@@ -36,11 +36,48 @@ export function readBytes(file: string, what = 'data file'): { path: string; byt
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new DataFileError(abs, `missing file: no such file (expected the ${what} here)`);
     if (code === 'EISDIR') throw new DataFileError(abs, `is a folder, expected the ${what} (a file)`);
+    if (code === 'EACCES' || code === 'EPERM') throw new DataFileError(abs, `permission denied: cannot read the ${what}`);
     throw new DataFileError(abs, `cannot read ${what}: ${(e as Error).message}`);
   }
   if (!isGzip(raw)) return { path: abs, bytes: raw, gzipped: false };
   try {
     return { path: abs, bytes: gunzipSync(raw), gzipped: true };
+  } catch (e) {
+    throw new DataFileError(abs, `corrupt gzip stream (file starts with gzip magic 1f 8b but does not decompress: ${(e as Error).message})`);
+  }
+}
+
+/**
+ * The first bytes of a file (gunzipped when it starts with the gzip magic): enough to read a header
+ * without reading, or decompressing, the whole file. Errors are DataFileErrors naming the path.
+ */
+export function readHead(file: string, what = 'data file', bytes = 65_536): { path: string; head: Uint8Array; gzipped: boolean; size: number } {
+  const abs = path.resolve(file);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new DataFileError(abs, `missing file: no such file (expected the ${what} here)`);
+    throw new DataFileError(abs, `cannot read ${what}: ${(e as Error).message}`);
+  }
+  if (st.isDirectory()) throw new DataFileError(abs, `is a folder, expected the ${what} (a file)`);
+  const raw = Buffer.alloc(Math.min(bytes, st.size));
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(abs, 'r');
+    fs.readSync(fd, raw, 0, raw.length, 0);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new DataFileError(abs, `permission denied: cannot read the ${what}`);
+    throw new DataFileError(abs, `cannot read ${what}: ${(e as Error).message}`);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+  if (!isGzip(raw)) return { path: abs, head: raw, gzipped: false, size: st.size };
+  try {
+    // A sync flush decompresses what the prefix holds without requiring the stream's end.
+    return { path: abs, head: gunzipSync(raw, { finishFlush: zlibConstants.Z_SYNC_FLUSH }), gzipped: true, size: st.size };
   } catch (e) {
     throw new DataFileError(abs, `corrupt gzip stream (file starts with gzip magic 1f 8b but does not decompress: ${(e as Error).message})`);
   }

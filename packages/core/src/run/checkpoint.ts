@@ -3,14 +3,17 @@
  * tf.Variable the optimizer keeps outside it, e.g. Adam's β-powers, which `setWeights` would
  * otherwise recompute with `pow` and change in the last bit), trainer and plugin state.
  *
- * Layout: checkpoint/epoch-000003/{state.json, weights/NN.npy, optimizer/NN.npy, extra/<key>.npy},
- * and checkpoint/latest.json naming the newest complete one. latest.json is replaced atomically
- * only after every file of the new checkpoint is written, so a crash leaves the previous one intact.
+ * Layout: checkpoint/epoch-000003/{state.json, weights/NN.npy, optimizer/NN.npy, extra/<key>.npy,
+ * plugins/<name>/…}, and checkpoint/latest.json naming the newest complete one. latest.json is
+ * replaced atomically only after every file of the new checkpoint (plugins' files included, see the
+ * `saveStateFiles` hook) is written, so a crash leaves the previous one intact.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { MetricsRow } from '../events.js';
-import { decodeNpy, type NpyDtype } from '../store/npy.js';
+import type { StateFiles } from '../hooks.js';
+import { decodeNpy, readNpyHeader, type NpyDtype } from '../store/npy.js';
 import type { RunDir } from '../store/run-dir.js';
 import type { Trainer, TrainerState } from '../trainer.js';
 import { CHECKPOINT_DIR } from './store.js';
@@ -29,6 +32,24 @@ export interface CheckpointState {
   /** The epoch's metrics row, so a resume can restore it if the crash came before it was written. */
   epochRow: MetricsRow | null;
   savedAt: string;
+  /** This checkpoint's folder, relative to the run folder (absent in checkpoints written before it was added). */
+  dir?: string;
+}
+
+/** Plugins' folders inside a checkpoint: `<checkpoint>/plugins/<name>/`. */
+export const CHECKPOINT_PLUGINS_DIR = 'plugins';
+
+/** The StateFiles the saveStateFiles/loadStateFiles hooks get for checkpoint folder `dir`. */
+function stateFiles(runDir: RunDir, dir: string, at: { epoch: number; round: number }, state: Record<string, unknown>, create: boolean): StateFiles {
+  return {
+    epoch: at.epoch, round: at.round, root: runDir.path(dir), state,
+    dir(name: string): string {
+      if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(name)) throw new Error(`checkpoint: plugin folder name ${JSON.stringify(name)} must be letters, digits, '.', '_' or '-'`);
+      const p = runDir.path(dir, CHECKPOINT_PLUGINS_DIR, name);
+      if (create) fs.mkdirSync(p, { recursive: true });
+      return p;
+    },
+  };
 }
 
 export interface LatestPointer {
@@ -79,11 +100,14 @@ export async function saveCheckpoint(runDir: RunDir, trainer: Trainer, t: Traine
     await writeTensor(runDir, file, v);
     extra.push({ key, file });
   }
+  // Plugins' own files (and any JSON they add to t.plugins), before state.json and latest.json commit them.
+  await trainer.hooks.saveStateFiles.promise(stateFiles(runDir, dir, t, t.plugins, true));
   const state: CheckpointState = {
     epoch: t.epoch, round: t.round, trainer: t, variables,
     optimizer: { className: trainer.optimizer.getClassName(), weights, extra },
     epochRow: epochRow ? { ...epochRow } : null,
     savedAt: new Date().toISOString(),
+    dir,
   };
   runDir.writeJson(`${dir}/state.json`, state);
   const latest: LatestPointer = { epoch: t.epoch, round: t.round, dir };
@@ -95,26 +119,107 @@ export async function saveCheckpoint(runDir: RunDir, trainer: Trainer, t: Traine
   return latest;
 }
 
+/** A checkpoint file that cannot be used: the message names the file and says what is wrong with it. */
+export class CheckpointError extends Error {
+  constructor(readonly file: string, problem: string) {
+    super(`${file}: ${problem}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+function readJsonFile(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(file, code === 'ENOENT' ? `missing file: expected ${what} here`
+      : code === 'EISDIR' ? `is a folder, expected ${what} (a file)` : `cannot read ${what}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(file, `${what} is not valid JSON (${(e as Error).message}); the file is damaged`);
+  }
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
+
+/** The epoch folders that hold a state.json, newest first (to tell a user what a damaged latest.json could point at). */
+function completeCheckpoints(runDir: RunDir): string[] {
+  const root = runDir.path(CHECKPOINT_DIR);
+  return fs.readdirSync(root).filter((e) => /^epoch-\d+$/.test(e) && fs.existsSync(path.join(root, e, 'state.json'))).sort().reverse();
+}
+
+/** The newest complete checkpoint, from checkpoint/latest.json; null when the run has none. Throws CheckpointError naming the damaged file. */
 export function readCheckpoint(runDir: RunDir): CheckpointState | null {
   const latestFile = runDir.path(CHECKPOINT_DIR, 'latest.json');
   if (!fs.existsSync(latestFile)) return null;
-  const latest = JSON.parse(fs.readFileSync(latestFile, 'utf8')) as LatestPointer;
+  const latest = readJsonFile(latestFile, 'the pointer to the newest checkpoint');
+  if (!isObj(latest) || !isCount(latest.epoch) || !isCount(latest.round) || typeof latest.dir !== 'string'
+    || !/^checkpoint\/epoch-\d{6,}$/.test(latest.dir)) {
+    const found = completeCheckpoints(runDir);
+    throw new CheckpointError(latestFile, `expected {"epoch": <integer>, "round": <integer>, "dir": "checkpoint/epoch-NNNNNN"}, got ${JSON.stringify(latest).slice(0, 120)}; `
+      + (found.length ? `complete checkpoints here: ${found.join(', ')}` : 'no complete checkpoint folder is left'));
+  }
   const stateFile = runDir.path(latest.dir, 'state.json');
-  try {
-    return JSON.parse(fs.readFileSync(stateFile, 'utf8')) as CheckpointState;
-  } catch (e) {
-    throw new Error(`${stateFile}: cannot read the checkpoint named by ${latestFile}: ${(e as Error).message}`);
+  const state = readJsonFile(stateFile, `the checkpoint named by ${latestFile}`);
+  const missing = ['trainer', 'variables', 'optimizer'].filter((k) => !isObj(state) || state[k] === undefined);
+  if (!isObj(state) || missing.length > 0 || !Array.isArray(state.variables) || !isCount(state.epoch) || !isCount(state.round)) {
+    throw new CheckpointError(stateFile, `not a checkpoint state: ${missing.length ? `missing ${missing.join(', ')}` : 'epoch, round or variables malformed'}`);
+  }
+  return state as unknown as CheckpointState;
+}
+
+/**
+ * Every tensor file a checkpoint names exists and is as long as its .npy header says, checked
+ * from headers and sizes alone (before a resume writes anything). Throws CheckpointError naming the file.
+ */
+export function verifyCheckpoint(runDir: RunDir, state: CheckpointState): void {
+  const files = [...state.variables.map((v) => v.file), ...(state.optimizer.weights ?? []).map((w) => w.file), ...(state.optimizer.extra ?? []).map((e) => e.file)];
+  for (const rel of files) {
+    if (typeof rel !== 'string') throw new CheckpointError(runDir.path(state.dir ?? CHECKPOINT_DIR, 'state.json'), 'names a tensor file that is not a string path');
+    const file = runDir.path(rel);
+    let fd: number | undefined;
+    try {
+      const st = fs.statSync(file);
+      if (!st.isFile()) throw new CheckpointError(file, 'is not a file, expected a .npy array of the checkpoint');
+      fd = fs.openSync(file, 'r');
+      const head = Buffer.alloc(Math.min(st.size, 65_536 + 12));
+      fs.readSync(fd, head, 0, head.length, 0);
+      const layout = readNpyHeader(head, file);
+      if (st.size < layout.fileBytes) {
+        throw new CheckpointError(file, `truncated: its header says shape (${layout.shape.join(', ')}) of ${layout.descr}, ${layout.fileBytes} bytes, but the file has ${st.size}`);
+      }
+    } catch (e) {
+      if (e instanceof CheckpointError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new CheckpointError(file, 'missing file: the checkpoint names it but it is not there');
+      throw new CheckpointError(file, (e as Error).message.replace(`${file}: `, ''));
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
   }
 }
 
 function readTensor(runDir: RunDir, rel: string): tf.Tensor {
   const file = runDir.path(rel);
-  const a = decodeNpy(fs.readFileSync(file));
-  if (a.dtype !== 'float32' && a.dtype !== 'int32') throw new Error(`${file}: expected a float32 or int32 array, got ${a.dtype}`);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new CheckpointError(file, `cannot read the checkpoint array: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing file' : (e as Error).message}`);
+  }
+  const a = decodeNpy(bytes, file);
+  if (a.dtype !== 'float32' && a.dtype !== 'int32') throw new CheckpointError(file, `expected a float32 or int32 array, got ${a.dtype}`);
   return tf.tensor(a.data as Float32Array | Int32Array, a.shape, a.dtype);
 }
 
-/** Put weights, optimizer state and extras back; the trainer state goes to `fit({resume})`. */
+/**
+ * Put weights, optimizer state and extras back, and hand plugins their checkpoint folders
+ * (`loadStateFiles`); the trainer state goes to `fit({resume})`.
+ */
 export async function restoreCheckpoint(runDir: RunDir, state: CheckpointState, trainer: Trainer): Promise<void> {
   const vars = trainer.anatomy.variables;
   if (vars.length !== state.variables.length) {
@@ -149,4 +254,6 @@ export async function restoreCheckpoint(runDir: RunDir, state: CheckpointState, 
     v.assign(t);
     t.dispose();
   }
+  const dir = state.dir ?? `${CHECKPOINT_DIR}/epoch-${pad(state.epoch)}`;
+  await trainer.hooks.loadStateFiles.promise(stateFiles(runDir, dir, state, state.trainer.plugins ?? {}, false));
 }

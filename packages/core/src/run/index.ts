@@ -5,17 +5,21 @@ export { UsageError } from './errors.js';
 export { loadConfigFile, validateConfig, runConfigSchema, type ResolvedConfig, type ValidateOptions } from './config.js';
 export { checkAgainst, readSchema, schemaPath } from './schemas.js';
 export { buildModel, describeModel, layerName, layerSeed } from './model.js';
-export { loadRunData, disposeRunData, type RunData } from './data.js';
+export { loadRunData, disposeRunData, sha256File, type RunData, type DataFileRecord } from './data.js';
 export { BUILTIN_OPTIMIZERS, optimizerCatalog, describeCatalog, type OptimizerEntry } from './optimizers.js';
 export {
   loadPluginModule, loadInstalledPlugins, discoverPluginNames, pluginPackageName, resolvePackage, PluginLoadError,
   type LoadedPluginModule, type InstalledPlugins,
 } from './plugins.js';
-export { RunStore, tracePlan, CHECKPOINT_DIR, TRACE_DIR, WEIGHTS_DIR, REPORT_HTML, DEFAULT_TRACE_MAX_ROUNDS } from './store.js';
-export { saveCheckpoint, readCheckpoint, restoreCheckpoint, type CheckpointState } from './checkpoint.js';
+export { RunStore, tracePlan, runFolderPath, CHECKPOINT_DIR, TRACE_DIR, WEIGHTS_DIR, REPORT_HTML, RUN_LOCK, RESERVED_NAMES, DEFAULT_TRACE_MAX_ROUNDS } from './store.js';
+export { saveCheckpoint, readCheckpoint, restoreCheckpoint, verifyCheckpoint, CheckpointError, CHECKPOINT_PLUGINS_DIR, type CheckpointState } from './checkpoint.js';
 export { TraceRecorder, kerasDescription, TRACE_FORMAT, type TraceIndex, type TraceRound, type KerasModel } from './trace.js';
-export { recordMetrics, readMetrics, truncateMetrics, type TaggedRow } from './metrics.js';
-export { readRunFile, writeRunFile, RUN_FORMAT, type RunFile, type RunFileStatus, type RunSession } from './run-file.js';
+export { recordMetrics, readMetrics, truncateMetrics, checkMetricsCover, type TaggedRow } from './metrics.js';
+export { acquireRunLock, RunLockedError, type RunLock, type LockOwner } from './lock.js';
+export { LIMITS } from './limits.js';
+export { checkPluginsAgainstModel, runPlan } from './plan-check.js';
+export { writeFinalWeights } from './final-weights.js';
+export { readRunFile, writeRunFile, RUN_FORMAT, type RunFile, type RunFileStatus, type RunSession, type RunWarning } from './run-file.js';
 export {
   startRun, resumeRun, exitCodeFor, EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED,
   type RunReporter, type RunOptions, type RunOutcome,

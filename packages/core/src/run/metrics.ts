@@ -48,3 +48,24 @@ export function truncateMetrics(runDir: RunDir, epoch: number, round: number, ep
   writeFileAtomic(runDir.path(METRICS_JSONL), kept.map((r) => JSON.stringify(r) + '\n').join(''));
   return { kept: kept.length, dropped };
 }
+
+/**
+ * Before a resume writes anything: metrics.jsonl must hold a row for every round up to the
+ * checkpoint's `round` (a resume keeps those and appends after them). Throws, naming the file and
+ * what is missing, instead of resuming into a file with a hole (e.g. a deleted metrics.jsonl).
+ */
+export function checkMetricsCover(runDir: RunDir, round: number): void {
+  if (round === 0) return;
+  const file = runDir.path(METRICS_JSONL);
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file}: missing file, but the checkpoint is at round ${round}: a resume would lose the rows of rounds 1–${round}. `
+      + 'Put metrics.jsonl back, or start a new run from the config');
+  }
+  const seen = new Set(readJsonl<TaggedRow>(file).rows.filter((r) => r.kind === 'round').map((r) => Number(r.round)).filter((r) => r >= 1 && r <= round));
+  if (seen.size < round) {
+    let first = 1;
+    while (seen.has(first)) first++;
+    throw new Error(`${file}: holds rows for ${seen.size} of the ${round} rounds up to the checkpoint (round ${first} is the first missing): `
+      + 'a resume would leave that hole. Put the complete file back, or start a new run from the config');
+  }
+}

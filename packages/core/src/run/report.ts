@@ -20,6 +20,12 @@ export interface ReportResult {
   path: string;
   /** Plugin sections that could not be built (the report still has everything else). */
   warnings: string[];
+  /** What plugin sections flag about their own numbers (`ReportSectionLike.flags`), prefixed by the section title. */
+  flags: string[];
+}
+
+function sectionFlags(sections: { title: string; flags?: readonly string[] }[]): string[] {
+  return sections.flatMap((s) => (s.flags ?? []).map((f) => `${s.title}: ${f}`));
 }
 
 interface LoadedRun {
@@ -131,8 +137,19 @@ export function trainingSection(r: LoadedRun): ReportSection {
       { quantity: 'training time (s)', value: r.run.timings.trainMs / 1000 },
     ],
   }];
+  if (r.run.dataFiles?.length) {
+    tables.push({
+      caption: 'Data files read (provenance): size and SHA-256 of each, as of the latest session',
+      columns: ['split', 'path', 'bytes', 'sha256'],
+      rows: r.run.dataFiles.map((f) => ({ split: f.split, path: f.path, bytes: f.bytes, sha256: f.sha256 })),
+    });
+  }
   const notes: string[] = [];
   if (raw.length === 0) notes.push('No training rounds were recorded.');
+  const nonFinite = r.rows.filter((x) => x.kind === 'round' && num(x.loss) === null).length;
+  if (nonFinite > 0 || r.run.status === 'diverged') {
+    notes.push(`Non-finite losses (NaN, ±∞) are left out of the figures and shown as — in tables${nonFinite > 0 ? ` (${nonFinite} round row${nonFinite === 1 ? '' : 's'})` : ''}; the round whose loss diverged has no row.`);
+  }
   if (r.run.reason) notes.push(`Run ended ${r.run.status}: ${r.run.reason}.`);
   return {
     id: 'training', title: 'Training',
@@ -158,6 +175,18 @@ async function pluginSections(mods: { name: string }[], cwd: string, call: (m: L
   return out;
 }
 
+/** What the run warned about on the terminal (run.json's `warnings`), so the report says it too. */
+function warningsSection(run: RunFile): ReportSection[] {
+  const list = run.warnings ?? [];
+  if (list.length === 0) return [];
+  return [{
+    id: 'warnings', title: 'Warnings during the run',
+    intro: 'What the run printed as warnings, from run.json: each once, with the session that first gave it.',
+    figures: [],
+    notes: list.map((w) => `${w.source}: ${w.message} (session ${w.session}${w.count > 1 ? `, ${w.count} times` : ''})`),
+  }];
+}
+
 function runMeta(run: RunFile): Record<string, string | number> {
   return {
     run: run.name, status: run.status, backend: run.backend.name, seed: run.seed,
@@ -169,19 +198,19 @@ function runMeta(run: RunFile): Record<string, string | number> {
 }
 
 /** A self-contained report.html for one run, from its folder alone. */
-export async function buildRunReport(dir: string, opts: ReportOptions): Promise<{ html: string; warnings: string[] }> {
+export async function buildRunReport(dir: string, opts: ReportOptions): Promise<{ html: string; warnings: string[]; flags: string[] }> {
   const r = loadRun(dir);
   const warnings: string[] = [];
-  const sections = [trainingSection(r), ...await pluginSections(r.run.plugins, opts.cwd, (m) => m.module.reportSections?.(r.dir), warnings)];
+  const sections = [trainingSection(r), ...warningsSection(r.run), ...await pluginSections(r.run.plugins, opts.cwd, (m) => m.module.reportSections?.(r.dir), warnings)];
   const html = await buildReport({ title: `taylorlens run: ${r.run.name}`, subtitle: r.dir, meta: runMeta(r.run), sections });
-  return { html, warnings };
+  return { html, warnings, flags: sectionFlags(sections) };
 }
 
 export async function writeRunReport(dir: string, opts: ReportOptions): Promise<ReportResult> {
-  const { html, warnings } = await buildRunReport(dir, opts);
+  const { html, warnings, flags } = await buildRunReport(dir, opts);
   const file = path.join(path.resolve(dir), REPORT_HTML);
   await writeReport(file, html);
-  return { path: file, warnings };
+  return { path: file, warnings, flags };
 }
 
 /** Distinct labels: the run name, or name (folder) where names repeat. */
@@ -247,5 +276,5 @@ export async function writeCompareReport(dirs: string[], outDir: string, opts: R
   });
   const file = path.join(path.resolve(opts.cwd, outDir), REPORT_HTML);
   await writeReport(file, html);
-  return { path: file, warnings };
+  return { path: file, warnings, flags: sectionFlags(sections) };
 }

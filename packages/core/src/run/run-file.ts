@@ -2,6 +2,7 @@
 import type { RunSummary } from '../hooks.js';
 import type { RunDir } from '../store/run-dir.js';
 import type { RunConfig } from './config-types.js';
+import type { DataFileRecord } from './data.js';
 
 export const RUN_FORMAT = 'taylorlens-run/1';
 
@@ -38,7 +39,12 @@ export interface RunFile {
   plugins: { name: string; package: string; version: string | null }[];
   optimizer: { name: string; provider: string };
   model: { description: string; parameters: number; layers: string };
+  /** The data in words: source, where from, sizes, target. */
   data: string;
+  /** Provenance: every data file read (path, bytes, sha256), as of the latest session. */
+  dataFiles?: DataFileRecord[];
+  /** Warnings of every session (plugins' `warning` events and the core's own), each once with a count. */
+  warnings?: RunWarning[];
   createdAt: string;
   updatedAt: string;
   /** Summed over sessions. */
@@ -47,6 +53,15 @@ export interface RunFile {
   checkpoint: { epoch: number; round: number } | null;
   summary: (Omit<RunSummary, 'status'> & { trainerStatus: string }) | null;
   error?: string;
+}
+
+export interface RunWarning {
+  /** `core` or the plugin's name. */
+  source: string;
+  message: string;
+  /** Session (1-based) that first gave it, and how many times it was given. */
+  session: number;
+  count: number;
 }
 
 export function writeRunFile(runDir: RunDir, run: RunFile): void {

@@ -73,6 +73,8 @@ export interface DataShape {
   numClasses: number;
   /** Where that shape comes from, for messages. */
   origin: string;
+  /** Training samples the run will use (after data.limit), from the files' headers or sizes. */
+  samples: number;
 }
 
 /**

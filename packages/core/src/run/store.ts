@@ -1,5 +1,6 @@
 /** The run folder as plugins see it (RunStoreLike): plugin folders, the trace folder, which rounds are traced. */
 import fs from 'node:fs';
+import path from 'node:path';
 import { METRICS_JSONL, RUN_JSON, RunDir } from '../store/run-dir.js';
 import type { RunStoreLike } from '../types.js';
 import type { TraceSpec } from './config-types.js';
@@ -8,8 +9,31 @@ export const CHECKPOINT_DIR = 'checkpoint';
 export const TRACE_DIR = 'trace';
 export const WEIGHTS_DIR = 'weights';
 export const REPORT_HTML = 'report.html';
+/** The writer's lock (run/lock.ts): one process writes a run folder at a time. */
+export const RUN_LOCK = 'run.lock';
 /** Names in a run folder that belong to the core; a plugin cannot take them. */
-export const RESERVED_NAMES = [RUN_JSON, METRICS_JSONL, CHECKPOINT_DIR, TRACE_DIR, WEIGHTS_DIR, REPORT_HTML];
+export const RESERVED_NAMES = [RUN_JSON, METRICS_JSONL, CHECKPOINT_DIR, TRACE_DIR, WEIGHTS_DIR, REPORT_HTML, RUN_LOCK];
+
+/**
+ * A path that comes from a plugin's options, confined to the run folder: relative to it, never
+ * absolute, never leaving it with `..`, never inside the core's own files. Throws naming `option`.
+ */
+export function runFolderPath(runFolder: string, rel: string, option: string): string {
+  const root = path.resolve(runFolder);
+  if (path.isAbsolute(rel)) {
+    throw new Error(`${option}: ${JSON.stringify(rel)} is an absolute path; expected a path relative to the run folder (${root})`);
+  }
+  const abs = path.resolve(root, rel);
+  const inside = path.relative(root, abs);
+  if (inside === '' || inside === '..' || inside.startsWith('..' + path.sep) || path.isAbsolute(inside)) {
+    throw new Error(`${option}: ${JSON.stringify(rel)} leaves the run folder; expected a folder inside it (e.g. "${path.basename(abs) || 'out'}")`);
+  }
+  const first = inside.split(path.sep)[0];
+  if (RESERVED_NAMES.includes(first)) {
+    throw new Error(`${option}: ${JSON.stringify(rel)} is the run folder's own "${first}"; expected a name other than ${RESERVED_NAMES.join(', ')}`);
+  }
+  return abs;
+}
 
 export const DEFAULT_TRACE_MAX_ROUNDS = 100;
 

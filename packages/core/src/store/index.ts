@@ -1,5 +1,5 @@
-export { encodeNpy, decodeNpy } from './npy.js';
-export type { NpyArray, NpyData, NpyDtype, NpyInput } from './npy.js';
+export { encodeNpy, decodeNpy, readNpyHeader } from './npy.js';
+export type { NpyArray, NpyData, NpyDtype, NpyInput, NpyLayout } from './npy.js';
 export { writeFileAtomic, writeJsonAtomic, writeNpyAtomic } from './atomic.js';
 export { JsonlWriter, readJsonl } from './jsonl.js';
 export type { JsonlWriterOptions, JsonlContents } from './jsonl.js';

@@ -94,8 +94,22 @@ function writeValues(out: Buffer, at: number, dtype: NpyDtype, data: NpyInput['d
   }
 }
 
-/** Decode .npy bytes. `source` (e.g. the file path) prefixes error messages. */
-export function decodeNpy(buf: Uint8Array, source = 'npy'): NpyArray {
+/** What a .npy header says: dtype, shape, where the values start and how many bytes the whole file must have. */
+export interface NpyLayout {
+  dtype: NpyDtype;
+  /** The header's dtype string, e.g. `<f4`. */
+  descr: string;
+  shape: number[];
+  dataStart: number;
+  /** Header plus values: the file's expected size. */
+  fileBytes: number;
+}
+
+/**
+ * Parse the header of .npy bytes (the whole file, or just its first bytes: enough to size-check a
+ * file without reading it). `source` (e.g. the file path) prefixes error messages.
+ */
+export function readNpyHeader(buf: Uint8Array, source = 'npy'): NpyLayout {
   const fail = (problem: string): never => { throw new Error(`${source}: ${problem}`); };
   if (buf.length < 10 || !MAGIC.every((b, i) => buf[i] === b)) fail('not a .npy file: missing \\x93NUMPY magic');
   const major = buf[6];
@@ -120,9 +134,16 @@ export function decodeNpy(buf: Uint8Array, source = 'npy'): NpyArray {
   const order = descr[0];
   const kind = KINDS[descr.slice(1)];
   if (!kind || !'<>|='.includes(order)) fail(`unsupported dtype '${descr}', expected one of <f4 <f8 <i4 |u1 |b1 (either byte order)`);
+  return { dtype: kind.dtype, descr, shape, dataStart, fileBytes: dataStart + size(shape) * kind.bytes };
+}
+
+/** Decode .npy bytes. `source` (e.g. the file path) prefixes error messages. */
+export function decodeNpy(buf: Uint8Array, source = 'npy'): NpyArray {
+  const { descr, shape, dataStart, fileBytes: need } = readNpyHeader(buf, source);
+  const kind = KINDS[descr.slice(1)];
+  const order = descr[0];
   const n = size(shape);
-  const need = dataStart + n * kind.bytes;
-  if (buf.length < need) fail(`truncated: shape (${shape.join(', ')}) of ${descr} needs ${need} bytes, file has ${buf.length}`);
+  if (buf.length < need) throw new Error(`${source}: truncated: shape (${shape.join(', ')}) of ${descr} needs ${need} bytes, file has ${buf.length}`);
 
   const data = kind.make(n);
   const little = order === '<' || (order === '=' && LITTLE) || kind.bytes === 1;

@@ -21,6 +21,38 @@ function safeName(name: string): string {
   return s || 'run';
 }
 
+/** A failed mkdir in words (read-only places often answer ENOENT or EROFS rather than EACCES). */
+function fsProblem(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'EACCES': case 'EPERM': return 'permission denied (a read-only folder?)';
+    case 'EROFS': return 'the filesystem is read-only';
+    case 'ENOENT': return 'the system refused to create it (a read-only or special filesystem?)';
+    case 'ENOTDIR': return 'a part of the path is a file, not a folder';
+    case 'ENOSPC': return 'no space left on the device';
+    default: return (e as Error).message;
+  }
+}
+
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdir spins forever where a filesystem answers
+ * ENOENT to every new folder (e.g. under /proc), and this way the failing level is the one named.
+ */
+function makeFolders(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) {
+    missing.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      fs.mkdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
 export class RunDir {
   private metrics: JsonlWriter | null = null;
 
@@ -33,14 +65,18 @@ export class RunDir {
    */
   static create(root: string, name: string): RunDir {
     const base = path.resolve(root);
-    fs.mkdirSync(base, { recursive: true });
+    try {
+      makeFolders(base);
+    } catch (e) {
+      throw new Error(`${base}: cannot create the output folder: ${fsProblem(e)}`);
+    }
     for (let attempt = 0; attempt < 16; attempt++) {
       const dir = path.join(base, `${stamp(new Date())}-${safeName(name)}-${randomBytes(3).toString('hex')}`);
       try {
         fs.mkdirSync(dir);
         return new RunDir(dir);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`${dir}: cannot create run folder: ${(e as Error).message}`);
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`${dir}: cannot create the run folder: ${fsProblem(e)}`);
       }
     }
     throw new Error(`${base}: could not find a free run folder name for '${name}' after 16 tries`);
@@ -49,7 +85,8 @@ export class RunDir {
   /** Open an existing run folder. */
   static open(dir: string): RunDir {
     const abs = path.resolve(dir);
-    if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) throw new Error(`${abs}: missing folder: expected a run folder`);
+    if (!fs.existsSync(abs)) throw new Error(`${abs}: missing folder: expected a run folder`);
+    if (!fs.statSync(abs).isDirectory()) throw new Error(`${abs}: is a file, expected a run folder`);
     return new RunDir(abs);
   }
 
