@@ -8,19 +8,11 @@
  */
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { decodeNpy, encodeNpy, type NpyArray, type NpyInput } from '@taylorlens/core';
+import { decodeNpy, encodeNpy, fsyncDir, writeFileSynced, type NpyArray, type NpyInput } from '@taylorlens/core';
 
 /** Write and fsync one .npy in a not-yet-committed checkpoint folder (call `syncDir` on the folder after). */
 export function writeNpyFile(file: string, arr: NpyInput): void {
-  const bytes = encodeNpy(arr);
-  const fd = fs.openSync(file, 'w');
-  try {
-    let off = 0;
-    while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  writeFileSynced(file, encodeNpy(arr));
 }
 
 export function readNpyFile(file: string): NpyArray {
@@ -82,16 +74,8 @@ export function linkOrCopy(from: string, to: string): void {
   }
 }
 
-/** Best effort: make new directory entries (links) durable, as the atomic writes do for files. */
-export function syncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch { /* not supported here */ } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
+/** Make new directory entries (links) durable, as the atomic writes do for files. */
+export const syncDir = fsyncDir;
 
 export function ensureDir(dir: string): string {
   fs.mkdirSync(dir, { recursive: true });

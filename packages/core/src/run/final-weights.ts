@@ -10,34 +10,13 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { RunDir } from '../store/run-dir.js';
 import { encodeNpy } from '../store/npy.js';
+import { fsyncDir, writeFileSynced } from '../store/atomic.js';
 import type { Trainer } from '../trainer.js';
 import { WEIGHTS_DIR } from './store.js';
 
 const LEFTOVER = new RegExp(`^${WEIGHTS_DIR}\\.(partial|old)-[0-9a-f]+$`);
 
 export interface WeightEntry { file: string; layer: string; name: string; shape: number[] }
-
-function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch { /* not supported on this platform */ } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
-/** Write and fsync a new file (the folder it is in becomes visible only by the final rename). */
-function writeSynced(file: string, bytes: Uint8Array): void {
-  const fd = fs.openSync(file, 'wx');
-  try {
-    let off = 0;
-    while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /** weights/NN.npy (float32, tfjs layouts) and weights/index.json naming each, replaced as a set. */
 export async function writeFinalWeights(runDir: RunDir, trainer: Trainer): Promise<void> {
@@ -51,11 +30,11 @@ export async function writeFinalWeights(runDir: RunDir, trainer: Trainer): Promi
     for (const [name, v] of [['kernel', p.kernel], ['bias', p.bias]] as const) {
       if (!v) continue;
       const file = `${String(i++).padStart(2, '0')}.npy`;
-      writeSynced(path.join(partial, file), encodeNpy({ dtype: 'float32', shape: v.shape, data: await v.data() as Float32Array }));
+      writeFileSynced(path.join(partial, file), encodeNpy({ dtype: 'float32', shape: v.shape, data: await v.data() as Float32Array }), { exclusive: true });
       entries.push({ file, layer: p.name, name, shape: [...v.shape] });
     }
   }
-  writeSynced(path.join(partial, 'index.json'), Buffer.from(JSON.stringify({ dtype: 'float32', order: 'C', weights: entries }, null, 2) + '\n'));
+  writeFileSynced(path.join(partial, 'index.json'), Buffer.from(JSON.stringify({ dtype: 'float32', order: 'C', weights: entries }, null, 2) + '\n'), { exclusive: true });
   fsyncDir(partial);
   const target = runDir.path(WEIGHTS_DIR);
   const old = runDir.path(`${WEIGHTS_DIR}.old-${token}`);

@@ -32,8 +32,23 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   fsyncDir(dir);
 }
 
-/** Best effort: some platforms (Windows) cannot open or fsync a folder. */
-function fsyncDir(dir: string): void {
+/**
+ * Write and fsync a file in place, without the temp-file-and-rename: for files inside a folder
+ * that nothing reads until it is committed as a whole (a checkpoint, a weights set).
+ */
+export function writeFileSynced(file: string, bytes: Uint8Array, opts: { exclusive?: boolean } = {}): void {
+  const fd = fs.openSync(file, opts.exclusive ? 'wx' : 'w');
+  try {
+    let off = 0;
+    while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Best effort: make a folder's entries durable; some platforms (Windows) cannot open or fsync a folder. */
+export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(dir, 'r');
