@@ -114,6 +114,43 @@ for (const key of scopeKeys) {
   }
 }
 
+// Per checkpoint where a solver certifies its value (the network scope): the certificate, and the
+// bracket [R, R + gap] the Frank–Wolfe gap gives the exact regret when the solve missed its tolerance.
+for (const key of scopeKeys) {
+  const body = [];
+  for (const r of runs) {
+    const scope = r.regret?.scopes[key];
+    for (const c of scope?.checkpoints ?? []) {
+      const s = c.ball.solver[0];
+      if (s?.certified === undefined || scope.problems !== 1) continue;
+      const n = Math.sqrt(Math.max(c.recordedRounds, 1));
+      const R = c.ball.regret[0];
+      body.push([r.label, String(c.epoch), String(c.recordedRounds), s.certified ? 'yes' : `**no** (${s.stop})`, fmt(s.residual, 2), fmt(s.gap, 2),
+        String(s.products ?? s.iterations), fmt(R / n), s.certified ? fmt(R / n) : `${fmt(R / n)} … ${fmt((R + s.gap) / n)}`]);
+    }
+  }
+  if (body.length === 0) continue;
+  out.push(`\n### Certificates, ${key} (ball)\n`);
+  out.push(table(['optimizer', 'epoch', 'N', 'certified', 'KKT residual', 'Frank–Wolfe gap', 'products', 'R/√N', 'exact R/√N lies in'], body));
+}
+
+// The per-round reading (readings: ['hindsight', 'perRound']) next to the hindsight one, at the last checkpoint.
+{
+  const body = [];
+  for (const r of runs) {
+    for (const [key, scope] of Object.entries(r.regret?.scopes ?? {})) {
+      const c = scope.checkpoints.at(-1);
+      if (!c?.perRound) continue;
+      body.push([r.label, key, String(c.epoch), fmt(mean(c.normalized.regret)), fmt(mean(c.perRound.normalized.map((v) => v ?? NaN))),
+        `${c.perRound.rounds} of ${c.perRound.recordedRounds}`, c.perRound.converged ? 'yes' : '**no**', fmt(c.perRound.worstCertificate, 2)]);
+    }
+  }
+  if (body.length > 0) {
+    out.push('\n### Two readings of the Taylor optimum, last checkpoint (R/√N; means over neurons)\n');
+    out.push(table(['optimizer', 'scope', 'epoch', 'hindsight', 'per round', 'rounds solved', 'all solves converged', 'worst certificate'], body));
+  }
+}
+
 // Exploration (plugin-activation).
 const withAct = runs.filter((r) => r.activation);
 if (withAct.length > 0) {
