@@ -7,20 +7,13 @@ import { meanSquaredError, selectBackend, Trainer } from '@taylorlens/core';
 import { RegretPlugin, taylorlensPlugin, type ScopeCheckpoint } from '@taylorlens/plugin-regret';
 import { tempStore } from './helpers/store.js';
 import { bruteMinimum } from './helpers/brute-optimum.js';
-import { bruteRounds } from './helpers/optimum-check.js';
-import { dataFor, disposeRounds, keepRounds, NETS, TIED_NETS, type NetCase } from './helpers/nets.js';
+import { bruteRounds, trainKeepingRounds } from './helpers/optimum-check.js';
+import { dataFor, disposeRounds, NETS, TIED_NETS, type NetCase } from './helpers/nets.js';
 
 const BASE = { network: { enabled: false }, layers: { every: 1 }, neurons: { perLayer: 2, subBatch: null, every: 1 }, budget: { maxOverhead: 1e6 }, trace: false, solver: { gapTolerance: 1e-7, maxIterations: 300 } };
 
 async function train(net: NetCase, options: object) {
-  const model = net.make();
-  const plugin = new RegretPlugin(options);
-  plugin.retain = true;
-  const optimizer = tf.train.sgd(0.5);
-  const trainer = new Trainer(model, { loss: net.loss, optimizer, plugins: [plugin] });
-  const kept = keepRounds(trainer);
-  const { x, y } = dataFor(net, 12, 21);
-  await trainer.fit(x, y, { epochs: 1, batchSize: 3, shuffle: false });
+  const { model, plugin, optimizer, trainer, kept, x, y } = await trainKeepingRounds(net, options);
   tf.dispose([x, y]);
   return { trainer, plugin, kept, done: () => { plugin.dispose(); disposeRounds(kept); model.dispose(); optimizer.dispose(); } };
 }

@@ -25,22 +25,28 @@ export function bruteRounds(trainer: Trainer, scope: Scope, kept: KeptRound[], k
   });
 }
 
-/**
- * The checkpoint optimum of every scope on one net (the active backend) equals a direct
- * minimisation over all stored rounds, lies in the ball and beats every trajectory point.
- */
-export async function checkOptimum(net: NetCase): Promise<void> {
+/** Four rounds of SGD (batch 3, no shuffle) with the regret plugin retained and every round kept for brute force. */
+export async function trainKeepingRounds(net: NetCase, options: object) {
   const model = net.make();
-  const plugin = new RegretPlugin({
-    network: { every: 2 }, layers: { every: 1 }, neurons: { perLayer: 1, subBatch: null, every: 1 }, budget: { maxOverhead: 1e6 }, trace: false,
-    solver: { gapTolerance: 1e-7, maxIterations: 300 },
-  });
+  const plugin = new RegretPlugin(options);
   plugin.retain = true;
   const optimizer = tf.train.sgd(0.5);
   const trainer = new Trainer(model, { loss: net.loss, optimizer, plugins: [plugin] });
   const kept = keepRounds(trainer);
   const { x, y } = dataFor(net, 12, 21);
   await trainer.fit(x, y, { epochs: 1, batchSize: 3, shuffle: false });
+  return { model, plugin, optimizer, trainer, kept, x, y };
+}
+
+/**
+ * The checkpoint optimum of every scope on one net (the active backend) equals a direct
+ * minimisation over all stored rounds, lies in the ball and beats every trajectory point.
+ */
+export async function checkOptimum(net: NetCase): Promise<void> {
+  const { model, plugin, optimizer, trainer, kept, x, y } = await trainKeepingRounds(net, {
+    network: { every: 2 }, layers: { every: 1 }, neurons: { perLayer: 1, subBatch: null, every: 1 }, budget: { maxOverhead: 1e6 }, trace: false,
+    solver: { gapTolerance: 1e-7, maxIterations: 300 },
+  });
   const results = plugin.results.scopes;
   const kind = net.loss === meanSquaredError ? 'mse' : 'ce';
   for (const scope of plugin.scopes) {
