@@ -4,26 +4,20 @@
 // moments, and SIGTERM while the final weights are written. After each: exit code 2 or 130 (never
 // death by signal), run.json never left `running`, no half-written set of final weights, and the
 // metrics rows of a finished run exactly rounds 1…N.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeNpy } from '../src/store/npy.js';
-import { CLI_MAIN, REPO_ROOT, onlyRun, readJson, readRows, tempProject, type Project } from './fixtures/project.js';
+import { buildCli, CLI_MAIN, REPO_ROOT, onlyRun, readJson, readRows, tempProject, type Project } from './fixtures/project.js';
 import { writeBatteryData, SAMPLES } from './helpers/battery.js';
 
 const FAULT = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'helpers', 'fault.mjs')).href;
 
 let project: Project;
 beforeAll(() => {
-  // The binary runs from dist/: build it (incremental; other packages' errors do not stop the emit).
-  try {
-    execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-b', 'packages/core'], { cwd: REPO_ROOT, stdio: 'pipe' });
-  } catch (e) {
-    const out = String((e as { stdout?: Buffer }).stdout ?? '');
-    if (/src\/(cli|run|store)\//.test(out)) throw new Error(`build of the CLI failed:\n${out}`);
-  }
+  buildCli(); // the binary runs from dist/
   expect(fs.readFileSync(path.join(REPO_ROOT, 'packages', 'core', 'dist', 'run', 'runner.js'), 'utf8')).toContain('acquireRunLock');
   project = tempProject('taylorlens-safety-slow-');
   writeBatteryData(project.dir);

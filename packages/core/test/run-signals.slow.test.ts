@@ -1,24 +1,18 @@
 // The real binary in child processes: SIGINT mid-epoch ends a run as 'interrupted' (exit 130)
 // with every row flushed, and `run --resume` finishes it with the same final weights, bit for bit,
 // as the same run left alone. Also: an invalid config through the binary exits 2, writing nothing.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CLI_MAIN, REPO_ROOT, finalWeights, onlyRun, readJson, readRows, tempProject, tinyConfig, writeConfig, type Project,
+  buildCli, CLI_MAIN, REPO_ROOT, finalWeights, onlyRun, readJson, readRows, tempProject, tinyConfig, writeConfig, type Project,
 } from './fixtures/project.js';
 
 let project: Project;
 
 beforeAll(() => {
-  // The binary runs from dist/: build it (incremental; other packages' errors do not stop the emit).
-  try {
-    execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-b', 'packages/core'], { cwd: REPO_ROOT, stdio: 'pipe' });
-  } catch (e) {
-    const out = String((e as { stdout?: Buffer }).stdout ?? '');
-    if (/src\/(cli|run)\//.test(out)) throw new Error(`build of the CLI failed:\n${out}`);
-  }
+  buildCli(); // the binary runs from dist/
   expect(fs.existsSync(CLI_MAIN)).toBe(true);
   project = tempProject('taylorlens-signals-');
 });
