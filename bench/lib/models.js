@@ -37,3 +37,32 @@ export function mnistLike(n, { flat = true, classes = 0, seed = 3 } = {}) {
     return { x, y };
   });
 }
+
+/**
+ * A ResNet-style basic block (as packages/core/test/helpers/models.ts `resnetBlock`): conv 3×3/2
+ * (no bias) → BN → ReLU → conv 3×3 → BN, plus a 1×1/2 shortcut conv of the input, add, ReLU,
+ * global average pooling, dense softmax; compiled with categorical cross-entropy.
+ */
+export function resnetBlock(seed = 1, { input = [32, 32, 3], filters = 16, classes = 10, optimizer = tf.train.adam(1e-3) } = {}) {
+  const x = tfl.input({ shape: input });
+  const conv = (kernelSize, strides, s, useBias = true) => tfl.layers.conv2d({ filters, kernelSize, strides, padding: 'same', useBias, ...init(seed + s) });
+  let h = conv(3, 2, 0, false).apply(x);
+  h = tfl.layers.batchNormalization().apply(h);
+  h = tfl.layers.reLU().apply(h);
+  h = conv(3, 1, 1).apply(h);
+  h = tfl.layers.batchNormalization().apply(h);
+  h = tfl.layers.add().apply([h, conv(1, 2, 2).apply(x)]);
+  h = tfl.layers.reLU().apply(h);
+  h = tfl.layers.globalAveragePooling2d({}).apply(h);
+  const m = tfl.model({ inputs: x, outputs: tfl.layers.dense({ units: classes, activation: 'softmax', ...init(seed + 3) }).apply(h) });
+  m.compile({ loss: 'categoricalCrossentropy', optimizer });
+  return m;
+}
+
+/** Random CIFAR-shaped images and one-hot labels. */
+export function cifarLike(n, { classes = 10, seed = 3 } = {}) {
+  return tf.tidy(() => ({
+    x: tf.randomUniform([n, 32, 32, 3], 0, 1, 'float32', seed),
+    y: tf.cast(tf.oneHot(tf.randomUniform([n], 0, classes, 'int32', seed + 1), classes), 'float32'),
+  }));
+}

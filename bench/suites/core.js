@@ -2,9 +2,11 @@
 // tfjs loop, the cost of hooks, convnet steps on wasm vs cpu, and the clamped Jacobian.
 // Issue 14: instrument() in a hand-written loop and the callbacks in model.fitDataset, with no
 // plugin, against the same code without taylorlens; and what the capture pass costs in a loop.
+// Issue 13: the Trainer on a whole model beyond chains (a ResNet-style block on CIFAR-shaped
+// input, batch 32) against a hand-written tfjs loop: `node bench/run.js core.trainer.resnet`.
 import * as tf from '@tensorflow/tfjs-core';
 import { Plugin, Trainer, SeededRandom, captureForward, instrument, perSampleJacobian, selectBackend, tensorBatches } from '@taylorlens/core';
-import { autoencoder, mnistLike, paperConvnet } from '../lib/models.js';
+import { autoencoder, cifarLike, mnistLike, paperConvnet, resnetBlock } from '../lib/models.js';
 
 const BATCH = 64;
 const ROUNDS = 40;
@@ -21,6 +23,27 @@ async function rawEpoch(model, x, y, rng) {
       return opt.minimize(() => tf.losses.meanSquaredError(yb, model.apply(xb, { training: true })), true);
     });
     await cost.data(); // the trainer reads each round's loss too
+    cost.dispose();
+  }
+}
+
+/**
+ * A hand-written tfjs loop over any compiled model: the same shuffled batches as the Trainer's
+ * (a seeded permutation, gathered), `optimizer.minimize` of tfjs's compiled loss on
+ * `model.apply(x, { training: true })`, and each round's loss read back (the Trainer reads ℓ_n).
+ */
+async function rawCompiledEpoch(model, x, y, rng, batch) {
+  const order = rng.permutation(x.shape[0]);
+  const opt = model.optimizer;
+  const lossFn = model.lossFunctions[0];
+  for (let s = 0; s < x.shape[0]; s += batch) {
+    const cost = tf.tidy(() => {
+      const idx = tf.tensor1d(order.subarray(s, s + batch), 'int32');
+      const xb = tf.gather(x, idx);
+      const yb = tf.gather(y, idx);
+      return opt.minimize(() => tf.mean(lossFn(yb, model.apply(xb, { training: true }))), true);
+    });
+    await cost.data();
     cost.dispose();
   }
 }
@@ -122,6 +145,26 @@ export async function run(bench) {
     ], { warmup: 2, iterations: 12 });
     bench.record('core.fitdataset-plain.autoencoder', perRound(plainMs));
     bench.record('core.fitdataset.autoencoder', perRound(lensMs), { baseline: 'core.fitdataset-plain.autoencoder', extra: { budget: 1.05 } });
+  }
+
+  if (bench.wants('core.trainer.resnet') || bench.wants('core.raw-loop.resnet')) {
+    // The ResNet-style block (32×32×3, 16 filters, 10 classes), batch 32, Adam: the Trainer with no
+    // plugin against the hand-written loop, one epoch of each per iteration in turn.
+    await selectBackend('wasm');
+    const RB = 32;
+    const RR = 20;
+    const data = cifarLike(RB * RR);
+    const raw = resnetBlock(1);
+    const rawRng = new SeededRandom(1);
+    const trainer = new Trainer(resnetBlock(1));
+    const [rawMs, trainerMs] = await bench.timeEach([
+      () => rawCompiledEpoch(raw, data.x, data.y, rawRng, RB),
+      () => trainer.fit(data.x, data.y, { epochs: 1, batchSize: RB, seed: 1 }),
+    ], { warmup: 2, iterations: 12 });
+    const model = 'ResNet-style block 32×32×3: conv 3×3/2 (16, no bias), BN, ReLU, conv 3×3 (16), BN, + conv 1×1/2 shortcut, add, ReLU, GAP, dense 10 softmax; Adam';
+    bench.record('core.raw-loop.resnet', rawMs / RR, { extra: { batch: RB, model } });
+    bench.record('core.trainer.resnet', trainerMs / RR, { baseline: 'core.raw-loop.resnet', extra: { batch: RB, budget: 1.05 } });
+    tf.dispose([data.x, data.y]);
   }
 
   if (bench.wants('core.convnet')) {

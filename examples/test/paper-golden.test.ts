@@ -29,9 +29,12 @@ function fingerprint(runDir: string) {
       unconstrained: c.unconstrained ? { phi: c.unconstrained.phi, regret: c.unconstrained.regret, rank: c.unconstrained.rank } : null,
     })),
   ]));
+  const activation = readJson(path.join(runDir, 'activation', 'activation.json'));
   return {
     losses: sha256(path.join(runDir, 'regret', 'losses.npy')),
     configurations: sha256(path.join(runDir, 'activation', 'configurations.npy')),
+    // The exploration measures, as published (the units they are over must not change either).
+    measures: { novelty: activation.novelty, switches: activation.switches, singularValues: activation.singularValues },
     scopes,
   };
 }

@@ -11,6 +11,10 @@ export function activationDerivative(name: string, a: tf.Tensor, apply: (t: tf.T
       return null;
     case 'relu':
       return tf.cast(tf.greater(a, 0), 'float32');
+    case 'softmax':
+    case 'logsoftmax':
+      // Not elementwise: autodiff of Σ softmax would give 0 (the anatomy lists such a layer as a problem).
+      throw new Error(`activation ${name} couples its units: it has a Jacobian, not an elementwise derivative`);
     default:
       return tf.grad((t: tf.Tensor) => tf.sum(apply(t)))(a);
   }

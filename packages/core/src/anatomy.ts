@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel, layers } from '@tensorflow/tfjs-layers';
+import { derivativesFor } from './derivatives/registry.js';
+import type { LayerDerivatives } from './derivatives/types.js';
 
 type Layer = layers.Layer;
 
-/** A layer between parameterised layers that the anatomy understands. */
-export type StageKind = 'maxpool' | 'flatten' | 'reshape' | 'activation' | 'dropout' | 'input';
+/** A layer between parameterised layers of a chain model ('other': any layer with a derivatives module). */
+export type StageKind = 'maxpool' | 'flatten' | 'reshape' | 'activation' | 'dropout' | 'input' | 'other';
 
 export interface Stage {
   kind: StageKind;
@@ -43,16 +45,56 @@ export interface ParamLayer {
   activation: string;
   /** Whether the activation is the layer's own (`Dense({activation})`) or a separate layer. */
   activationIsSeparate: boolean;
-  /** Stages after the activation and before the next parameterised layer (pooling, flatten, …). */
+  /** The separate activation layer folded into this one, when `activationIsSeparate`. */
+  activationLayer?: Layer;
+  /** Stages after the activation and before the next parameterised layer (pooling, flatten, …); chain models only. */
   after: Stage[];
+  /** This layer's node in `anatomy.graph`. */
+  node: number;
   conv?: ConvGeometry;
   kernel: tf.Variable;
   bias?: tf.Variable;
 }
 
+/**
+ * One layer call of the model's graph, in topological order. `role`: a Dense/Conv2D layer whose
+ * parameters scopes move (`param`, its ParamLayer is `anatomy.layers[param]`); a separate
+ * activation folded into the layer before it (`folded`); the output activation the loss absorbs
+ * (`absorbed`: its value is its input's); any other layer, pushed through its derivatives module
+ * (`derivatives`), or one the Taylor machinery cannot handle (`unsupported`, with the reason).
+ */
+export interface GraphNode {
+  id: number;
+  layer: Layer;
+  className: string;
+  /** Ids of the nodes feeding this one, in call order; −1 is the model's input. */
+  inputs: number[];
+  /** Per-sample shapes of the inputs and of the output. */
+  inputShapes: number[][];
+  outputShape: number[];
+  role: 'param' | 'folded' | 'absorbed' | 'derivatives' | 'unsupported';
+  param?: number;
+  derivatives?: LayerDerivatives;
+  /** How the derivatives were found: a registered module, or the autodiff fallback (exact, slower). */
+  via?: 'registered' | 'autodiff';
+  problem?: string;
+  /** Chain models: this node as stage `index` after parameterised layer `layer` (−1: before the first). */
+  stage?: { layer: number; index: number };
+}
+
 export interface ModelAnatomy {
   readonly model: LayersModel;
-  /** Stages before the first parameterised layer (flatten of the input, …). */
+  /** Every layer call in topological order (input layers excluded). */
+  readonly graph: readonly GraphNode[];
+  /** The node whose output is the network output `f` (before an absorbed activation). */
+  readonly outputNode: number;
+  /** Whether the model is a chain (each layer takes the previous one's output). */
+  readonly isChain: boolean;
+  /** What the Taylor machinery cannot handle, one line per layer (empty when everything can be linearised). */
+  readonly problems: readonly string[];
+  /** Per-sample shape of the network output `f`. */
+  readonly outputShape: readonly number[];
+  /** Stages before the first parameterised layer (flatten of the input, …); chain models only. */
   readonly before: readonly Stage[];
   readonly layers: readonly ParamLayer[];
   /** Per-sample input shape. */
@@ -61,20 +103,32 @@ export interface ModelAnatomy {
   readonly outputSize: number;
   /** Activation on the last layer that the loss absorbs (softmax for cross-entropy on logits), if any. */
   readonly absorbedOutputActivation: string | null;
-  /** Trainable variables in a fixed order, keyed by tfjs variable name. */
+  /**
+   * Trainable variables in a fixed order: each Dense/Conv2D layer's kernel and bias, then every
+   * other trainable weight of the model (BatchNormalization γ/β, PReLU α, …) in the model's order.
+   */
   readonly variables: readonly tf.Variable[];
+  /** Trainable variables of layers that no scope moves (held at `W_n` by the Taylor machinery). */
+  readonly otherVariables: readonly tf.Variable[];
   /** Human-readable one-line-per-layer description. */
   describe(): string;
 }
 
+
 const STAGE_KINDS: Record<string, StageKind> = {
   MaxPooling2D: 'maxpool', Flatten: 'flatten', Reshape: 'reshape', Activation: 'activation', ReLU: 'activation',
-  Dropout: 'dropout', InputLayer: 'input',
+  Dropout: 'dropout',
 };
 
+/** Activations that are not elementwise: their derivative is a Jacobian over the last axis. */
+const COUPLED_ACTIVATIONS = new Set(['softmax', 'logsoftmax']);
+
+/** Layer classes whose parameters the Taylor scopes move. */
+const SCOPED = new Set(['Dense', 'Conv2D']);
+
 export class UnsupportedLayerError extends Error {
-  constructor(layer: string, className: string) {
-    super(`layer "${layer}" (${className}) is not supported: taylorlens understands Dense, Conv2D, MaxPooling2D, Flatten, Reshape, Activation, ReLU and Dropout in a chain`);
+  constructor(layer: string, className: string, reason: string, who = 'the Taylor machinery') {
+    super(`layer "${layer}" (${className}) is not supported by ${who}: ${reason}`);
   }
 }
 
@@ -87,119 +141,209 @@ function activationName(layer: Layer): string {
   return (cfg.activation ?? 'linear').toLowerCase();
 }
 
+/** A separate activation layer that is exactly an elementwise activation by name (foldable into the layer before). */
+function isPlainActivation(layer: Layer): boolean {
+  const cls = layer.getClassName();
+  if (cls === 'Activation') return true;
+  if (cls !== 'ReLU') return false;
+  const cfg = layer.getConfig() as { maxValue?: number | null; negativeSlope?: number; threshold?: number };
+  return (cfg.maxValue === undefined || cfg.maxValue === null) && !cfg.negativeSlope && !cfg.threshold;
+}
+
 function pair(v: number | number[] | undefined, fallback: number): [number, number] {
   if (v === undefined) return [fallback, fallback];
   return typeof v === 'number' ? [v, v] : [v[0], v[1] ?? v[0]];
 }
 
-/** The layers of a Sequential model or of a functional model that is a single chain. */
-function chainOf(model: LayersModel): Layer[] {
-  const layers = model.layers;
-  for (let i = 1; i < layers.length; i++) {
-    const inbound = layers[i].inboundNodes;
-    if (inbound.length !== 1) {
-      throw new Error(`model is not a chain: layer "${layers[i].name}" is called ${inbound.length} times`);
+const perSample = (shape: unknown): number[] => (shape as number[]).slice(1);
+
+function paramLayer(layer: Layer, index: number, node: number): ParamLayer | string {
+  const cls = layer.getClassName();
+  const weights = layer.trainableWeights;
+  const kernel = weights.find((w) => w.originalName.endsWith('kernel'));
+  const bias = weights.find((w) => w.originalName.endsWith('bias'));
+  if (!kernel) return 'it has no trainable kernel (trainable: false?)';
+  const inputShape = perSample((layer.input as { shape: number[] }).shape);
+  const outputShape = perSample(layer.outputShape);
+  const cfg = layer.getConfig() as Record<string, unknown>;
+  const kind = cls === 'Dense' ? 'dense' : 'conv2d';
+  if (kind === 'conv2d' && cfg.dataFormat === 'channelsFirst') return 'channelsFirst convolutions are not supported; use channelsLast';
+  const conv: ConvGeometry | undefined = kind === 'conv2d'
+    ? {
+      kernelSize: pair(cfg.kernelSize as number | number[], 1),
+      strides: pair(cfg.strides as number | number[], 1),
+      padding: cfg.padding as 'valid' | 'same',
+      dilation: pair(cfg.dilationRate as number | number[], 1),
     }
-    const from = inbound[0].inboundLayers;
-    if (from.length !== 1 || from[0] !== layers[i - 1]) {
-      throw new Error(`model is not a chain: layer "${layers[i].name}" does not take the previous layer's output`);
-    }
+    : undefined;
+  const channels = outputShape[outputShape.length - 1];
+  const inChannels = inputShape[inputShape.length - 1];
+  const kernelFanIn = conv ? conv.kernelSize[0] * conv.kernelSize[1] * inChannels : inChannels;
+  return {
+    index, name: layer.name, kind, layer, inputShape, outputShape,
+    units: outputShape.reduce((a, b) => a * b, 1), channels, kernelFanIn, fanIn: kernelFanIn + (bias ? 1 : 0),
+    activation: activationName(layer), activationIsSeparate: false, after: [], node, conv,
+    kernel: kernel.read() as tf.Variable, bias: bias?.read() as tf.Variable | undefined,
+  };
+}
+
+/** The layer calls of the model as nodes in topological order, with their inbound node ids. */
+function layerCalls(model: LayersModel): { nodes: GraphNode[]; output: number } {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new Error(`model has ${model.inputs.length} inputs and ${model.outputs.length} outputs: taylorlens trains models with one input and one output (the Trainer's data carries one x and one y)`);
   }
-  return layers;
+  const ids = new Map<Layer, number>();
+  const nodes: GraphNode[] = [];
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    if (cls === 'InputLayer') { ids.set(layer, -1); continue; }
+    if (layer.inboundNodes.length !== 1) {
+      throw new Error(`layer "${layer.name}" (${cls}) is called ${layer.inboundNodes.length} times: shared layers are not supported; give each call its own layer`);
+    }
+    const from = layer.inboundNodes[0].inboundLayers.map((l) => {
+      const id = l.getClassName() === 'InputLayer' ? -1 : ids.get(l);
+      if (id === undefined) throw new Error(`layer "${layer.name}" takes the output of "${l.name}", which is not a layer of this model`);
+      return id;
+    });
+    const inputShapes = layer.inboundNodes[0].inputShapes as unknown as number[][] | number[];
+    const shapes = (Array.isArray(inputShapes[0]) ? inputShapes : [inputShapes]) as number[][];
+    const id = nodes.length;
+    ids.set(layer, id);
+    nodes.push({ id, layer, className: cls, inputs: from, inputShapes: shapes.map(perSample), outputShape: perSample(layer.outputShape), role: 'derivatives' });
+  }
+  const outLayer = model.outputs[0].sourceLayer as Layer;
+  const output = ids.get(outLayer);
+  if (output === undefined || output < 0) throw new Error('the model output is its input: there is nothing to train');
+  return { nodes, output };
 }
 
 /**
- * Build the read-only anatomy of a chain model. `lossAbsorbs` names an output activation the loss
- * applies itself (softmax for cross-entropy on logits), so that the network output `f` is the
- * last pre-activation, as in taylor-math.md.
+ * Build the read-only anatomy of any single-input, single-output model: its graph of layer calls
+ * with each layer's derivatives (Dense and Conv2D as scoped parameterised layers, the rest through
+ * the registry), and, for chain models, the parameterised layers' stages as the paper's chain.
+ * `lossAbsorbs` names an output activation the loss applies itself (softmax for cross-entropy on
+ * logits), so that the network output `f` is the value before it, as in taylor-math.md. Never
+ * throws for a layer it cannot linearise: that is listed in `problems` for plugins to refuse.
  */
 export function modelAnatomy(model: LayersModel, opts: { lossAbsorbs?: string | null } = {}): ModelAnatomy {
-  const chain = chainOf(model);
-  const before: Stage[] = [];
+  const { nodes, output } = layerCalls(model);
+  const consumers = new Map<number, number[]>();
+  for (const n of nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n.id]);
   const params: ParamLayer[] = [];
-  for (const layer of chain) {
-    const cls = layer.getClassName();
-    const current = params[params.length - 1];
-    if (cls === 'Dense' || cls === 'Conv2D') {
-      const weights = layer.trainableWeights;
-      const kernel = weights.find((w) => w.originalName.endsWith('kernel'));
-      const bias = weights.find((w) => w.originalName.endsWith('bias'));
-      if (!kernel) throw new Error(`layer "${layer.name}" has no trainable kernel`);
-      const inputShape = ((layer.input as { shape: number[] }).shape).slice(1);
-      const outputShape = (layer.outputShape as number[]).slice(1);
-      const cfg = layer.getConfig() as Record<string, unknown>;
-      const kind = cls === 'Dense' ? 'dense' : 'conv2d';
-      if (kind === 'conv2d' && cfg.dataFormat === 'channelsFirst') {
-        throw new Error(`layer "${layer.name}": channelsFirst convolutions are not supported; use channelsLast`);
+  const problems: string[] = [];
+  for (const n of nodes) {
+    if (n.role === 'folded') continue;
+    if (SCOPED.has(n.className)) {
+      const p = paramLayer(n.layer, params.length, n.id);
+      if (typeof p === 'string') { n.role = 'unsupported'; n.problem = p; problems.push(`layer "${n.layer.name}" (${n.className}): ${p}`); continue; }
+      n.role = 'param';
+      n.param = p.index;
+      params.push(p);
+      // A separate plain activation right after a linear layer, and fed only by it, is that layer's activation.
+      const next = consumers.get(n.id) ?? [];
+      const follower = next.length === 1 ? nodes[next[0]] : null;
+      // Softmax and logSoftmax couple the units, so no elementwise derivative stands for them: such
+      // a layer is folded only where the loss absorbs it (the model output); elsewhere it stays a
+      // node of its own, pushed through its derivatives module.
+      const coupledHere = follower !== null && COUPLED_ACTIVATIONS.has(activationName(follower.layer))
+        && !(follower.id === output && opts.lossAbsorbs === activationName(follower.layer));
+      if (p.activation === 'linear' && follower && follower.inputs.length === 1 && isPlainActivation(follower.layer) && !coupledHere) {
+        p.activation = activationName(follower.layer);
+        p.activationIsSeparate = true;
+        p.activationLayer = follower.layer;
+        follower.role = 'folded';
+        follower.param = p.index;
       }
-      const conv: ConvGeometry | undefined = kind === 'conv2d'
-        ? {
-          kernelSize: pair(cfg.kernelSize as number | number[], 1),
-          strides: pair(cfg.strides as number | number[], 1),
-          padding: cfg.padding as 'valid' | 'same',
-          dilation: pair(cfg.dilationRate as number | number[], 1),
-        }
-        : undefined;
-      const channels = outputShape[outputShape.length - 1];
-      const inChannels = inputShape[inputShape.length - 1];
-      const kernelFanIn = conv ? conv.kernelSize[0] * conv.kernelSize[1] * inChannels : inChannels;
-      params.push({
-        index: params.length,
-        name: layer.name,
-        kind,
-        layer,
-        inputShape,
-        outputShape,
-        units: outputShape.reduce((a, b) => a * b, 1),
-        channels,
-        kernelFanIn,
-        fanIn: kernelFanIn + (bias ? 1 : 0),
-        activation: activationName(layer),
-        activationIsSeparate: false,
-        after: [],
-        conv,
-        kernel: kernel.read() as tf.Variable,
-        bias: bias?.read() as tf.Variable | undefined,
-      });
       continue;
     }
-    const kind = STAGE_KINDS[cls];
-    if (!kind) throw new UnsupportedLayerError(layer.name, cls);
-    if (kind === 'input') continue;
-    const stage: Stage = { kind, layer, activation: kind === 'activation' ? activationName(layer) : undefined };
-    if (!current) { before.push(stage); continue; }
-    // A separate Activation layer right after a linear layer is that layer's activation.
-    if (kind === 'activation' && current.after.length === 0 && current.activation === 'linear' && !current.activationIsSeparate) {
-      current.activation = stage.activation!;
-      current.activationIsSeparate = true;
-      current.after.push(stage);
-      continue;
-    }
-    if (kind === 'activation') {
-      throw new Error(`layer "${layer.name}": an activation that is not directly after a Dense/Conv2D layer is not supported`);
-    }
-    current.after.push(stage);
+    const r = derivativesFor(n.layer);
+    if (r.module) { n.derivatives = r.module; n.via = r.via; continue; }
+    n.role = 'unsupported';
+    n.problem = r.problem;
+    problems.push(`layer "${n.layer.name}" (${n.className}): ${r.problem}`);
   }
-  if (params.length === 0) throw new Error('model has no Dense or Conv2D layer');
-  const last = params[params.length - 1];
-  const absorbed = opts.lossAbsorbs && last.activation === opts.lossAbsorbs ? opts.lossAbsorbs : null;
-  if (last.after.some((s) => s.kind === 'maxpool')) {
-    throw new Error(`layer "${last.name}": pooling after the last parameterised layer is not supported`);
+  // The output: a parameterised layer's activation the loss absorbs, or an Activation layer it absorbs.
+  let outputNode = output;
+  let absorbed: string | null = null;
+  const out = nodes[output];
+  if (opts.lossAbsorbs) {
+    const ownerParam = out.role === 'param' || out.role === 'folded' ? params[out.param!] : null;
+    if (ownerParam && ownerParam.activation === opts.lossAbsorbs) {
+      absorbed = opts.lossAbsorbs;
+      outputNode = ownerParam.node; // f is the layer's pre-activation, before its (folded) activation
+    }
+    else if (out.role === 'derivatives' && out.className === 'Activation' && activationName(out.layer) === opts.lossAbsorbs) {
+      absorbed = opts.lossAbsorbs;
+      out.role = 'absorbed';
+      outputNode = out.inputs[0];
+      if (outputNode < 0) throw new Error('the model is only an activation of its input');
+    }
   }
-  const variables = params.flatMap((p) => (p.bias ? [p.kernel, p.bias] : [p.kernel]));
-  const describe = () => params.map((p) => {
-    const geo = p.conv ? ` ${p.conv.kernelSize.join('×')}/${p.conv.strides.join('×')} ${p.conv.padding}` : '';
-    const tail = p.after.filter((s) => s.kind !== 'activation').map((s) => s.kind).join(' → ');
-    return `${p.index + 1}. ${p.name}: ${p.kind}${geo} [${p.inputShape}] → [${p.outputShape}] ${p.activation}${tail ? ` → ${tail}` : ''} (fan-in ${p.kernelFanIn}${p.bias ? ' + bias' : ', no bias'})`;
+  // A Dense/Conv2D's own softmax (or logSoftmax) that the loss does not absorb has a Jacobian, not
+  // a slope: the clamp factors (`derivative(l)`, elementwise) cannot hold it, and used to hold the
+  // slope of Σ softmax, which is 0. Refused with the way out.
+  for (const p of params) {
+    if (COUPLED_ACTIVATIONS.has(p.activation) && !(absorbed !== null && p.node === outputNode)) {
+      problems.push(`layer "${p.name}" (${p.layer.getClassName()}): its activation ${p.activation} couples its units and the loss does not absorb it: ` +
+        `give the layer a linear activation followed by an Activation("${p.activation === 'logsoftmax' ? 'logSoftmax' : 'softmax'}") layer (or use a loss that absorbs it)`);
+    }
+  }
+  const isChain = nodes.every((n, i) => n.inputs.length === 1 && n.inputs[0] === i - 1) && output === nodes.length - 1;
+  const before: Stage[] = [];
+  if (isChain) {
+    for (const n of nodes) {
+      if (n.role === 'param') continue;
+      const owner = params.filter((p) => p.node < n.id).pop();
+      const stage: Stage = { kind: STAGE_KINDS[n.className] ?? 'other', layer: n.layer, activation: n.className === 'Activation' || n.className === 'ReLU' ? activationName(n.layer) : undefined };
+      const list = owner ? owner.after : before;
+      n.stage = { layer: owner ? owner.index : -1, index: list.length };
+      list.push(stage);
+    }
+  }
+  const scoped = new Set<tf.Variable>(params.flatMap((p) => (p.bias ? [p.kernel, p.bias] : [p.kernel])));
+  const otherVariables = model.trainableWeights.map((w) => w.read() as tf.Variable).filter((v) => !scoped.has(v));
+  const variables = [...scoped, ...otherVariables];
+  const outputShape = nodes[outputNode].outputShape;
+  const describe = () => nodes.map((n) => {
+    const ins = n.inputs.map((i) => (i < 0 ? 'input' : nodes[i].layer.name)).join(', ');
+    const p = n.param !== undefined ? params[n.param] : null;
+    let what: string;
+    if (n.role === 'param' && p) {
+      const geo = p.conv ? ` ${p.conv.kernelSize.join('×')}/${p.conv.strides.join('×')} ${p.conv.padding}` : '';
+      what = `${p.kind}${geo} ${p.activation} (scoped layer ${p.index + 1}, fan-in ${p.kernelFanIn}${p.bias ? ' + bias' : ', no bias'})`;
+    } else if (n.role === 'folded') what = `activation of "${p!.name}"`;
+    else if (n.role === 'absorbed') what = `${absorbed} absorbed by the loss`;
+    else if (n.role === 'unsupported') what = `UNSUPPORTED: ${n.problem}`;
+    else what = `${n.derivatives!.kind}${n.via === 'autodiff' ? ' (autodiff fallback: exact, slower)' : ''}`;
+    return `${n.id + 1}. ${n.layer.name} (${n.className}) ← ${ins}: [${n.inputShapes.map((s) => s.join('×')).join(' | ')}] → [${n.outputShape.join('×')}] ${what}`;
   }).join('\n');
   return Object.freeze({
     model,
+    graph: nodes,
+    outputNode,
+    isChain,
+    problems,
+    outputShape,
     before,
     layers: params,
-    inputShape: (model.inputs[0].shape as number[]).slice(1),
-    outputSize: last.units,
+    inputShape: perSample(model.inputs[0].shape),
+    outputSize: outputShape.reduce((a, b) => a * b, 1),
     absorbedOutputActivation: absorbed,
     variables,
+    otherVariables,
     describe,
   });
+}
+
+/**
+ * Refuse, before round 1, a model the Taylor machinery cannot linearise: the error names every
+ * such layer, its class and what would make it work.
+ */
+export function assertLinearisable(anatomy: ModelAnatomy, who: string): void {
+  if (anatomy.problems.length > 0) {
+    throw new Error(`${who} cannot instrument this model:\n  ${anatomy.problems.join('\n  ')}`);
+  }
+  if (anatomy.layers.length === 0) {
+    throw new Error(`${who} needs at least one Dense or Conv2D layer (the layers whose parameters its scopes move); the model has none`);
+  }
 }

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelAnatomy, ParamLayer, Stage } from './anatomy.js';
+import type { GraphNode, ModelAnatomy, ParamLayer } from './anatomy.js';
 import { activationDerivative } from './activations.js';
+import type { ForwardKeepingState } from './derivatives/dropout.js';
+import type { NodeRound, NodeState } from './derivatives/types.js';
 
 /** What plugins ask the trainer to keep from each round's forward and backward pass. */
 export interface CaptureNeeds {
@@ -29,58 +31,7 @@ export function anyNeed(n: CaptureNeeds): boolean {
   return n.inputs || n.preActivations || n.activations || n.preActivationGrads;
 }
 
-export interface PoolGeometry {
-  size: [number, number];
-  /** Padding (top/bottom, left/right) that makes every window whole, as tfjs pads; negative crops ('valid' drops the rest). */
-  paddings: [[number, number], [number, number], [number, number], [number, number]];
-  outHeight: number;
-  outWidth: number;
-}
-
-/** Geometry of a non-overlapping max-pool stage (the only kind the clamped product handles). */
-export function poolGeometry(s: Stage, inputShape: number[]): PoolGeometry {
-  const cfg = s.layer.getConfig() as { poolSize: [number, number]; strides?: [number, number]; padding: 'valid' | 'same' };
-  const size = cfg.poolSize;
-  const strides = cfg.strides ?? size;
-  if (strides[0] !== size[0] || strides[1] !== size[1]) {
-    throw new Error(`layer "${s.layer.name}": the clamped product supports max-pooling with strides equal to the pool size`);
-  }
-  const [, H, W] = inputShape;
-  const pad = (n: number, k: number): [number, number, number] => {
-    if (cfg.padding === 'valid') return [0, n - Math.floor(n / k) * k === 0 ? 0 : -(n % k), Math.floor(n / k)];
-    const out = Math.ceil(n / k);
-    const total = Math.max(out * k - n, 0);
-    return [Math.floor(total / 2), total - Math.floor(total / 2), out];
-  };
-  const [top, bottom, outHeight] = pad(H, size[0]);
-  const [left, right, outWidth] = pad(W, size[1]);
-  return { size, paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], outHeight, outWidth };
-}
-
-/** Pad with `value`, or crop where a padding is negative, so the cells tile the windows exactly. */
-export function padOrCrop(t: tf.Tensor, g: PoolGeometry, value = 0): tf.Tensor {
-  const [N, H, W, C] = t.shape;
-  const [[, ], [top, bottom], [left, right]] = g.paddings;
-  const cropped = bottom < 0 || right < 0
-    ? tf.slice(t, [0, 0, 0, 0], [N, H + Math.min(bottom, 0), W + Math.min(right, 0), C])
-    : t;
-  const pads: [number, number][] = [[0, 0], [top, Math.max(bottom, 0)], [left, Math.max(right, 0)], [0, 0]];
-  return pads.some(([a, b]) => a || b) ? tf.pad(cropped, pads, value) : cropped;
-}
-
-/** Repeat each window's value over its cells: [N, oh, ow, C] → [N, oh·ph, ow·pw, C]. */
-export function windowsToCells(v: tf.Tensor, g: PoolGeometry): tf.Tensor {
-  const [N, oh, ow, C] = v.shape;
-  const [ph, pw] = g.size;
-  return tf.reshape(tf.tile(tf.reshape(v, [N, oh, 1, ow, 1, C]), [1, 1, ph, 1, pw, 1]), [N, oh * ph, ow * pw, C]);
-}
-
-/** Sum each window's cells: [N, oh·ph, ow·pw, C] → [N, oh, ow, C]. */
-export function cellsToWindows(v: tf.Tensor, g: PoolGeometry): tf.Tensor {
-  const [N, , , C] = v.shape;
-  const [ph, pw] = g.size;
-  return tf.sum(tf.reshape(v, [N, g.outHeight, ph, g.outWidth, pw, C]), [2, 4]);
-}
+export { type PoolGeometry, poolGeometry, padOrCrop, windowsToCells, cellsToWindows } from './derivatives/pooling.js';
 
 export interface LayerCapture {
   input?: tf.Tensor;
@@ -91,16 +42,24 @@ export interface LayerCapture {
 
 /** Apply the layer's own elementwise activation to a pre-activation. */
 export function activate(p: ParamLayer, a: tf.Tensor): tf.Tensor {
-  if (p.activationIsSeparate) return p.after[0].layer.apply(a) as tf.Tensor;
+  if (p.activationIsSeparate) return p.activationLayer!.apply(a) as tf.Tensor;
   const fn = (p.layer as unknown as { activation?: { apply(t: tf.Tensor): tf.Tensor } }).activation;
   return fn ? fn.apply(a) : a;
+}
+
+/** `x · K` over the last axis of `x` (a Dense layer on inputs of any rank). */
+export function denseMap(x: tf.Tensor, kernel: tf.Tensor): tf.Tensor {
+  if (x.rank === 2) return tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D);
+  const lead = x.shape.slice(0, -1);
+  const out = tf.matMul(tf.reshape(x, [-1, x.shape[x.rank - 1]]) as tf.Tensor2D, kernel as tf.Tensor2D);
+  return tf.reshape(out, [...lead, kernel.shape[1]!]);
 }
 
 /** The layer's linear map `W·x + b` (bias optional), from its own variables. */
 export function linear(p: ParamLayer, x: tf.Tensor, withBias = true): tf.Tensor {
   let a: tf.Tensor;
   if (p.kind === 'dense') {
-    a = x.rank === 2 ? tf.matMul(x, p.kernel) : tf.dot(x, p.kernel);
+    a = denseMap(x, p.kernel);
   } else {
     const c = p.conv!;
     a = tf.conv2d(x as tf.Tensor4D, p.kernel as tf.Tensor4D, c.strides, c.padding, 'NHWC', c.dilation);
@@ -108,26 +67,23 @@ export function linear(p: ParamLayer, x: tf.Tensor, withBias = true): tf.Tensor 
   return withBias && p.bias ? tf.add(a, p.bias) : a;
 }
 
-function applyStage(s: Stage, x: tf.Tensor): tf.Tensor {
-  return s.layer.apply(x, { training: true }) as tf.Tensor;
-}
-
 /**
  * One round's captures, from the pass that trains. Tensors here belong to the trainer and are
  * disposed after the round: a plugin that needs one later must `tf.keep(t.clone())` it.
- * Derived quantities (activation derivatives, max-pool choices) are computed on first use and
- * shared by every plugin.
+ * Derived quantities (activation derivatives, every layer's frozen state) are computed on first
+ * use and shared by every plugin.
  */
 export class BatchCapture {
   readonly layers: LayerCapture[];
-  /** Inputs of every max-pool stage, keyed `${layerIndex}:${stageIndex}`. */
-  readonly poolInputs = new Map<string, tf.Tensor>();
+  /** What each graph node's derivatives module freezes from, by node id (kept when clamping is needed). */
+  readonly nodeRounds = new Map<number, NodeRound>();
   /** The network output `f` as the loss sees it (logits when the loss absorbs softmax). */
   output!: tf.Tensor;
   loss!: tf.Scalar;
   /** Per-variable gradients of the minibatch loss, keyed by variable name. */
   grads: Record<string, tf.Tensor> = {};
   private readonly derived = new Map<string, tf.Tensor | null>();
+  private readonly states = new Map<number, NodeState | null>();
 
   constructor(readonly anatomy: ModelAnatomy, readonly x: tf.Tensor, readonly y: tf.Tensor) {
     this.layers = anatomy.layers.map(() => ({}));
@@ -143,7 +99,7 @@ export class BatchCapture {
     if (!this.derived.has(key)) {
       const p = this.anatomy.layers[l];
       const a = this.preActivation(l);
-      const isOutput = l === this.anatomy.layers.length - 1;
+      const isOutput = p.node === this.anatomy.outputNode;
       const name = isOutput && this.anatomy.absorbedOutputActivation ? 'linear' : p.activation;
       let d: tf.Tensor | null = null;
       tf.tidy(() => { d = activationDerivative(name, a, (t) => activate(p, t)); if (d) tf.keep(d); });
@@ -153,23 +109,40 @@ export class BatchCapture {
   }
 
   /**
-   * Selection mask of a max-pool stage, shape of its input: 1 at the one cell per window that the
-   * training gradient routes to, 0 elsewhere. Memoised. It is the gradient of the layer's own
-   * pooling with respect to its input, so it comes from the backend's MaxPoolGrad kernel — the
-   * very choice training makes — and a window whose maximum is tied (constant patches plus a
-   * positive bias) passes a perturbation once, never once per tied cell.
+   * What graph node `id`'s push holds fixed this round (its module's `freeze`), memoised; null
+   * for a layer with nothing to freeze. Needs the clamp captures (`preActivations`).
+   */
+  nodeState(id: number): NodeState | null {
+    if (!this.states.has(id)) {
+      const node = this.anatomy.graph[id];
+      const freeze = node.derivatives?.freeze;
+      let state: NodeState | null = null;
+      if (freeze) {
+        const round = this.nodeRounds.get(id);
+        if (!round) throw new Error(`layer "${node.layer.name}" was not captured: require({ preActivations: true })`);
+        tf.tidy(() => {
+          const st = freeze(node.layer, round);
+          for (const t of [...Object.values(st.sample), ...Object.values(st.shared ?? {})]) tf.keep(t);
+          state = st;
+        });
+      }
+      this.states.set(id, state);
+    }
+    return this.states.get(id)!;
+  }
+
+  /**
+   * Selection mask of a chain model's non-overlapping max-pool stage, shape of its input: 1 at the
+   * one cell per window that the training gradient routes to, 0 elsewhere. It is the gradient of
+   * the layer's own pooling with respect to its input, so it comes from the backend's MaxPoolGrad
+   * kernel — the very choice training makes — and a window whose maximum is tied (constant
+   * patches plus a positive bias) passes a perturbation once, never once per tied cell.
    */
   poolMask(l: number, stage: number): tf.Tensor {
-    const key = `p${l}:${stage}`;
-    if (!this.derived.has(key)) {
-      const input = this.poolInputs.get(`${l}:${stage}`);
-      if (!input) throw new Error(`pool input of layer ${l} stage ${stage} was not captured (enable preActivations)`);
-      const pool = this.anatomy.layers[l].after[stage].layer;
-      const mask = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(pool.apply(t) as tf.Tensor))(input));
-      // Kept: memoised across the caller's tidy scopes, disposed with the capture.
-      this.derived.set(key, tf.keep(mask));
-    }
-    return this.derived.get(key)!;
+    const node = this.anatomy.graph.find((n) => n.stage?.layer === l && n.stage.index === stage);
+    const mask = node ? this.nodeState(node.id)?.sample.mask : undefined;
+    if (!mask) throw new Error(`stage ${stage} after layer ${l} is not a non-overlapping max-pool`);
+    return mask;
   }
 
   preActivation(l: number): tf.Tensor {
@@ -181,7 +154,8 @@ export class BatchCapture {
   dispose(): void {
     const all = new Set<tf.Tensor>();
     for (const c of this.layers) for (const t of Object.values(c)) if (t) all.add(t);
-    for (const t of this.poolInputs.values()) all.add(t);
+    for (const r of this.nodeRounds.values()) for (const t of [...r.inputs, r.output, ...Object.values(r.weights)]) all.add(t);
+    for (const st of this.states.values()) if (st) for (const t of [...Object.values(st.sample), ...Object.values(st.shared ?? {})]) all.add(t);
     for (const t of this.derived.values()) if (t) all.add(t);
     for (const t of Object.values(this.grads)) all.add(t);
     if (this.output) all.add(this.output);
@@ -190,65 +164,101 @@ export class BatchCapture {
     all.delete(this.y);
     for (const t of all) t.dispose();
     this.derived.clear();
+    this.states.clear();
+    this.nodeRounds.clear();
   }
 }
 
+/** A layer's weights at this moment, copied, keyed by the last part of their names (`kernel`, `gamma`, …). */
+function weightsNow(node: GraphNode): Record<string, tf.Tensor> {
+  return Object.fromEntries(node.layer.weights.map((w) => [w.originalName.split('/').pop()!, tf.keep((w.read() as tf.Tensor).clone())]));
+}
+
 /**
- * The instrumented forward pass. Without needs it is the model's own layers applied in order
- * (fused kernels, nothing kept). With needs, each parameterised layer is evaluated as its linear
- * map and activation so the pre-activation exists, and the requested tensors are kept on
- * `capture`. `probes[l]`, when given, is added to `a_l` so that the gradient with respect to it
- * is `∂ℓ/∂a_l`. Must run inside the caller's tidy/gradient scope.
+ * The instrumented forward pass over the model's graph. Without needs every layer is applied as
+ * it is (fused kernels, nothing kept). With needs, each Dense/Conv2D layer is evaluated as its
+ * linear map and activation so the pre-activation exists, the requested tensors are kept on
+ * `capture`, and every other layer's inputs, output and weights are kept for its derivatives
+ * module (dropout draws its mask where the push can see it). `probes[l]`, when given, is added to
+ * `a_l` so that the gradient with respect to it is `∂ℓ/∂a_l`. Must run inside the caller's
+ * tidy/gradient scope.
  */
 export function forward(anatomy: ModelAnatomy, x: tf.Tensor, needs: CaptureNeeds, capture?: BatchCapture,
   probes?: tf.Tensor[]): tf.Tensor {
   const keep = capture !== undefined && anyNeed(needs);
-  let h = x;
-  for (const s of anatomy.before) h = applyStage(s, h);
-  const last = anatomy.layers.length - 1;
-  for (const p of anatomy.layers) {
-    const isOutput = p.index === last;
-    const absorbed = isOutput && anatomy.absorbedOutputActivation !== null;
-    if (!keep && !absorbed) {
-      h = p.layer.apply(h, { training: true }) as tf.Tensor;
+  const clamp = keep && (needs.preActivations || needs.preActivationGrads);
+  const absorbedBy = anatomy.absorbedOutputActivation !== null;
+  const values = new Map<number, tf.Tensor>([[-1, x]]);
+  for (const node of anatomy.graph) {
+    const ins = node.inputs.map((i) => values.get(i)!);
+    const input = ins.length === 1 ? ins[0] : ins;
+    let h: tf.Tensor;
+    if (node.role === 'param') {
+      const p = anatomy.layers[node.param!];
+      const absorbed = absorbedBy && (p.node === anatomy.outputNode);
+      if (!keep && !absorbed) {
+        h = p.layer.apply(input, { training: true }) as tf.Tensor;
+      } else {
+        let a = linear(p, ins[0]);
+        if (probes) a = tf.add(a, probes[p.index]);
+        h = absorbed ? a : activate(p, a);
+        if (keep) {
+          const c = capture!.layers[p.index];
+          if (needs.inputs) c.input = tf.keep(ins[0]);
+          if (needs.preActivations || needs.preActivationGrads) c.preActivation = tf.keep(a);
+          if (needs.activations) c.activation = tf.keep(h);
+        }
+      }
+    } else if (node.role === 'folded') {
+      // A separate activation is folded into the layer above, except on the fast path.
+      const p = anatomy.layers[node.param!];
+      const absorbed = absorbedBy && p.node === anatomy.outputNode;
+      h = !keep && !absorbed ? node.layer.apply(input, { training: true }) as tf.Tensor : ins[0];
+    } else if (node.role === 'absorbed') {
+      h = ins[0];
+    } else if (clamp && node.derivatives && 'applyKeepingState' in node.derivatives) {
+      const { output, state } = (node.derivatives as unknown as ForwardKeepingState).applyKeepingState(node.layer, ins);
+      for (const t of [...Object.values(state.sample), ...Object.values(state.shared ?? {})]) tf.keep(t);
+      capture!.nodeRounds.set(node.id, { inputs: [], output: tf.keep(output), weights: {} });
+      (capture as unknown as { states: Map<number, NodeState> }).states.set(node.id, state);
+      h = output;
     } else {
-      const input = h;
-      let a = linear(p, h);
-      if (probes) a = tf.add(a, probes[p.index]);
-      h = absorbed ? a : activate(p, a);
-      if (keep) {
-        const c = capture!.layers[p.index];
-        if (needs.inputs) c.input = tf.keep(input);
-        if (needs.preActivations || needs.preActivationGrads) c.preActivation = tf.keep(a);
-        if (needs.activations) c.activation = tf.keep(h);
+      h = node.layer.apply(input, { training: true }) as tf.Tensor;
+      if (clamp && node.derivatives?.freeze) {
+        capture!.nodeRounds.set(node.id, { inputs: ins.map((t) => tf.keep(t)), output: tf.keep(h), weights: weightsNow(node) });
       }
     }
-    p.after.forEach((s, i) => {
-      if (s.kind === 'activation') {
-        // A separate activation layer is folded into the layer above, except on the fast path.
-        if (!keep && !absorbed) h = applyStage(s, h);
-        return;
-      }
-      if (s.kind === 'maxpool' && keep) capture!.poolInputs.set(`${p.index}:${i}`, tf.keep(h));
-      h = applyStage(s, h);
-    });
+    values.set(node.id, h);
   }
-  return h;
+  return values.get(anatomy.outputNode)!;
 }
 
 /**
- * The real network from layer `from`'s pre-activation to the output `f` (biases, activations
- * and pooling as in training). A reference for tests and brute-force checks.
+ * The real network from layer `from`'s pre-activation `a` to the output `f` (biases, activations,
+ * pooling and every other layer as in training, with the round's dropout masks not reproduced).
+ * In a graph where other branches reach the output without passing layer `from`, their values
+ * come from the input `x`. A reference for tests and brute-force checks.
  */
-export function forwardFrom(anatomy: ModelAnatomy, from: number, a: tf.Tensor): tf.Tensor {
-  const last = anatomy.layers.length - 1;
-  let h = a;
-  for (let l = from; l <= last; l++) {
-    const p = anatomy.layers[l];
-    if (l > from) h = linear(p, h);
-    const absorbed = l === last && anatomy.absorbedOutputActivation !== null;
-    if (!absorbed) h = activate(p, h);
-    for (const s of p.after) if (s.kind !== 'activation') h = applyStage(s, h);
+export function forwardFrom(anatomy: ModelAnatomy, from: number, a: tf.Tensor, x?: tf.Tensor): tf.Tensor {
+  const start = anatomy.layers[from].node;
+  const values = new Map<number, tf.Tensor>();
+  if (x) values.set(-1, x);
+  for (const node of anatomy.graph) {
+    if (node.id < start && !x) continue;
+    const ins = node.inputs.map((i) => values.get(i)!);
+    const input = ins.length === 1 ? ins[0] : ins;
+    let h: tf.Tensor;
+    const p = node.param !== undefined ? anatomy.layers[node.param] : null;
+    const absorbed = p !== null && anatomy.absorbedOutputActivation !== null && p.node === anatomy.outputNode;
+    if (node.role === 'param') {
+      const pre = node.id === start ? a : linear(p!, ins[0]);
+      h = absorbed ? pre : activate(p!, pre);
+    } else if (node.role === 'folded' || node.role === 'absorbed') {
+      h = ins[0];
+    } else {
+      h = node.layer.apply(input, { training: true }) as tf.Tensor;
+    }
+    values.set(node.id, h);
   }
-  return h;
+  return values.get(anatomy.outputNode)!;
 }

@@ -1,62 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelAnatomy, Stage } from './anatomy.js';
-import { type BatchCapture, cellsToWindows, linear, padOrCrop, poolGeometry } from './capture.js';
-
-/** Multiply `[B, K, ...]` directions by a per-sample `[B, ...]` factor, shared by the K directions. */
-function perSample(d: tf.Tensor, factor: tf.Tensor | null): tf.Tensor {
-  return factor ? tf.mul(d, tf.expandDims(factor, 1)) : d;
-}
-
-function throughStage(capture: BatchCapture, l: number, i: number, s: Stage, d: tf.Tensor): tf.Tensor {
-  const [B, K] = d.shape;
-  switch (s.kind) {
-    case 'activation':
-      return d; // folded into the layer's derivative
-    case 'maxpool': {
-      // Clamped: each window passes the direction at the cell the forward pass chose.
-      // Mask, pad, sum each window: plain differentiable ops, so reverse mode works everywhere.
-      const mask = capture.poolMask(l, i);
-      const g = poolGeometry(s, mask.shape);
-      const [, H, W, C] = mask.shape;
-      const kept = tf.reshape(tf.mul(d, tf.expandDims(mask, 1)), [B * K, H, W, C]);
-      const pooled = cellsToWindows(padOrCrop(kept, g), g);
-      return tf.reshape(pooled, [B, K, g.outHeight, g.outWidth, C]);
-    }
-    case 'flatten':
-      return tf.reshape(d, [B, K, -1]);
-    case 'reshape': {
-      const outShape = (s.layer.outputShape as number[]).slice(1);
-      return tf.reshape(d, [B, K, ...outShape]);
-    }
-    default:
-      throw new Error(`the clamped product does not support ${s.kind} layers ("${s.layer.name}")`);
-  }
-}
+import type { ModelAnatomy } from './anatomy.js';
+import type { BatchCapture } from './capture.js';
+import { clampedPush } from './derivatives/push.js';
 
 /**
- * The clamped forward product (taylor-math.md): push a batch of directions in layer `from`'s
- * pre-activation through the rest of the network with this round's ReLU masks (activation
- * derivatives) and max-pool choices frozen, and no biases. For piecewise-linear nets this is
- * exactly the Jacobian-vector product `J_from · d` per sample.
+ * The clamped forward product from one layer (taylor-math.md): push a batch of directions in
+ * layer `from`'s pre-activation through the rest of the network with this round's state frozen
+ * and no biases. For piecewise-linear nets this is exactly the Jacobian-vector product
+ * `J_from · d` per sample.
  *
  * @param directions `[B, K, ...preActivationShape(from)]`: K directions per sample.
  * @returns `[B, K, p_L]` output perturbations.
  */
 export function clampedForward(anatomy: ModelAnatomy, capture: BatchCapture, from: number, directions: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const [B, K] = directions.shape;
-    let d = perSample(directions, capture.derivative(from));
-    for (let l = from; l < anatomy.layers.length; l++) {
-      const p = anatomy.layers[l];
-      if (l > from) {
-        const flat = tf.reshape(d, [B * K, ...p.inputShape]);
-        const out = linear(p, flat, false);
-        d = perSample(tf.reshape(out, [B, K, ...p.outputShape]), capture.derivative(l));
-      }
-      p.after.forEach((s, i) => { d = throughStage(capture, l, i, s, d); });
-    }
-    return tf.reshape(d, [B, K, anatomy.outputSize]);
-  });
+  const [B, K] = directions.shape;
+  return tf.tidy(() => clampedPush(anatomy, capture, { from, B, K, inject: (l) => (l === from ? directions : null) }));
 }
 
 export type JacobianMode = 'forward' | 'reverse' | 'auto';

@@ -1,6 +1,7 @@
 import { AsyncSeriesHook, SyncBailHook, SyncHook, SyncWaterfallHook } from 'tapable';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { BatchCapture } from './capture.js';
+import type { RoundJacobians } from './derived/round-jacobians.js';
 import type { ModelAnatomy } from './anatomy.js';
 import type { NamedTensors, RunStoreLike, StepReport } from './types.js';
 import type { MetricsRow } from './events.js';
@@ -59,6 +60,12 @@ export interface BatchContext {
   /** Sample indices (into the training set) of this batch. */
   readonly indices: Int32Array;
   readonly capture: BatchCapture;
+  /**
+   * This round's derived quantities (per-layer output Jacobians, Grams), computed once for every
+   * plugin that asked with `trainer.requireDerived` (the plan sizes what is computed together);
+   * null only in rounds nobody observes.
+   */
+  derived: RoundJacobians | null;
   /** The incurred loss `ℓ_n` as a number, once the backward pass has run. */
   loss: number;
   /** This round's metrics row: record plain numbers with `row[name] = value`. */

@@ -18,7 +18,8 @@ export async function preflight(anatomy: ModelAnatomy, loss: TaylorLoss): Promis
   try {
     const info = await tf.profile(() => tf.tidy(() => {
       const x = tf.randomUniform([2, ...anatomy.inputShape], 0, 1, 'float32', 1);
-      const y = tf.randomUniform([2, anatomy.outputSize], 0, 1, 'float32', 2);
+      // Targets in the loss's layout: f's shape, or one class index (0) per sample for sparse targets.
+      const y = loss.targets === 'sparse' ? tf.zeros([2]) : tf.randomUniform([2, anatomy.outputSize], 0, 1, 'float32', 2);
       const { value, grads } = tf.engine().gradients(
         () => loss.compute(tf.reshape(forward(anatomy, x, NO_NEEDS), [2, anatomy.outputSize]), y),
         [...anatomy.variables]);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { modelAnatomy, type ModelAnatomy } from './anatomy.js';
 import { type CaptureNeeds, NO_NEEDS, forward } from './capture.js';
+import { emptyPlan, mergePlan, type DerivedRequest, type JacobianPlan } from './derived/round-jacobians.js';
 import { RoundDriver, type DriverControl, type StepOwner } from './driver/round-driver.js';
 import { createEventBus, type EventBus } from './events.js';
 import { createHooks, type RunContext, type RunStatus, type RunSummary, type TrainerHooks } from './hooks.js';
@@ -55,7 +56,7 @@ export interface TrainerState {
 }
 
 /**
- * Trains a chain `tf.LayersModel` with its own loop and exposes every phase through `hooks`.
+ * Trains any single-input, single-output `tf.LayersModel` (Sequential or functional) with its own loop and exposes every phase through `hooks`.
  * Plugins declare what they need with `require`; the trainer captures each thing once, only
  * when someone needs it, so a run with no plugins pays nothing for them.
  */
@@ -66,6 +67,7 @@ export class Trainer {
   readonly loss: TaylorLoss;
   readonly optimizer: tf.Optimizer;
   private readonly needs: CaptureNeeds = { ...NO_NEEDS };
+  private readonly plan: JacobianPlan = emptyPlan();
   private readonly control: DriverControl = { stop: null, running: false, position: { epoch: 0, round: 0 } };
   private rng = new SeededRandom(0);
   readonly store: RunStoreLike | null;
@@ -89,6 +91,22 @@ export class Trainer {
   require(needs: Partial<CaptureNeeds>): void {
     if (this.control.running) throw new Error('require() must be called before fit()');
     for (const k of Object.keys(needs) as (keyof CaptureNeeds)[]) this.needs[k] ||= Boolean(needs[k]);
+  }
+
+  /**
+   * Ask for derived per-round quantities (per-layer output Jacobians on a sub-batch, Grams, Gram
+   * diagonals): each is computed once per round for every plugin that asked and handed to all of
+   * them as `ctx.derived` from afterForward on. May be called until the first round (in beforeRun,
+   * once a plugin knows what it records). Implies the clamp captures.
+   */
+  requireDerived(request: DerivedRequest): void {
+    this.needs.preActivations = true;
+    mergePlan(this.plan, request);
+  }
+
+  /** The merged plan of derived quantities (read by the round driver). */
+  get derivedPlan(): Readonly<JacobianPlan> {
+    return this.plan;
   }
 
   get captureNeeds(): Readonly<CaptureNeeds> {

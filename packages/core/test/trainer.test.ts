@@ -153,7 +153,7 @@ describe('Trainer', () => {
     const { x, y } = randomData(64, [8, 8, 2], 4, 3, true);
     const m = tinyConv();
     m.compile({ loss: 'categoricalCrossentropy', optimizer: tf.train.adam(0.001) });
-    const t = new Trainer(m);
+    const t = new Trainer(m, { loss: 'softmaxCrossEntropy' }); // tinyConv's output is the logits (no softmax layer)
     t.require({ inputs: true, preActivations: true, activations: true, preActivationGrads: true });
     for (const [name, hook] of Object.entries(t.hooks)) {
       if (name === 'step' || name === 'saveState' || name === 'loadState') continue;

@@ -179,7 +179,7 @@ describe('training on webgpu', () => {
     const model = make();
     model.compile({ loss: 'categoricalCrossentropy', optimizer: tf.train.adam(0.01) });
     const { x, y } = randomData(8 * rounds, shape, model.outputs[0].shape[1] as number, 4, true);
-    const summary = await new Trainer(model)
+    const summary = await new Trainer(model, { loss: 'softmaxCrossEntropy' }) // tinyConv outputs logits; paperConvnet's softmax is absorbed
       .fit(x, y, { epochs: 1, batchSize: 8, seed: 3, validationData: validate ? [x, y] : undefined });
     const w = await weightsOf(model);
     tf.dispose([x, y]);

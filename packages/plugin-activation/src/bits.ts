@@ -1,6 +1,9 @@
 /**
  * Packed activation configurations: the `N × D × M` bit tensor of the design notes
  * (snapshots × probe inputs × ReLU units), one bit per "unit m active on probe d at snapshot n".
+ * Every unit with 2 linear pieces is stored this way (its bit is its piece: LeakyReLU, PReLU,
+ * ThresholdedReLU, a Maximum of two inputs…); units with more pieces go to the pieces file
+ * (fields.ts), and configurations.ts holds both.
  *
  * ## Bit layout (the `.npy` contract)
  *

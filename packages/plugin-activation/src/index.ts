@@ -1,6 +1,7 @@
 export * from './measures/index.js';
 export * from './options.js';
 export * from './units.js';
+export * from './graph.js';
 export * from './probe.js';
 export * from './snapshot.js';
 export * from './files.js';

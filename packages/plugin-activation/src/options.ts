@@ -19,17 +19,27 @@ export interface ActivationOptions {
   every?: Every;
   /** Also snapshot at the start of training, before any update (snapshot 0). Default true. */
   atStart?: boolean;
-  /** Layers to observe, by layer name or parameterised-layer index; default every ReLU layer but the output layer. */
+  /**
+   * Layers to observe, by layer name or Dense/Conv2D index; default every piecewise-linear hidden
+   * activation unit (Dense/Conv activations, activation layers) but the output layer's, plus the
+   * max-pool and Maximum/Minimum choices when `choices` is true.
+   */
   layers?: (string | number)[];
-  /** Cap on units per layer, sampled with the seed; default all for dense, 2000 for conv2d. */
-  maxUnitsPerLayer?: { dense?: number; conv2d?: number };
-  /** Probe inputs per forward pass; default: as many as fit in 32M captured floats (the whole set for dense nets). */
+  /** With the default layers, also record max-pool and Maximum/Minimum choices. Default false (the paper's units: activations). */
+  choices?: boolean;
+  /**
+   * Cap on units per layer by kind, sampled with the seed; default all for dense, 2000 for conv2d,
+   * other convolutions (conv), separate activation layers (activation), max-pooling (pool) and
+   * Maximum/Minimum (merge).
+   */
+  maxUnitsPerLayer?: { dense?: number; conv2d?: number; conv?: number; activation?: number; pool?: number; merge?: number };
+  /** Probe inputs per forward pass; default: as many as fit in 32M floats of layer outputs (the whole set for dense nets). */
   chunkSize?: number;
   /** Singular values below this count as it in the log-product. Default 1e-6. */
   floor?: number;
   /** How many of the largest singular values the log-product sums. Default 50. */
   singularValues?: number;
-  /** Folder for activation.json and configurations.npy; default the run store's `activation/` folder, else none (memory only). */
+  /** Folder for activation.json, configurations.npy and pieces.npy; default the run store's `activation/` folder, else none (memory only). */
   outDir?: string;
 }
 
@@ -40,7 +50,7 @@ export interface ActivationPluginOptions extends ActivationOptions {
 }
 
 /** Options after validation, defaults filled in. */
-export type ResolvedOptions = Required<Pick<ActivationOptions, 'probeSize' | 'seed' | 'every' | 'atStart' | 'maxUnitsPerLayer' | 'floor' | 'singularValues'>>
+export type ResolvedOptions = Required<Pick<ActivationOptions, 'probeSize' | 'seed' | 'every' | 'atStart' | 'maxUnitsPerLayer' | 'floor' | 'singularValues' | 'choices'>>
   & Pick<ActivationOptions, 'probeIndices' | 'layers' | 'chunkSize' | 'outDir'>;
 
 export const DEFAULT_MAX_CONV_UNITS = 2000;
@@ -62,12 +72,20 @@ export const ACTIVATION_SCHEMA = {
       ],
     },
     atStart: { type: 'boolean', default: true },
+    choices: { type: 'boolean', default: false },
     layers: { type: 'array', minItems: 1, items: { anyOf: [{ type: 'string' }, { type: 'integer', minimum: 0 }] } },
     maxUnitsPerLayer: {
       type: 'object',
       additionalProperties: false,
       default: {},
-      properties: { dense: positiveInt, conv2d: { ...positiveInt, default: DEFAULT_MAX_CONV_UNITS } },
+      properties: {
+        dense: positiveInt,
+        conv2d: { ...positiveInt, default: DEFAULT_MAX_CONV_UNITS },
+        conv: { ...positiveInt, default: DEFAULT_MAX_CONV_UNITS },
+        activation: { ...positiveInt, default: DEFAULT_MAX_CONV_UNITS },
+        pool: { ...positiveInt, default: DEFAULT_MAX_CONV_UNITS },
+        merge: { ...positiveInt, default: DEFAULT_MAX_CONV_UNITS },
+      },
     },
     chunkSize: positiveInt,
     floor: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_SINGULAR_VALUE_FLOOR },

@@ -64,7 +64,7 @@ export class ActivationPlugin extends Plugin<ResolvedOptions> {
     h.loadState.tap(name, (state) => rec.loadState(state[name]));
   }
 
-  /** Before any work: layers the model lacks or without ReLU, probe indices beyond the data, an outDir outside the run folder. */
+  /** Before any work: layers the model lacks, probe indices beyond the data, an outDir outside the run folder. */
   override preflight(anatomy: ModelAnatomy, plan: RunPlan): PluginProblem[] {
     return preflightActivation(this.options, anatomy, plan);
   }
@@ -74,9 +74,19 @@ export class ActivationPlugin extends Plugin<ResolvedOptions> {
     return new ActivationCallback(this.recorder, opts);
   }
 
-  /** The packed `N × D × M` tensor so far (null before training). */
+  /** The packed bits of the 2-piece units so far (null before training, and when there are none). */
   get tensor() {
     return this.recorder.tensor;
+  }
+
+  /** Every unit's pieces so far, both files (null before training, and without units). */
+  get configurations() {
+    return this.recorder.configurations;
+  }
+
+  /** Why nothing is recorded ("no piecewise-linear unit: …"), or null. */
+  get none() {
+    return this.recorder.none;
   }
 
   /** Novelty of each snapshot so far. */

@@ -1,7 +1,9 @@
 /**
  * The activation plugin's checks before any work (the core calls `preflight` before a run folder
- * exists), by the same code that would otherwise fail inside the run: the unit selection, the
- * probe indices against the training set, `outDir` against the run folder.
+ * exists), by the same code that would otherwise fail inside the run: the unit selection (a
+ * layer named in `layers` that the model lacks; a model with only smooth activations is no
+ * problem, it records nothing and says why), the probe indices against the training set, `outDir`
+ * against the run folder.
  */
 import { runFolderPath, type ModelAnatomy, type PluginProblem, type RunPlan } from '@taylorlens/core';
 import type { ResolvedOptions } from './options.js';
@@ -13,7 +15,7 @@ const message = (e: unknown) => (e as Error).message.replace(/^activation: /, ''
 export function preflightActivation(o: ResolvedOptions, anatomy: ModelAnatomy, plan: RunPlan): PluginProblem[] {
   const problems: PluginProblem[] = [];
   try {
-    selectUnits(anatomy, { layers: o.layers, maxUnitsPerLayer: o.maxUnitsPerLayer, seed: o.seed + 1 });
+    selectUnits(anatomy, { layers: o.layers, choices: o.choices, maxUnitsPerLayer: o.maxUnitsPerLayer, seed: o.seed + 1 });
   } catch (e) {
     problems.push({ option: '/layers', message: message(e) });
   }

@@ -8,6 +8,9 @@
  * optimizer step of every k-th round (`every: { rounds: k }`) or at every k-th epoch end
  * (`every: { epochs: k }`, the default with k = 1). Novelty is scored as each snapshot arrives;
  * switches and singular values are computed at the end.
+ *
+ * A model with no piecewise-linear unit (only smooth activations) records nothing and does not
+ * fail: activation.json says why, and the measures are absent.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
@@ -15,12 +18,16 @@ import { isSampleSource, type MetricsRow, type ModelAnatomy, type SampleSource }
 import {
   NoveltyTracker, singularValueLogProducts, switches, type NoveltyPoint, type SingularValueLogProducts, type Switches,
 } from './measures/index.js';
-import { rowBytes } from './bits.js';
-import { ACTIVATION_FORMAT, CONFIGURATIONS_NPY, numpyRecipe, writeOutputs, type ActivationFile, type SnapshotPosition } from './files.js';
+import { ConfigurationTensor, rowBytes } from './bits.js';
+import { Configurations } from './configurations.js';
+import { FieldLayout } from './fields.js';
+import {
+  ACTIVATION_FORMAT, CONFIGURATIONS_NPY, PIECES_NPY, numpyRecipe, piecesNumpyRecipe, writeOutputs, type ActivationFile, type SnapshotPosition,
+} from './files.js';
 import type { ResolvedOptions } from './options.js';
 import { checkProbeShape, gatherProbe, probeIndices, type ProbeSpec } from './probe.js';
 import { configurationSnapshot } from './snapshot.js';
-import { packedToBase64, STATE_VERSION, tensorFromState, type SavedState } from './state.js';
+import { configurationsFromState, packedToBase64, STATE_VERSION, type SavedState } from './state.js';
 import { selectUnits, selectionFromJson, selectionToJson, type UnitSelection } from './units.js';
 import path from 'node:path';
 
@@ -28,7 +35,7 @@ import path from 'node:path';
 export interface SnapshotEvent extends SnapshotPosition {
   /** 0-based snapshot index `n`. */
   index: number;
-  /** Differing bits to the nearest earlier snapshot (null for the first). */
+  /** Entries whose piece differs from the nearest earlier snapshot (null for the first). */
   novelty: number | null;
   /** `novelty / (D·M)`. */
   novelty_normalized: number | null;
@@ -46,7 +53,8 @@ export interface ActivationMeasures {
 
 export interface BeginContext {
   model: LayersModel;
-  anatomy: ModelAnatomy;
+  /** The core's anatomy when there is one (unused: units are found on the model's own graph). */
+  anatomy?: ModelAnatomy;
   /** Rounds per epoch when known (turns round positions into fractional epochs). */
   batchesPerEpoch: number | null;
   /** Where training starts: 0/0, or the checkpoint's position when resuming. */
@@ -97,9 +105,19 @@ export class ActivationRecorder {
     this.fitX = x;
   }
 
-  /** The growing `N × D × M` tensor (null before training starts). */
-  get tensor() {
-    return this.tracker?.tensor ?? null;
+  /** The growing configurations, both files (null before training starts, and without units). */
+  get configurations(): Configurations | null {
+    return this.tracker?.configurations ?? null;
+  }
+
+  /** The 2-piece units' packed bit tensor (null before training, and when there are none). */
+  get tensor(): ConfigurationTensor | null {
+    return this.tracker?.configurations.bits ?? null;
+  }
+
+  /** Why nothing is recorded ("no piecewise-linear unit: …"), or null. */
+  get none(): string | null {
+    return this.selection?.none ?? null;
   }
 
   /** Novelty per snapshot so far. */
@@ -124,31 +142,36 @@ export class ActivationRecorder {
     this.status = 'running';
     this.latestThisEpoch = null;
     const o = this.options;
-    if (ctx.anatomy.layers.some((p) => p.after.some((s) => s.kind === 'dropout')) || ctx.anatomy.before.some((s) => s.kind === 'dropout')) {
-      ctx.warn?.('activation: the model has Dropout, which the probe forward pass applies in training mode: snapshots are then random');
-    }
     const restored = this.restored;
     this.restored = null;
+    let configurations: Configurations | null = null;
     if (restored) {
-      this.selection = selectionFromJson(ctx.anatomy, restored.layers);
+      this.selection = selectionFromJson(ctx.model, restored.layers, restored.skipped ?? []);
       this.probeSpec = restored.probe;
-      this.tracker = new NoveltyTracker(tensorFromState(restored));
+      configurations = configurationsFromState(restored);
       this.positions = restored.positions.map((p) => ({ ...p }));
       this.written = 0; // this run's folder may differ from the checkpoint's: write before the next state
     } else {
-      this.selection = selectUnits(ctx.anatomy, { layers: o.layers, maxUnitsPerLayer: o.maxUnitsPerLayer, seed: o.seed + 1 });
+      this.selection = selectUnits(ctx.model, { layers: o.layers, choices: o.choices, maxUnitsPerLayer: o.maxUnitsPerLayer, seed: o.seed + 1 });
       this.probeSpec = null;
-      this.tracker = null;
       this.positions = [];
       this.written = 0;
     }
-    this.probe = await this.resolveProbe(ctx.anatomy);
-    const D = this.probe.shape[0];
-    if (this.tracker && (this.tracker.tensor.probes !== D || this.tracker.tensor.units !== this.selection.units)) {
-      const t = this.tracker.tensor;
-      throw new Error(`activation: the checkpoint has ${t.probes} probe inputs × ${t.units} units, this run ${D} × ${this.selection.units}`);
+    this.tracker = null;
+    const selection = this.selection;
+    if (selection.units === 0) {
+      // Smooth activations only: nothing to record, and nothing fails. The files say why.
+      ctx.warn?.(`activation: ${selection.none}`);
+      this.write();
+      return;
     }
-    this.tracker ??= new NoveltyTracker({ probes: D, units: this.selection.units });
+    this.probe = await this.resolveProbe(ctx.model);
+    const D = this.probe.shape[0];
+    if (configurations && (configurations.probes !== D || configurations.units !== selection.units)) {
+      throw new Error(`activation: the checkpoint has ${configurations.probes} probe inputs × ${configurations.units} units, this run ${D} × ${selection.units}`);
+    }
+    const layout = selection.pieceUnits > 0 ? FieldLayout.fromLayers(selection.pieceRowBits, selection.layers) : null;
+    this.tracker = new NoveltyTracker(configurations ?? new Configurations(D, selection.bitUnits, layout));
     if (!restored) {
       if (o.atStart) await this.snapshot(ctx.start);
     } else if (this.isSchedulePoint(ctx.start) && (this.positions.at(-1)?.round ?? -1) < ctx.start.round) {
@@ -162,12 +185,13 @@ export class ActivationRecorder {
   /** Takes one snapshot at the current weights, scores its novelty and reports it. */
   async snapshot(position: SnapshotPosition): Promise<SnapshotEvent> {
     const { ctx, tracker, probe, selection } = this.requireRunning();
-    const packed = await configurationSnapshot(ctx.anatomy, probe, selection, this.options.chunkSize);
+    const packed = await configurationSnapshot(ctx.model, probe, selection, this.options.chunkSize);
     const point = tracker.push(packed);
     this.positions.push({ ...position });
+    const c = tracker.configurations;
     const event: SnapshotEvent = {
-      index: tracker.tensor.snapshots - 1, ...position, novelty: point.raw, novelty_normalized: point.normalized,
-      nearest: point.nearest, probes: tracker.tensor.probes, units: tracker.tensor.units,
+      index: c.snapshots - 1, ...position, novelty: point.raw, novelty_normalized: point.normalized,
+      nearest: point.nearest, probes: c.probes, units: c.units,
     };
     this.latestThisEpoch = event;
     ctx.onSnapshot?.(event);
@@ -177,7 +201,7 @@ export class ActivationRecorder {
   /** After round `round` (1-based, counted over the whole run) has updated the weights. */
   async afterRound(round: number): Promise<void> {
     const every = this.options.every;
-    if (!('rounds' in every) || round % every.rounds !== 0) return;
+    if (!('rounds' in every) || round % every.rounds !== 0 || !this.tracker) return;
     const bpe = this.ctx?.batchesPerEpoch ?? null;
     await this.snapshot({ epoch: bpe ? round / bpe : null, round });
   }
@@ -185,7 +209,7 @@ export class ActivationRecorder {
   /** At the end of epoch `epoch` (0-based) after `rounds` rounds in all: snapshot if due, fill `row`, write the files. */
   async afterEpoch(epoch: number, rounds: number, row?: MetricsRow): Promise<void> {
     const every = this.options.every;
-    if ('epochs' in every && (epoch + 1) % every.epochs === 0) await this.snapshot({ epoch: epoch + 1, round: rounds });
+    if (this.tracker && 'epochs' in every && (epoch + 1) % every.epochs === 0) await this.snapshot({ epoch: epoch + 1, round: rounds });
     const latest = this.latestThisEpoch;
     this.latestThisEpoch = null;
     if (latest && row) {
@@ -197,9 +221,9 @@ export class ActivationRecorder {
 
   /** Training is over (`status` as the trainer reports it): final measures and files. */
   async end(status = 'completed'): Promise<ActivationMeasures | null> {
-    if (!this.ctx || !this.tracker) return null;
+    if (!this.ctx) return null;
     this.status = status;
-    this.result = this.tracker.tensor.snapshots > 0 ? this.measures() : null;
+    this.result = this.tracker && this.tracker.configurations.snapshots > 0 ? this.measures() : null;
     this.write();
     this.releaseProbe();
     return this.result;
@@ -207,12 +231,12 @@ export class ActivationRecorder {
 
   /** The three measures on the snapshots so far (switches and singular values cost a pass over all bits). */
   measures(): ActivationMeasures {
-    const tensor = this.tensor;
-    if (!tensor || tensor.snapshots === 0) throw new Error('activation: no snapshot yet');
+    const c = this.configurations;
+    if (!c || c.snapshots === 0) throw new Error(`activation: no snapshot yet${this.none ? ` (${this.none})` : ''}`);
     return {
       novelty: [...this.novelty],
-      switches: switches(tensor),
-      singularValues: singularValueLogProducts(tensor, { floor: this.options.floor, count: this.options.singularValues }),
+      switches: switches(c),
+      singularValues: singularValueLogProducts(c, { floor: this.options.floor, count: this.options.singularValues }),
     };
   }
 
@@ -223,26 +247,36 @@ export class ActivationRecorder {
 
   /** What `activation.json` holds now. */
   toJson(): ActivationFile {
-    const tensor = this.tensor;
     const selection = this.selection;
-    if (!tensor || !selection || !this.probeSpec) throw new Error('activation: nothing recorded yet');
-    const N = tensor.snapshots;
-    const D = tensor.probes;
-    const M = tensor.units;
+    if (!selection) throw new Error('activation: nothing recorded yet');
+    const c = this.configurations;
+    const N = c?.snapshots ?? 0;
+    const D = c?.probes ?? this.probe?.shape[0] ?? 0;
+    const M2 = selection.bitUnits;
     const r = this.result;
     const history = this.novelty;
     return {
       format: ACTIVATION_FORMAT,
       status: this.status,
       probes: D,
-      units: M,
+      units: selection.units,
       snapshots: N,
-      bits: {
-        file: CONFIGURATIONS_NPY, dtype: 'uint8', shape: [N, D, rowBytes(M)], bitOrder: 'little',
-        numpy: numpyRecipe(M), active: 'pre-activation > 0',
-      },
-      probe: { source: this.probeSpec.source, seed: this.options.seed, indices: this.probeSpec.indices },
+      none: selection.none,
+      bits: M2 > 0
+        ? {
+          file: CONFIGURATIONS_NPY, dtype: 'uint8', shape: [N, D, rowBytes(M2)], bitOrder: 'little',
+          numpy: numpyRecipe(M2), active: 'piece 1 of a 2-piece unit (layers[].rule; ReLU, LeakyReLU, PReLU: pre-activation > 0)', units: M2,
+        }
+        : null,
+      pieces: selection.pieceUnits > 0
+        ? {
+          file: PIECES_NPY, dtype: 'uint8', shape: [N, D, selection.pieceRowBits / 8], bitOrder: 'little',
+          rowBits: selection.pieceRowBits, units: selection.pieceUnits, numpy: piecesNumpyRecipe(),
+        }
+        : null,
+      probe: { source: this.probeSpec?.source ?? 'drawn', seed: this.options.seed, indices: this.probeSpec?.indices ?? null },
       layers: selectionToJson(selection),
+      skipped: selection.skipped,
       schedule: { every: this.options.every, atStart: this.options.atStart },
       positions: this.positions,
       novelty: { raw: history.map((p) => p.raw), normalized: history.map((p) => p.normalized), nearest: history.map((p) => p.nearest) },
@@ -256,16 +290,19 @@ export class ActivationRecorder {
     };
   }
 
-  /** Checkpoint state (JSON-able), or undefined before anything was recorded. Writes the `.npy` first when there is a folder. */
+  /** Checkpoint state (JSON-able), or undefined before anything was recorded. Writes the `.npy` files first when there is a folder. */
   saveState(): SavedState | undefined {
-    const tensor = this.tensor;
-    if (!tensor || !this.selection || !this.probeSpec) return undefined;
+    const c = this.configurations;
+    if (!c || !this.selection || !this.probeSpec) return undefined;
     const dir = this.outDir;
-    if (dir && this.written !== tensor.snapshots) this.write();
+    if (dir && this.written !== c.snapshots) this.write();
     return {
-      version: STATE_VERSION, probes: tensor.probes, units: tensor.units, snapshots: tensor.snapshots,
+      version: STATE_VERSION, probes: c.probes, units: c.units, snapshots: c.snapshots,
       positions: this.positions.map((p) => ({ ...p })), probe: this.probeSpec, layers: selectionToJson(this.selection),
-      file: dir ? path.resolve(dir, CONFIGURATIONS_NPY) : null, packed: dir ? null : packedToBase64(tensor),
+      file: dir && c.bits ? path.resolve(dir, CONFIGURATIONS_NPY) : null, packed: !dir && c.bits ? packedToBase64(c.bits) : null,
+      pieceRowBits: this.selection.pieceRowBits,
+      piecesFile: dir && c.pieces ? path.resolve(dir, PIECES_NPY) : null, piecesPacked: !dir && c.pieces ? packedToBase64(c.pieces) : null,
+      skipped: this.selection.skipped,
     };
   }
 
@@ -273,7 +310,7 @@ export class ActivationRecorder {
   loadState(state: unknown): void {
     if (state === undefined || state === null) return;
     const s = state as SavedState;
-    tensorFromState(s); // fail now, with the checkpoint at hand, rather than at the start of training
+    configurationsFromState(s); // fail now, with the checkpoint at hand, rather than at the start of training
     this.restored = s;
   }
 
@@ -284,10 +321,10 @@ export class ActivationRecorder {
 
   private write(): void {
     const dir = this.outDir;
-    const tensor = this.tensor;
-    if (!dir || !tensor) return;
-    writeOutputs(dir, this.toJson(), tensor);
-    this.written = tensor.snapshots;
+    if (!dir || !this.selection) return;
+    const c = this.configurations;
+    writeOutputs(dir, this.toJson(), c);
+    this.written = c?.snapshots ?? 0;
   }
 
   private isSchedulePoint(p: SnapshotPosition): boolean {
@@ -296,9 +333,10 @@ export class ActivationRecorder {
     return p.epoch !== null && p.epoch > 0 && Number.isInteger(p.epoch) && p.epoch % every.epochs === 0;
   }
 
-  private async resolveProbe(anatomy: ModelAnatomy): Promise<tf.Tensor> {
+  private async resolveProbe(model: LayersModel): Promise<tf.Tensor> {
+    const inputShape = (model.inputs[0].shape as number[]).slice(1);
     if (this.givenProbe) {
-      checkProbeShape(this.givenProbe, anatomy.inputShape);
+      checkProbeShape(this.givenProbe, inputShape);
       this.probeSpec ??= { source: 'given', indices: null };
       this.ownsProbe = false;
       return this.givenProbe;
@@ -307,8 +345,8 @@ export class ActivationRecorder {
     if (!x) {
       throw new Error('activation: no probe set: pass `probe: tensor` in the options, or call setTrainingData(x) with the training inputs before training starts');
     }
-    if (isSampleSource(x)) return this.drawProbe(x, anatomy);
-    checkProbeShape(x, anatomy.inputShape);
+    if (isSampleSource(x)) return this.drawProbe(x, inputShape);
+    checkProbeShape(x, inputShape);
     this.probeSpec ??= probeIndices(x.shape[0], this.options);
     if (!this.probeSpec.indices) throw new Error('activation: the checkpoint used a probe tensor passed in: pass the same `probe` again');
     this.ownsProbe = true;
@@ -316,12 +354,12 @@ export class ActivationRecorder {
   }
 
   /** The same seeded draw from a source: a stream is counted in one pass and read in another, keeping only the probe inputs. */
-  private async drawProbe(source: SampleSource, anatomy: ModelAnatomy): Promise<tf.Tensor> {
+  private async drawProbe(source: SampleSource, inputShape: number[]): Promise<tf.Tensor> {
     this.probeSpec ??= probeIndices(await source.count(), this.options);
     if (!this.probeSpec.indices) throw new Error('activation: the checkpoint used a probe tensor passed in: pass the same `probe` again');
     const probe = await source.gather(this.probeSpec.indices);
     try {
-      checkProbeShape(probe, anatomy.inputShape);
+      checkProbeShape(probe, inputShape);
     } catch (e) {
       probe.dispose();
       throw e;

@@ -2,7 +2,10 @@
 // unpacked 0/1 arrays, and for the singular values an SVD of the explicit centred float matrix.
 import { describe, expect, it } from 'vitest';
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import { ConfigurationTensor } from '../src/bits.js';
+import { ConfigurationTensor, packRow, rowBytes } from '../src/bits.js';
+import { Configurations } from '../src/configurations.js';
+import { FieldLayout } from '../src/fields.js';
+import { fieldBits } from '../src/units.js';
 import {
   bitsetWords,
   centredGram,
@@ -151,5 +154,142 @@ describe.each(SHAPES)('random tensor N=$N D=$D M=$M p=$p flip=$flip', ({ N, D, M
     expect(Array.from(r.sorted)).toEqual(Array.from(r.perUnit).sort((a, b) => b - a));
     // The rarely-flipping tensors do exercise the repeated-snapshot path.
     if (flip !== undefined) expect(Math.min(...r.distinct)).toBeLessThan(N);
+  });
+});
+
+// Units with more than 2 pieces (relu6, max-pool windows, merges…) in bit fields beside 2-piece
+// units in bits: the measures over pieces against nested loops over unpacked piece indices, and
+// the singular values against an SVD of the explicit centred one-hot matrix (entries 1/√2).
+describe('pieces: random configurations with multi-piece units', () => {
+  /** Fields of a layout: `counts[i]` units with `pieces[i]` pieces each, laid out as the selection lays layers out. */
+  function layoutOf(groups: [number, number][]): { layout: FieldLayout; P: number[] } {
+    const fields: { bit: number; width: number; pieces: number }[] = [];
+    const P: number[] = [];
+    let bit = 0;
+    for (const [count, pieces] of groups) {
+      const w = fieldBits(pieces);
+      bit = Math.ceil(bit / Math.max(8, w)) * Math.max(8, w);
+      for (let j = 0; j < count; j++, bit += w) {
+        fields.push({ bit, width: w, pieces });
+        P.push(pieces);
+      }
+    }
+    return { layout: new FieldLayout(Math.ceil(bit / 32) * 32, fields), P };
+  }
+
+  /** Random pieces, `N × D × M` with the first `M2` units 2-piece; each entry changes with probability `flip` per snapshot. */
+  function randomPieces(N: number, D: number, M2: number, groups: [number, number][], seed: number, flip: number) {
+    const rnd = lcg(seed);
+    const { layout, P: P3 } = layoutOf(groups);
+    const P = [...new Array<number>(M2).fill(2), ...P3];
+    const M = P.length;
+    const c = new Configurations(D, M2, layout.units > 0 ? layout : null, 2);
+    const all = new Int32Array(N * D * M);
+    let cur = Int32Array.from({ length: D * M }, (_, i) => Math.floor(rnd() * P[i % M]));
+    for (let n = 0; n < N; n++) {
+      if (n > 0) cur = cur.map((v, i) => (rnd() < flip ? Math.floor(rnd() * P[i % M]) : v));
+      const bits = M2 > 0 ? new Uint8Array(D * rowBytes(M2)) : null;
+      const pieces = layout.units > 0 ? new Uint8Array(D * layout.rowBytes) : null;
+      for (let d = 0; d < D; d++) {
+        if (bits) packRow(cur, M2, bits, d * rowBytes(M2), d * M);
+        for (let j = 0; j < layout.units; j++) layout.write(pieces!, d * layout.rowBytes, j, cur[d * M + M2 + j]);
+      }
+      c.append({ bits, pieces });
+      all.set(cur, n * D * M);
+    }
+    return { c, all, P, M };
+  }
+
+  function bruteSigma(all: Int32Array, N: number, D: number, M: number, m: number, P: number, k: number): number[] {
+    const X = new Matrix(N, D * P);
+    for (let n = 0; n < N; n++) for (let d = 0; d < D; d++) X.set(n, d * P + all[(n * D + d) * M + m], Math.SQRT1_2);
+    const mean = X.mean('column');
+    for (let n = 0; n < N; n++) for (let j = 0; j < D * P; j++) X.set(n, j, X.get(n, j) - mean[j]);
+    const svd = new SingularValueDecomposition(X, { autoTranspose: true, computeLeftSingularVectors: false, computeRightSingularVectors: false });
+    return [...svd.diagonal].sort((a, b) => b - a).slice(0, k);
+  }
+
+  const CASES: { N: number; D: number; M2: number; groups: [number, number][]; flip: number }[] = [
+    { N: 6, D: 9, M2: 5, groups: [[7, 3], [4, 9], [3, 4]], flip: 0.3 },
+    { N: 12, D: 33, M2: 0, groups: [[5, 5], [2, 17], [2, 300]], flip: 0.1 }, // 4-, 8- and 16-bit fields, no bit file
+    { N: 30, D: 20, M2: 11, groups: [[3, 3], [2, 5]], flip: 0.02 }, // N > D, rarely changing
+    { N: 5, D: 3, M2: 2, groups: [[1, 70000]], flip: 0.5 }, // a 32-bit field
+    { N: 4, D: 1, M2: 1, groups: [[1, 3]], flip: 0.5 },
+  ];
+
+  describe.each(CASES)('N=$N D=$D M2=$M2 groups=$groups', ({ N, D, M2, groups, flip }) => {
+    const { c, all, P, M } = randomPieces(N, D, M2, groups, N * 31 + D, flip);
+
+    it('stores exactly the pieces it was given (and field by field)', () => {
+      expect(Array.from(c.unpack())).toEqual(Array.from(all));
+      for (let n = 0; n < N; n += Math.max(1, N >> 2)) for (let d = 0; d < D; d++) for (let m = 0; m < M; m++) expect(c.get(n, d, m)).toBe(all[(n * D + d) * M + m]);
+      expect(Array.from(c.piecesPerUnit())).toEqual(P);
+    });
+
+    it('novelty and switches count the entries whose piece differs', () => {
+      const nov = noveltySeries(c);
+      for (let n = 0; n < N; n++) {
+        let best: number | null = null;
+        for (let k = 0; k < n; k++) {
+          let dist = 0;
+          for (let i = 0; i < D * M; i++) if (all[n * D * M + i] !== all[k * D * M + i]) dist++;
+          if (best === null || dist < best) best = dist;
+        }
+        expect(nov[n].raw).toBe(best);
+      }
+      const sw = switches(c);
+      for (let d = 0; d < D; d++) {
+        let ch = 0;
+        for (let n = 0; n + 1 < N; n++) for (let m = 0; m < M; m++) if (all[(n * D + d) * M + m] !== all[((n + 1) * D + d) * M + m]) ch++;
+        expect(sw.counts[d]).toBe(ch);
+        expect(sw.perPoint[d]).toBe(ch / ((N - 1) * M));
+      }
+    });
+
+    it('singular values equal an SVD of the centred one-hot matrix / √2', () => {
+      const k = Math.min(50, N, D);
+      const r = singularValueLogProducts(c, { floor: 1e-6 });
+      for (let m = 0; m < M; m++) {
+        const want = bruteSigma(all, N, D, M, m, P[m], k);
+        const got = unitSingularValues(c, m);
+        for (let i = 0; i < k; i++) {
+          if (want[i] < 1e-9) expect(got[i]).toBeLessThan(1e-6);
+          else expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-9 * want[0]);
+        }
+        expect(r.perUnit[m]).toBeCloseTo(want.reduce((s, x) => s + Math.log(Math.max(x < 1e-9 ? 0 : x, 1e-6)), 0), 7);
+      }
+    });
+  });
+
+  it('2-piece units give the same measures whether stored as bits or as fields (the ReLU measures are today\'s)', () => {
+    const { t, bits } = randomTensor(15, 21, 13, 77, 0.5, 0.05);
+    const { layout } = layoutOf([[13, 3]]);
+    // The same 0/1 pieces in 2-bit fields (piece count stated as 2: the layout allows it).
+    const asFields = new FieldLayout(layout.rowBits, Array.from({ length: 13 }, (_, j) => ({ bit: 2 * j, width: 2, pieces: 2 })));
+    const c = new Configurations(21, 0, asFields);
+    for (let n = 0; n < 15; n++) {
+      const bytes = new Uint8Array(21 * asFields.rowBytes);
+      for (let d = 0; d < 21; d++) for (let m = 0; m < 13; m++) asFields.write(bytes, d * asFields.rowBytes, m, bits[(n * 21 + d) * 13 + m]);
+      c.append({ bits: null, pieces: bytes });
+    }
+    expect(noveltySeries(c)).toEqual(noveltySeries(t));
+    expect(Array.from(switches(c).perPoint)).toEqual(Array.from(switches(t).perPoint));
+    const a = singularValueLogProducts(t);
+    const b = singularValueLogProducts(c);
+    expect(Array.from(b.distinct)).toEqual(Array.from(a.distinct));
+    for (let m = 0; m < 13; m++) expect(b.perUnit[m]).toBeCloseTo(a.perUnit[m], 8);
+    // And through Configurations with bits, the existing path exactly.
+    const wrapped = singularValueLogProducts(Configurations.of(t));
+    expect(Array.from(wrapped.perUnit)).toEqual(Array.from(a.perUnit));
+  });
+
+  it('field layouts refuse misaligned or overfull fields, and values outside the pieces', () => {
+    expect(() => new FieldLayout(32, [{ bit: 1, width: 2, pieces: 3 }])).toThrow(/aligned/);
+    expect(() => new FieldLayout(32, [{ bit: 24, width: 16, pieces: 300 }])).toThrow(/aligned/);
+    expect(() => new FieldLayout(32, [{ bit: 0, width: 2, pieces: 5 }])).toThrow(/pieces/);
+    expect(() => new FieldLayout(32, [{ bit: 0, width: 3, pieces: 5 }])).toThrow(/width/);
+    const l = new FieldLayout(32, [{ bit: 0, width: 2, pieces: 3 }]);
+    expect(() => l.write(new Uint8Array(4), 0, 0, 3)).toThrow(RangeError);
+    expect([3, 4, 5, 16, 17, 256, 257, 65536, 65537].map(fieldBits)).toEqual([2, 2, 4, 4, 8, 8, 16, 16, 32]);
   });
 });

@@ -80,7 +80,10 @@ describe('run folder outputs', () => {
     const { plugin, dir } = await run({ floor: 1e-5, singularValues: 3 });
     const j = JSON.parse(fs.readFileSync(path.join(dir, ACTIVATION_JSON), 'utf8')) as ActivationFile;
     expect(j).toMatchObject({ status: 'completed', probes: 30, units: 13, snapshots: 4, schedule: { every: { epochs: 1 }, atStart: true } });
-    expect(j.bits).toMatchObject({ file: 'configurations.npy', dtype: 'uint8', shape: [4, 30, 2], bitOrder: 'little', active: 'pre-activation > 0' });
+    expect(j).toMatchObject({ format: 'taylorlens-activation/2', none: null, pieces: null, skipped: [] });
+    expect(j.bits).toMatchObject({ file: 'configurations.npy', dtype: 'uint8', shape: [4, 30, 2], bitOrder: 'little', units: 13 });
+    expect(j.bits!.active).toContain('pre-activation > 0');
+    expect(j.layers.map((l) => [l.activation, l.pieces, l.file, l.fieldBits, l.rule])).toEqual([['relu', 2, 'bits', 1, '0: a ≤ 0, 1: a > 0'], ['relu', 2, 'bits', 1, '0: a ≤ 0, 1: a > 0']]);
     expect(j.layers.map((l) => [l.name, l.offset, l.count, l.total])).toEqual([
       [plugin.recorder.selection!.layers[0].name, 0, 9, 9], [plugin.recorder.selection!.layers[1].name, 9, 4, 4],
     ]);

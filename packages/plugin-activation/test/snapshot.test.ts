@@ -21,11 +21,12 @@ async function compareWithTrainer(model: tfl.Sequential, x: tf.Tensor, y: tf.Ten
   trainer.hooks.afterForward.tapPromise('test', async (ctx) => {
     const sel = plugin.recorder.selection!;
     const D = ctx.capture.batchSize;
-    const flags = new Uint8Array(D * sel.units);
-    for (const l of sel.layers) {
-      const a = await ctx.capture.layers[l.layer].preActivation!.data();
+    const M2 = sel.bitUnits;
+    const flags = new Uint8Array(D * M2);
+    for (const l of sel.layers.filter((q) => q.file === 'bits')) {
+      const a = await ctx.capture.layers[l.layer!].preActivation!.data();
       for (let d = 0; d < D; d++) {
-        for (let j = 0; j < l.indices.length; j++) flags[d * sel.units + l.offset + j] = a[d * l.total + l.indices[j]] > 0 ? 1 : 0;
+        for (let j = 0; j < l.indices.length; j++) flags[d * M2 + l.offset + j] = a[d * l.total + l.indices[j]] > 0 ? 1 : 0;
       }
     }
     seen.push(flags);
@@ -52,9 +53,14 @@ describe('snapshots', () => {
 
   it('equal the masks for conv layers, with channels × positions sampled per layer', async () => {
     const { x, y } = randomData(12, [8, 8, 2], 4, 5);
-    const { plugin } = await compareWithTrainer(tinyConv(2), x, y, { maxUnitsPerLayer: { conv2d: 20 } }, 3);
+    const { plugin } = await compareWithTrainer(tinyConv(2), x, y, { maxUnitsPerLayer: { conv2d: 20 }, choices: true }, 3);
     const sel = plugin.recorder.selection!;
-    expect(sel.layers.map((l) => [l.kind, l.total, l.indices.length, l.offset])).toEqual([['conv2d', 192, 20, 0], ['conv2d', 48, 20, 20]]);
+    // The ReLU units in the bit file; the 2×2 max-pool windows (4 pieces, 2 bits each) in the pieces file.
+    expect(sel.layers.map((l) => [l.kind, l.total, l.indices.length, l.offset, l.file, l.pieces])).toEqual([
+      ['conv2d', 192, 20, 0, 'bits', 2], ['conv2d', 48, 20, 20, 'bits', 2], ['pool', 48, 48, 0, 'pieces', 4], ['pool', 12, 12, 48, 'pieces', 4],
+    ]);
+    expect(sel.layers.map((l) => [l.bitOffset, l.fieldBits])).toEqual([[null, 1], [null, 1], [0, 2], [96, 2]]);
+    expect([sel.bitUnits, sel.pieceUnits, sel.units, sel.pieceRowBits]).toEqual([40, 60, 100, 128]);
     for (const l of sel.layers) {
       for (let j = 1; j < l.indices.length; j++) expect(l.indices[j]).toBeGreaterThan(l.indices[j - 1]);
     }
@@ -65,26 +71,31 @@ describe('snapshots', () => {
     const model = tinyConv(4);
     const anatomy = modelAnatomy(model);
     const { x } = randomData(23, [8, 8, 2], 4, 9);
-    const sel = selectUnits(anatomy, { maxUnitsPerLayer: { conv2d: 50 }, seed: 1 });
-    const whole = await configurationSnapshot(anatomy, x, sel);
-    for (const chunk of [1, 5, 22]) expect(Buffer.from(await configurationSnapshot(anatomy, x, sel, chunk)).equals(Buffer.from(whole))).toBe(true);
-    expect(whole.length).toBe(23 * rowBytes(sel.units));
+    const sel = selectUnits(anatomy, { maxUnitsPerLayer: { conv2d: 50 }, choices: true, seed: 1 });
+    const snap = await configurationSnapshot(anatomy, x, sel);
+    const whole = snap.bits!;
+    for (const chunk of [1, 5, 22]) {
+      const other = await configurationSnapshot(model, x, sel, chunk);
+      expect(Buffer.from(other.bits!).equals(Buffer.from(whole))).toBe(true);
+      expect(Buffer.from(other.pieces!).equals(Buffer.from(snap.pieces!))).toBe(true);
+    }
+    expect(whole.length).toBe(23 * rowBytes(sel.bitUnits));
     // Spot-check one unit against a plain layers-API forward pass of the first conv layer.
     const pre = tf.tidy(() => {
       const [k, b] = model.layers[0].getWeights();
       return tf.reshape(tf.add(tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, 1, 'same'), b), [23, 192]);
     });
     const a = await pre.data();
-    const bits = unpackRows(whole, 23, sel.units);
+    const bits = unpackRows(whole, 23, sel.bitUnits);
     const l0 = sel.layers[0];
-    for (let d = 0; d < 23; d++) for (let j = 0; j < l0.indices.length; j++) expect(bits[d * sel.units + j]).toBe(a[d * 192 + l0.indices[j]] > 0 ? 1 : 0);
+    for (let d = 0; d < 23; d++) for (let j = 0; j < l0.indices.length; j++) expect(bits[d * sel.bitUnits + j]).toBe(a[d * 192 + l0.indices[j]] > 0 ? 1 : 0);
     tf.dispose([x, pre]);
   });
 
   it('keep tf.memory().numTensors flat over many snapshots', async () => {
     const model = tinyConv(6);
     const { x } = randomData(40, [8, 8, 2], 4, 2);
-    const rec = new ActivationRecorder(new ActivationPlugin({ chunkSize: 16 }).options);
+    const rec = new ActivationRecorder(new ActivationPlugin({ chunkSize: 16, choices: true }).options);
     rec.setTrainingData(x);
     const anatomy = modelAnatomy(model);
     await rec.begin({ model, anatomy, batchesPerEpoch: null, start: { epoch: 0, round: 0 }, outDir: null });

@@ -28,12 +28,10 @@ export { denseNeuronPieces, denseNeuronReducer } from './quadratic/dense-neuron-
 export { jacobianTensorStatistics, sumReducer } from './quadratic/jacobian-tensor-statistics.js';
 export { addFull, type Reducer } from './quadratic/statistics.js';
 export { clampedPush, SubBatchFactors, type ClampFactors, type PushOptions } from './jacobian/clamped-push.js';
-export { outputJacobians } from './jacobian/output-jacobians.js';
-export { denseGrams, denseTail } from './jacobian/dense-gram.js';
-export { RoundJacobians, emptyPlan, type JacobianPlan } from './jacobian/round-jacobians.js';
+// Derived quantities live in core (computed once per round for every plugin); re-exported here.
+export { outputJacobians, denseGrams, denseTail, RoundJacobians, emptyPlan, type JacobianPlan, matMulT, selectChannels } from '@taylorlens/core';
 export { neuronJacobianTensors, layerJacobianTensor } from './jacobian/jacobian-tensor.js';
 export { linearWith, patches, positions, thetaOf, splitTheta } from './jacobian/linear.js';
-export { matMulT, selectChannels } from './jacobian/matmul.js';
 export { perSampleLoss } from './convex/per-sample-loss.js';
 export { taylorAtNext } from './trace/taylor-next.js';
 export { reportSections, compareSections, readRegret } from './report/sections.js';

@@ -9,7 +9,6 @@ import {
 } from '@taylorlens/core';
 import { PLUGIN_NAME, REGRET_SCHEMA, type RegretOptions } from './options.js';
 import { squaredErrorScale } from './quadratic/squared-error.js';
-import { emptyPlan, RoundJacobians, type JacobianPlan } from './jacobian/round-jacobians.js';
 import { resolveScopes } from './scopes/resolve.js';
 import { admitScopes, type CostReport } from './scopes/admit.js';
 import { scheduled } from './scopes/schedule.js';
@@ -124,7 +123,6 @@ export class RegretPlugin extends Plugin<RegretOptions> {
   private trainer!: Trainer;
   private candidates: (ScopeDescription & { explicit: boolean })[] = [];
   private gamma: number | null = null;
-  private plan: JacobianPlan = emptyPlan();
   private store: RunStoreLike | null = null;
   private tmpDir: string | null = null;
   private traceBefore: tf.Tensor[] | null = null;
@@ -234,16 +232,15 @@ export class RegretPlugin extends Plugin<RegretOptions> {
       if (d.method === 'statistics') return new StatisticsScope(d, anatomy, { ballFactor: o.feasible.ballFactor, unconstrained: o.feasible.unconstrained, rcond: o.feasible.rcond, perRound });
       return new LocalRoundsScope(d, anatomy, this.trainer.loss, budget, this.spillDir(d.key), { ...common, perRound });
     });
-    this.plan = emptyPlan();
+    // What the scopes read each round, asked of core: computed once per round for every plugin.
     for (const s of this.scopes) {
       const d = s.desc;
       if (d.kind === 'network') continue;
       const p = anatomy.layers[d.layerIndex!];
-      if (d.method === 'statistics' && p.kind === 'dense') (d.kind === 'neurons' ? this.plan.diagonals : this.plan.grams).add(p.index);
-      else {
-        const key = d.subBatch ?? Infinity;
-        if (!this.plan.jacobians.has(key)) this.plan.jacobians.set(key, new Set());
-        this.plan.jacobians.get(key)!.add(p.index);
+      if (d.method === 'statistics' && p.kind === 'dense') {
+        this.trainer.requireDerived(d.kind === 'neurons' ? { gramDiagonals: [p.index] } : { grams: [p.index] });
+      } else {
+        this.trainer.requireDerived({ jacobians: [{ layer: p.index, subBatch: d.subBatch }] });
       }
     }
     this.results = {
@@ -382,7 +379,7 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     const due = this.scopes.filter((s) => scheduled(s.desc, ctx.round));
     if (due.length === 0) return;
     const t0 = performance.now();
-    const jac = new RoundJacobians(this.trainer.anatomy, capture, this.plan);
+    const jac = ctx.derived!;
     const memo: { residual?: tf.Tensor2D } = {};
     const input: RoundInput = {
       round: ctx.round, loss, capture, jac, gamma: this.gamma,
@@ -392,7 +389,6 @@ export class RegretPlugin extends Plugin<RegretOptions> {
       await jac.prepare();
       for (const s of due) await s.record(input);
     } finally {
-      jac.dispose();
       memo.residual?.dispose();
     }
     this.results.timing.recordMs += performance.now() - t0;
@@ -422,7 +418,11 @@ export class RegretPlugin extends Plugin<RegretOptions> {
         t.dispose();
       }
       const dir = path.join(this.store!.traceDir!, PLUGIN_NAME, `round-${String(ctx.round).padStart(6, '0')}`);
-      const save = async (name: string, t: tf.Tensor) => writeNpyAtomic(path.join(dir, `${name}.npy`), { dtype: 'float32', shape: t.shape, data: await t.data() as Float32Array });
+      const save = async (name: string, t: tf.Tensor) => {
+        const raw = await t.data();
+        const data = raw instanceof Float32Array ? raw : Float32Array.from(raw as ArrayLike<number>); // int32 class labels
+        return writeNpyAtomic(path.join(dir, `${name}.npy`), { dtype: 'float32', shape: t.shape, data });
+      };
       await save('x', ctx.capture.x);
       await save('y', ctx.capture.y);
       await save('f', ctx.capture.output);

@@ -21,7 +21,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const { x, y } = dataFor(net, 4, 3);
       const before = tf.memory().numTensors;
       const cap = captureForward(anatomy, x, { inputs: true, preActivations: true });
-      const input = cap.poolInputs.get('0:0')!;
+      const poolNode = anatomy.graph.find((n) => n.stage?.layer === 0 && n.stage.index === 0)!;
+      const input = cap.nodeRounds.get(poolNode.id)!.inputs[0];
       const mask = await cap.poolMask(0, 0).data();
       const values = (await input.data()) as Float32Array;
       const [B, H, W, C] = input.shape;

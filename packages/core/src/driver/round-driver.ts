@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchCapture, anyNeed } from '../capture.js';
+import { RoundJacobians, type JacobianPlan } from '../derived/round-jacobians.js';
 import type { BatchContext, CancelInfo, EpochContext, RunContext, RunSummary } from '../hooks.js';
 import { StopTraining } from '../stop.js';
 import type { Trainer } from '../trainer.js';
@@ -135,7 +136,7 @@ export class RoundDriver {
    */
   async openRound(x: tf.Tensor, y: tf.Tensor, place: RoundPlace, ownsBatch: boolean): Promise<OpenRound> {
     const capture = new BatchCapture(this.trainer.anatomy, x, y);
-    const ctx: BatchContext = { run: this.run, epoch: place.epoch, batch: place.batch, round: this.summary.rounds + 1, indices: place.indices, capture, loss: NaN, row: {} };
+    const ctx: BatchContext = { run: this.run, epoch: place.epoch, batch: place.batch, round: this.summary.rounds + 1, indices: place.indices, capture, derived: null, loss: NaN, row: {} };
     const round: OpenRound = { ctx, disposers: [], ownsBatch, closed: false };
     try {
       const h = this.trainer.hooks;
@@ -144,6 +145,8 @@ export class RoundDriver {
         const { anatomy, loss, captureNeeds } = this.trainer;
         (this.owner === 'trainer' ? trainingPass : observingPass)(anatomy, loss, captureNeeds, capture);
         ctx.loss = (await capture.loss.data())[0];
+        // Lazy: each quantity is computed on first use, so rounds where nobody reads cost nothing.
+        ctx.derived = new RoundJacobians(anatomy, capture, this.trainer.derivedPlan as JacobianPlan);
         if (h.afterForward.isUsed()) await h.afterForward.promise(ctx);
         if (h.afterBackward.isUsed()) await h.afterBackward.promise(ctx);
         if (!Number.isFinite(ctx.loss)) throw new StopTraining(`loss became ${ctx.loss} at round ${ctx.round}`, 'diverged');
@@ -234,6 +237,7 @@ export class RoundDriver {
     if (round.closed) return;
     round.closed = true;
     for (const d of round.disposers.splice(0)) d();
+    round.ctx.derived?.dispose();
     const { capture } = round.ctx;
     capture.dispose();
     if (round.ownsBatch) tf.dispose([capture.x, capture.y]);

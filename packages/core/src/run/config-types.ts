@@ -17,6 +17,26 @@ export interface ModelSpec {
   loss: LossName;
 }
 
+/**
+ * A tfjs Layers model the user saved with `model.save('file://…')`: its model.json (path relative
+ * to the config file) and the weight files its weightsManifest names, beside it.
+ */
+export interface SavedModelSpec {
+  saved: string;
+  /** Default: the loss of the saved model's trainingConfig (a model saved after compile()). */
+  loss?: LossName;
+}
+
+/** What `model` may be in a config file. */
+export type AnyModelSpec = ModelSpec | SavedModelSpec;
+
+/** `model` once validated: a saved model's loss is settled (from the config, else its trainingConfig). */
+export type ResolvedModelSpec = ModelSpec | (SavedModelSpec & { loss: LossName });
+
+export function isSavedModelSpec(m: AnyModelSpec): m is SavedModelSpec {
+  return typeof (m as { saved?: unknown }).saved === 'string';
+}
+
 interface DataCommon {
   limit?: number;
   testLimit?: number;
@@ -24,10 +44,32 @@ interface DataCommon {
   flatten?: boolean;
 }
 
+/** The built-in sources: files the run reads into tensors. */
 export type DataSpec =
   | (DataCommon & { source: 'mnist'; dir?: string })
   | (DataCommon & { source: 'idx'; trainImages: string; trainLabels: string; testImages?: string; testLabels?: string })
   | (DataCommon & { source: 'cifar10'; dir: string });
+
+/**
+ * A streamed source: an ES module (path relative to the config file) whose export, called with
+ * `{ tf, seed, batchSize }`, returns (or resolves to) a `tf.data.Dataset`-like of `{ xs, ys }`
+ * batches, or `{ train, validation? }` of them. The run trains with `Trainer.fitDataset`, batch by batch.
+ */
+export interface ModuleDataSpec {
+  source: 'module';
+  path: string;
+  /** Default "default". */
+  export?: string;
+  /** Given: one iterator runs across epochs, this many batches each (an endless stream needs it). Else each epoch is one pass. */
+  batchesPerEpoch?: number;
+}
+
+/** What `data` may be in a config file: a built-in source or a streamed one. */
+export type AnyDataSpec = DataSpec | ModuleDataSpec;
+
+export function isModuleData(d: AnyDataSpec): d is ModuleDataSpec {
+  return d.source === 'module';
+}
 
 export interface TraceSpec {
   every?: number;
@@ -35,7 +77,12 @@ export interface TraceSpec {
   maxRounds?: number;
 }
 
-export interface RunConfig {
+/**
+ * A run config. `RunConfig` alone has a built-in model spec and a built-in data source (what code
+ * that builds configs writes); `RunConfig<AnyModelSpec, AnyDataSpec>` is any config the schema
+ * accepts, `RunConfig<ResolvedModelSpec, AnyDataSpec>` one that passed validation (run.json's `config`).
+ */
+export interface RunConfig<M extends AnyModelSpec = ModelSpec, D extends AnyDataSpec = DataSpec> {
   $schema?: string;
   name: string;
   seed: number;
@@ -44,8 +91,8 @@ export interface RunConfig {
   shuffle?: boolean;
   backend?: 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
   validation?: boolean;
-  model: ModelSpec;
-  data: DataSpec;
+  model: M;
+  data: D;
   optimizer: { name: string; options?: Record<string, unknown> };
   plugins?: { name: string; options?: Record<string, unknown> }[];
   output: { dir: string; trace?: TraceSpec };

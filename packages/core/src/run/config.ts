@@ -10,7 +10,7 @@ import { CIFAR10_FILES, CIFAR_RECORD } from '../data/cifar.js';
 import { peekIdx } from '../data/idx.js';
 import { mnistDefaultPaths, mnistPaths } from '../data/mnist.js';
 import { DataFileError, isGzip, readBytes } from '../data/read.js';
-import type { DataSpec, RunConfig } from './config-types.js';
+import { isModuleData, isSavedModelSpec, type AnyDataSpec, type AnyModelSpec, type DataSpec, type ModelSpec, type ResolvedModelSpec, type RunConfig } from './config-types.js';
 import { describeCatalog, optimizerCatalog, type OptimizerEntry } from './optimizers.js';
 import {
   discoverPluginNames, loadInstalledPlugins, loadPluginModule, type LoadedPluginModule, PluginLoadError,
@@ -18,7 +18,9 @@ import {
 import { ConfigError, type ConfigProblem } from './problems.js';
 import { checkAgainst, readSchema } from './schemas.js';
 import { configSizeProblem, layerCountProblem, textDepthProblem, valueDepthProblem } from './limits.js';
+import { checkSavedModel, type SavedModelCheck } from './saved-model.js';
 import { checkModel, trainingFlops, type DataShape } from './shapes.js';
+import { checkModuleFile } from './stream-data.js';
 
 export const RUN_CONFIG_SCHEMA = 'run-config.schema.json';
 let configSchema: object | undefined;
@@ -29,19 +31,28 @@ export function runConfigSchema(): object {
 
 /** A config that passed every check, with what it refers to already resolved. */
 export interface ResolvedConfig {
-  config: RunConfig;
+  /** The config as validated; a saved model's `loss` filled in from its trainingConfig when the config leaves it out. */
+  config: RunConfig<ResolvedModelSpec, AnyDataSpec>;
   /** Named in messages: the config file, or "demo config". */
   source: string;
   /** Folder that relative paths in the config resolve against. */
   baseDir: string;
   optimizer: OptimizerEntry;
   plugins: { module: LoadedPluginModule; options: unknown }[];
-  /** Per-sample input shape and class count of the data. */
-  data: DataShape;
-  /** Per-sample output shape of the model. */
-  outputShape: number[];
-  /** Estimated FLOPs per training step (lets backend selection consider webgpu for big models). */
+  /**
+   * Per-sample input shape and class count of the data; null for a streamed source (`data.source:
+   * "module"`), whose shapes are known once the runner opens the stream (checked then, before any work).
+   */
+  data: DataShape | null;
+  /**
+   * Per-sample output shape of the model; null for a saved model, whose output shape is known once
+   * tfjs has built it (the runner reads it from the model and checks it before any work).
+   */
+  outputShape: number[] | null;
+  /** Estimated FLOPs per training step (lets backend selection consider webgpu for big models); for a saved model a lower bound. */
   flopsPerStep: number;
+  /** `model.saved`: the saved model as checked from its files. */
+  saved?: SavedModelCheck;
 }
 
 export interface ValidateOptions {
@@ -90,25 +101,46 @@ export async function validateConfig(raw: unknown, opts: ValidateOptions): Promi
   if (limit) throw new ConfigError(opts.source, [limit]);
   const problems = checkAgainst(runConfigSchema(), raw);
   if (!isObj(raw)) throw new ConfigError(opts.source, problems);
-  const cfg = raw as unknown as RunConfig;
+  const cfg = raw as unknown as RunConfig<AnyModelSpec, AnyDataSpec>;
 
   const optimizer = await checkOptimizer(raw.optimizer, opts.cwd, problems);
   const plugins = await checkPlugins(raw.plugins, opts.cwd, problems);
 
   let data: DataShape | null = null;
   let outputShape: number[] | null = null;
-  if (isObj(raw.data) && !hasProblemUnder(problems, '/data')) {
+  const dataOk = isObj(raw.data) && !hasProblemUnder(problems, '/data');
+  const streamed = dataOk && isModuleData(cfg.data);
+  if (dataOk && isModuleData(cfg.data)) {
+    checkModuleFile(cfg.data, opts.baseDir, problems);
+    if (cfg.shuffle === true) {
+      problems.push({ pointer: '/shuffle', message: 'true has no effect on a streamed source (data.source "module"): the stream\'s order is its own; shuffle in the pipeline (the export receives seed) and leave shuffle out' });
+    }
+  } else if (dataOk && !isModuleData(cfg.data)) {
     data = checkDataFiles(cfg.data, opts.baseDir, problems);
     if (cfg.validation && cfg.data.source === 'idx' && !cfg.data.testImages) {
       problems.push({ pointer: '/validation', message: 'true needs test data: set data.testImages and data.testLabels (or turn validation off)' });
     }
-    if (isObj(raw.model) && !hasProblemUnder(problems, '/model')) outputShape = checkModel(cfg.model, cfg.data, data, problems);
+  }
+  // A saved model's files are checked even when the data is not (they are independent).
+  let saved: SavedModelCheck | null = null;
+  const modelOk = isObj(raw.model) && !hasProblemUnder(problems, '/model');
+  if (modelOk && isSavedModelSpec(cfg.model)) {
+    saved = checkSavedModel(cfg.model, opts.baseDir, data, dataOk && !isModuleData(cfg.data) ? cfg.data.target : undefined, problems);
+  } else if (modelOk && dataOk) {
+    outputShape = checkModel(cfg.model as ModelSpec, isModuleData(cfg.data) ? {} : cfg.data, data, problems);
   }
   if (isObj(raw.output) && typeof raw.output.dir === 'string') checkOutputDir(path.resolve(opts.baseDir, raw.output.dir), problems);
-  if (problems.length > 0 || !optimizer || !data || !outputShape) throw new ConfigError(opts.source, problems);
+  if (problems.length > 0 || !optimizer || !(data || streamed) || !(outputShape || saved)) throw new ConfigError(opts.source, problems);
+  if (saved) {
+    return {
+      config: { ...cfg, model: { ...cfg.model, loss: saved.loss } }, source: opts.source, baseDir: opts.baseDir, optimizer, plugins, data,
+      outputShape: null, flopsPerStep: 3 * saved.flopsPerSample * cfg.batchSize, saved,
+    };
+  }
+  const config = cfg as RunConfig<ModelSpec, AnyDataSpec>;
   return {
-    config: cfg, source: opts.source, baseDir: opts.baseDir, optimizer, plugins, data, outputShape,
-    flopsPerStep: trainingFlops(cfg.model, cfg.batchSize),
+    config, source: opts.source, baseDir: opts.baseDir, optimizer, plugins, data, outputShape,
+    flopsPerStep: trainingFlops(config.model, config.batchSize),
   };
 }
 

@@ -20,9 +20,9 @@ export interface RunData {
   files: DataFileRecord[];
 }
 
-/** One data file a run read. */
+/** One data file a run read; `module`: the data module of a streamed source (`data.source: "module"`), whose code made the data. */
 export interface DataFileRecord {
-  split: 'train' | 'test';
+  split: 'train' | 'test' | 'module';
   path: string;
   bytes: number;
   sha256: string;

@@ -1,5 +1,12 @@
 // Run orchestration: configs, run folders, checkpoints, trace, reports. The CLI is a thin layer on this.
 export type { RunConfig, ModelSpec, LayerSpec, DataSpec, TraceSpec, LossName } from './config-types.js';
+export type { SavedModelSpec, AnyModelSpec, ResolvedModelSpec, ModuleDataSpec, AnyDataSpec } from './config-types.js';
+export { isSavedModelSpec, isModuleData } from './config-types.js';
+export { openStreamData, checkStreamAgainstModel, OpenedStream, StreamDataError, type StreamRecord } from './stream-data.js';
+export {
+  checkSavedModel, loadSavedModel, savedModelFiles, savedModelHandler, copySavedModel, SavedModelError,
+  type SavedModelCheck, type SavedModelRecord, type LoadedSavedModel,
+} from './saved-model.js';
 export { ConfigError, formatProblems, type ConfigProblem } from './problems.js';
 export { UsageError } from './errors.js';
 export { loadConfigFile, validateConfig, runConfigSchema, type ResolvedConfig, type ValidateOptions } from './config.js';
@@ -12,8 +19,10 @@ export {
   type LoadedPluginModule, type InstalledPlugins,
 } from './plugins.js';
 export { RunStore, tracePlan, runFolderPath, CHECKPOINT_DIR, TRACE_DIR, WEIGHTS_DIR, REPORT_HTML, RUN_LOCK, RESERVED_NAMES, DEFAULT_TRACE_MAX_ROUNDS } from './store.js';
+export { SAVED_MODEL_DIR } from './store.js';
 export { saveCheckpoint, readCheckpoint, restoreCheckpoint, verifyCheckpoint, CheckpointError, CHECKPOINT_PLUGINS_DIR, type CheckpointState } from './checkpoint.js';
 export { TraceRecorder, kerasDescription, TRACE_FORMAT, type TraceIndex, type TraceRound, type KerasModel } from './trace.js';
+export { savedKerasDescription, type TracedSavedModel } from './trace.js';
 export { recordMetrics, readMetrics, truncateMetrics, checkMetricsCover, type TaggedRow } from './metrics.js';
 export { acquireRunLock, RunLockedError, type RunLock, type LockOwner } from './lock.js';
 export { LIMITS } from './limits.js';

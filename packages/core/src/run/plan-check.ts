@@ -22,11 +22,17 @@ function optionPointer(base: string, option: string): string {
   return pointerJoin(base, ...option.split('.'));
 }
 
-/** The run as plugins' `preflight` sees it, from the config, the data's headers and where it resumes. */
-export function runPlan(resolved: ResolvedConfig, model: LayersModel, initialEpoch: number, runFolder: string | null): RunPlan {
+/**
+ * The run as plugins' `preflight` sees it, from the config, the data's headers and where it
+ * resumes; a streamed source gives its own numbers (`stream`: batches per epoch, and samples —
+ * counted, or batches × batch size as an upper bound).
+ */
+export function runPlan(resolved: ResolvedConfig, model: LayersModel, initialEpoch: number, runFolder: string | null,
+  stream?: { samples: number; batchesPerEpoch: number }): RunPlan {
   const cfg = resolved.config;
-  const samples = resolved.data.samples;
-  const batchesPerEpoch = Math.ceil(samples / cfg.batchSize);
+  if (!stream && !resolved.data) throw new Error('runPlan: a streamed source needs the stream\'s numbers (open it first)');
+  const samples = stream ? stream.samples : resolved.data!.samples;
+  const batchesPerEpoch = stream ? stream.batchesPerEpoch : Math.ceil(samples / cfg.batchSize);
   return {
     samples, batchSize: cfg.batchSize, batchesPerEpoch, epochs: cfg.epochs, initialEpoch,
     rounds: Math.max(cfg.epochs - initialEpoch, 0) * batchesPerEpoch, loss: resolveLoss(model, cfg.model.loss), runFolder,

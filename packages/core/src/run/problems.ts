@@ -50,6 +50,8 @@ export function describeAjvErrors(errors: readonly ErrorObject[], prefix = ''): 
   const seen = new Set<string>();
   for (const e of errors) {
     if (oneOfPaths.some((p) => e.schemaPath.startsWith(p))) continue;
+    // `if` only says that its then/else branch failed; the branch's own errors say how.
+    if (e.keyword === 'if') continue;
     const problem = describeOne(e, prefix);
     const key = `${problem.pointer}\n${problem.message}`;
     if (!seen.has(key)) {

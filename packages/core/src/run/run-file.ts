@@ -1,8 +1,10 @@
 /** run.json: what a run was (config, versions, backend, seed) and how it went (status, timings, summary). */
 import type { RunSummary } from '../hooks.js';
 import type { RunDir } from '../store/run-dir.js';
-import type { RunConfig } from './config-types.js';
+import type { AnyDataSpec, ResolvedModelSpec, RunConfig } from './config-types.js';
 import type { DataFileRecord } from './data.js';
+import type { SavedModelRecord } from './saved-model.js';
+import type { StreamRecord } from './stream-data.js';
 
 export const RUN_FORMAT = 'taylorlens-run/1';
 
@@ -29,8 +31,8 @@ export interface RunFile {
   status: RunFileStatus;
   /** Why it ended if not completed normally (divergence, signal, error, a plugin's stop). */
   reason?: string;
-  /** The config exactly as validated. */
-  config: RunConfig;
+  /** The config exactly as validated (a saved model's loss filled in when it came from its trainingConfig). */
+  config: RunConfig<ResolvedModelSpec, AnyDataSpec>;
   /** Folder the config's relative paths resolve against. */
   configDir: string;
   seed: number;
@@ -38,11 +40,14 @@ export interface RunFile {
   versions: Record<string, string | null>;
   plugins: { name: string; package: string; version: string | null }[];
   optimizer: { name: string; provider: string };
-  model: { description: string; parameters: number; layers: string };
+  /** `saved`: a model the config named as `model.saved`, copied into the run folder (`saved-model/`). */
+  model: { description: string; parameters: number; layers: string; saved?: SavedModelRecord & { lossFrom: 'config' | 'trainingConfig' } };
   /** The data in words: source, where from, sizes, target. */
   data: string;
-  /** Provenance: every data file read (path, bytes, sha256), as of the latest session. */
+  /** Provenance: every data file read (path, bytes, sha256), as of the latest session; a streamed source's module file has split "module". */
   dataFiles?: DataFileRecord[];
+  /** Only for a streamed source (`data.source: "module"`): the data were streamed batch by batch from this module's export. */
+  stream?: StreamRecord;
   /** Warnings of every session (plugins' `warning` events and the core's own), each once with a count. */
   warnings?: RunWarning[];
   createdAt: string;

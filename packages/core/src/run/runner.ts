@@ -5,29 +5,37 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { modelAnatomy } from '../anatomy.js';
 import { selectBackend } from '../backend.js';
 import type { WarningEvent } from '../events.js';
 import { STAGE_REPORT, type RunSummary } from '../hooks.js';
+import { resolveLoss } from '../losses.js';
 import { preflight } from '../preflight.js';
 import { RUN_JSON, RunDir } from '../store/run-dir.js';
 import type { Plugin } from '../plugin.js';
-import { Trainer } from '../trainer.js';
+import { Trainer, type TrainerState } from '../trainer.js';
 import { readCheckpoint, restoreCheckpoint, saveCheckpoint, verifyCheckpoint, type CheckpointState } from './checkpoint.js';
 import { validateConfig, type ResolvedConfig } from './config.js';
 import type { OptimizerEntry } from './optimizers.js';
 import { disposeRunData, loadRunData, type DataFileRecord, type RunData } from './data.js';
+import { checkStreamAgainstModel, openStreamData, StreamDataError, type OpenedStream, type StreamRecord } from './stream-data.js';
 import { checkMetricsCover, recordMetrics, truncateMetrics } from './metrics.js';
+import { isModuleData, isSavedModelSpec, type AnyDataSpec, type DataSpec, type ModelSpec, type ModuleDataSpec, type RunConfig, type ResolvedModelSpec } from './config-types.js';
 import { buildModel, describeModel } from './model.js';
 import { UsageError } from './errors.js';
 import { writeFinalWeights } from './final-weights.js';
 import { acquireRunLock, takeoverMessage, type RunLock } from './lock.js';
 import { checkPluginsAgainstModel, runPlan } from './plan-check.js';
-import { ConfigError } from './problems.js';
+import { ConfigError, type ConfigProblem } from './problems.js';
 import { writeRunReport } from './report.js';
 import { readRunFile, RUN_FORMAT, writeRunFile, type RunFile, type RunFileStatus, type RunSession, type RunWarning } from './run-file.js';
 import { RunSignals } from './signals.js';
-import { RunStore } from './store.js';
-import { TraceRecorder } from './trace.js';
+import {
+  checkLoadedAgainstData, copySavedModel, describeSavedModel, loadedShapes, loadSavedModel, recordFrom, type LoadedSavedModel,
+} from './saved-model.js';
+import { RunStore, TRACE_DIR } from './store.js';
+import { savedKerasDescription, TraceRecorder } from './trace.js';
 import { runtimeVersions } from './versions.js';
 
 /** What a run tells its user; the CLI prints, tests collect. */
@@ -103,7 +111,11 @@ export async function resumeRun(dir: string, opts: RunOptions): Promise<RunOutco
     if (run.status === 'diverged') {
       throw new UsageError(`cannot resume ${runDir.dir}: the run diverged (${run.reason ?? 'non-finite loss'}); resuming would repeat it. Start a new run with a smaller learning rate`);
     }
-    const resolved = await validateConfig(run.config, { source: runDir.path('run.json') + ' (config)', baseDir: run.configDir, cwd: opts.cwd });
+    // A saved model resumes from the copy the run made of it, not from wherever the original is now.
+    const config = isSavedModelSpec(run.config.model) && run.model.saved
+      ? { ...run.config, model: { ...run.config.model, saved: runDir.path(run.model.saved.modelJson) } }
+      : run.config;
+    const resolved = await validateConfig(config, { source: runDir.path('run.json') + ' (config)', baseDir: run.configDir, cwd: opts.cwd });
     let ckpt: CheckpointState | null;
     try {
       ckpt = readCheckpoint(runDir);
@@ -141,7 +153,9 @@ function dataChanges(before: DataFileRecord[] | undefined, now: DataFileRecord[]
   for (const b of before) {
     const n = now.find((x) => x.split === b.split && x.path === b.path);
     if (!n) out.push(`the run read ${b.path} (${b.split}) before, this session does not`);
-    else if (n.sha256 !== b.sha256) out.push(`data file ${b.path} changed since the run started (sha256 ${b.sha256.slice(0, 12)}… → ${n.sha256.slice(0, 12)}…, ${b.bytes} → ${n.bytes} bytes): the resumed run trains on different data`);
+    else if (n.sha256 !== b.sha256 && b.split === 'module') {
+      out.push(`data module ${b.path} changed since the run started (sha256 ${b.sha256.slice(0, 12)}… → ${n.sha256.slice(0, 12)}…, ${b.bytes} → ${n.bytes} bytes): the resumed run streams from different code`);
+    } else if (n.sha256 !== b.sha256) out.push(`data file ${b.path} changed since the run started (sha256 ${b.sha256.slice(0, 12)}… → ${n.sha256.slice(0, 12)}…, ${b.bytes} → ${n.bytes} bytes): the resumed run trains on different data`);
   }
   return out;
 }
@@ -155,20 +169,26 @@ async function execute(resolved: ResolvedConfig, opts: RunOptions, resume: Resum
   const outRoot = path.resolve(resolved.baseDir, cfg.output.dir);
 
   // Everything that can refuse the run, before the run folder exists (resuming: before it changes).
-  const model = buildModel(cfg.model, cfg.seed);
+  const { model, outputShape, saved } = await modelOf(resolved);
   let optimizer: ReturnType<OptimizerEntry['create']> | null = null;
-  let data: RunData | null = null;
+  let stream: OpenedStream | null = null;
+  let data: TrainingData | null = null;
   let plugins: Plugin[];
   let runDir: RunDir;
   let lock: RunLock | null = null;
   try {
     optimizer = resolved.optimizer.create(cfg.optimizer.options ?? {});
+    // A streamed source is opened (its module run, its first batch checked against the model) before the plugins plan with its numbers.
+    if (isModuleData(cfg.data)) stream = await openStream(resolved, cfg.data, model, outputShape, saved, from.epoch);
+    const streamPlan = stream ? { samples: stream.plannedSamples, batchesPerEpoch: stream.batchesPerEpoch ?? 0 } : undefined;
     // A new run's folder gets its name only when created; plugins check their paths against its place.
-    const plan = runPlan(resolved, model, from.epoch, resume?.runDir.dir ?? path.join(outRoot, '(new run folder)'));
+    const plan = runPlan(resolved, model, from.epoch, resume?.runDir.dir ?? path.join(outRoot, '(new run folder)'), streamPlan);
     const checked = await checkPluginsAgainstModel(resolved, model, optimizer, plan);
     if (checked.problems.length > 0) throw new ConfigError(resolved.source, checked.problems);
     plugins = checked.plugins;
-    data = loadRunData(cfg.data, resolved.baseDir, resolved.outputShape, cfg.validation ?? false);
+    data = stream
+      ? streamData(stream, cfg, resolved.baseDir)
+      : tensorData(loadRunData(cfg.data as DataSpec, resolved.baseDir, outputShape, cfg.validation ?? false), cfg);
     if (resume) {
       runDir = resume.runDir;
     } else {
@@ -183,13 +203,130 @@ async function execute(resolved: ResolvedConfig, opts: RunOptions, resume: Resum
     // Nothing written yet: release what was built and report the error as it is.
     optimizer?.dispose();
     model.dispose();
-    if (data) disposeRunData(data);
+    if (data) data.dispose();
+    else stream?.dispose();
     throw e;
   }
   try {
-    return await runIn(runDir, { resolved, opts, resume, choice, model, optimizer, plugins, data, t0, from });
+    return await runIn(runDir, { resolved, opts, resume, choice, model, saved, optimizer, plugins, data, t0, from });
   } finally {
     lock?.release();
+  }
+}
+
+/**
+ * The model a config names and its per-sample output shape: built from the layer specs, or loaded
+ * from the saved files and checked against the data and what taylorlens can train (before any work:
+ * problems are ConfigErrors at /model/saved, exit 2, nothing written).
+ */
+async function modelOf(resolved: ResolvedConfig): Promise<{ model: LayersModel; outputShape: number[]; saved: LoadedSavedModel | null }> {
+  const cfg = resolved.config;
+  if (!resolved.saved) {
+    return { model: buildModel(cfg.model as ModelSpec, cfg.seed), outputShape: resolved.outputShape!, saved: null };
+  }
+  let loaded: LoadedSavedModel;
+  try {
+    loaded = await loadSavedModel(resolved.saved);
+  } catch (e) {
+    throw new ConfigError(resolved.source, [{ pointer: '/model/saved', message: (e as Error).message }]);
+  }
+  const problems: ConfigProblem[] = [];
+  const shapes = loadedShapes(loaded, problems);
+  // A streamed source's shapes are checked against the loaded model once the stream is open.
+  if (shapes && resolved.data && !isModuleData(cfg.data)) checkLoadedAgainstData(loaded, shapes, resolved.data, cfg.data.target, problems);
+  if (problems.length === 0) {
+    const file = resolved.saved.file;
+    try {
+      const loss = resolveLoss(loaded.model, cfg.model.loss);
+      const layers = modelAnatomy(loaded.model, { lossAbsorbs: loss.absorbs }).layers;
+      layers.forEach((l, i) => {
+        if (l.activation !== 'softmax') return;
+        if (i < layers.length - 1 || loss.absorbs !== 'softmax') {
+          problems.push({
+            pointer: '/model/saved',
+            message: `${file}: layer "${l.name}" has a softmax activation, which is allowed only on the last Dense/Conv2D layer with loss "softmaxCrossEntropy" (which applies it to the logits)`,
+          });
+        }
+      });
+    } catch (e) {
+      problems.push({ pointer: '/model/saved', message: `${file}: taylorlens cannot train this model: ${(e as Error).message.split('\n')[0]}` });
+    }
+  }
+  if (problems.length > 0) {
+    loaded.model.dispose();
+    throw new ConfigError(resolved.source, problems);
+  }
+  return { model: loaded.model, outputShape: shapes!.output, saved: loaded };
+}
+
+/** What a run trains on: tensors in memory (the built-in sources) or a stream (`data.source: "module"`). */
+interface TrainingData {
+  /** run.json's `data`, in words. */
+  description: string;
+  files: DataFileRecord[];
+  batchesPerEpoch: number;
+  /** run.json's `stream`: the data were streamed (null: tensors). */
+  stream: StreamRecord | null;
+  /** Train the whole run (from `resume` when given). */
+  fit(t: Trainer, resume: TrainerState | undefined): Promise<RunSummary>;
+  dispose(): void;
+}
+
+function tensorData(d: RunData, cfg: RunConfig<ResolvedModelSpec, AnyDataSpec>): TrainingData {
+  return {
+    description: d.description, files: d.files, batchesPerEpoch: Math.ceil(d.x.shape[0] / cfg.batchSize), stream: null,
+    fit: (t, resume) => t.fit(d.x, d.y, {
+      epochs: cfg.epochs, batchSize: cfg.batchSize, shuffle: cfg.shuffle ?? true, seed: cfg.seed,
+      validationData: d.test ? [d.test.x, d.test.y] : undefined, resume,
+    }),
+    dispose: () => disposeRunData(d),
+  };
+}
+
+/**
+ * A stream, trained with `Trainer.fitDataset`: batch by batch, a fresh pass per epoch (or one
+ * iterator across epochs with data.batchesPerEpoch). Plugins that draw samples read passes of
+ * their own over the same stream (`run.inputs`, which fitDataset sets to `streamSamples(stream)`).
+ */
+function streamData(s: OpenedStream, cfg: RunConfig<ResolvedModelSpec, AnyDataSpec>, baseDir: string): TrainingData {
+  return {
+    description: s.description(baseDir), files: [s.file], batchesPerEpoch: s.batchesPerEpoch ?? 0, stream: s.record(),
+    fit: (t, resume) => t.fitDataset(s.train, {
+      epochs: cfg.epochs, seed: cfg.seed, batchesPerEpoch: s.spec.batchesPerEpoch,
+      validationData: s.validation ? [s.validation.x, s.validation.y] : undefined, resume,
+    }),
+    dispose: () => s.dispose(),
+  };
+}
+
+/**
+ * Open a streamed source before any work: import the module, call its export, read the first
+ * batch (after the batches a resumed run already trained, with data.batchesPerEpoch), check it
+ * against the model, and count one pass when nothing says how many batches an epoch has. Every
+ * problem is a ConfigError naming the field and the module (exit 2, nothing written).
+ */
+async function openStream(resolved: ResolvedConfig, spec: ModuleDataSpec, model: LayersModel, outputShape: number[],
+  saved: LoadedSavedModel | null, fromEpoch: number): Promise<OpenedStream> {
+  const cfg = resolved.config;
+  let s: OpenedStream;
+  try {
+    s = await openStreamData(spec, resolved.baseDir, {
+      seed: cfg.seed, batchSize: cfg.batchSize, validation: cfg.validation ?? false, skipBatches: fromEpoch * (spec.batchesPerEpoch ?? 0),
+    });
+  } catch (e) {
+    throw e instanceof StreamDataError ? new ConfigError(resolved.source, e.problems) : e;
+  }
+  try {
+    const problems: ConfigProblem[] = [];
+    const input = (model.inputs[0].shape as (number | null)[]).slice(1) as number[];
+    const inputFrom = saved ? `the input of ${resolved.saved!.file}` : 'model.input';
+    checkStreamAgainstModel(s, { input, output: outputShape, inputFrom }, cfg.model.loss, cfg.batchSize, problems);
+    if (problems.length > 0) throw new ConfigError(resolved.source, problems);
+    await s.plan();
+    return s;
+  } catch (e) {
+    s.dispose();
+    throw e instanceof StreamDataError ? new ConfigError(resolved.source, e.problems) : e;
   }
 }
 
@@ -198,24 +335,26 @@ interface Prepared {
   opts: RunOptions;
   resume: Resume | null;
   choice: { name: string; source: string };
-  model: ReturnType<typeof buildModel>;
+  model: LayersModel;
+  /** The saved model the run trains (config model.saved), as loaded. */
+  saved: LoadedSavedModel | null;
   optimizer: ReturnType<OptimizerEntry['create']>;
   plugins: Plugin[];
-  data: RunData;
+  data: TrainingData;
   t0: number;
   from: { epoch: number; round: number };
 }
 
 /** The run itself, in its (locked) folder: train, then the final files and the report. */
 async function runIn(runDir: RunDir, p: Prepared): Promise<RunOutcome> {
-  const { resolved, opts, resume, choice, model, optimizer, plugins, data, t0, from } = p;
+  const { resolved, opts, resume, choice, model, saved, optimizer, plugins, data, t0, from } = p;
   const cfg = resolved.config;
   const rep = opts.reporter;
   const store = new RunStore(runDir, cfg.output.trace);
   const session: RunSession = {
     startedAt: new Date(t0).toISOString(), fromEpoch: from.epoch, fromRound: from.round, status: 'running', backend: choice.name,
   };
-  const run: RunFile = resume?.run ?? newRunFile(resolved, choice, t0, opts.cwd);
+  const run: RunFile = resume?.run ?? newRunFile(resolved, choice, t0, opts.cwd, saved);
   const previousData = run.dataFiles;
   run.status = 'running';
   delete run.reason;
@@ -224,6 +363,8 @@ async function runIn(runDir: RunDir, p: Prepared): Promise<RunOutcome> {
   run.sessions.push(session);
   run.data = data.description;
   run.dataFiles = data.files;
+  if (data.stream) run.stream = data.stream;
+  else delete run.stream;
   const warn = warner(run, rep);
   for (const n of resume?.notes ?? []) warn('core', n);
   for (const n of dataChanges(previousData, data.files)) warn('core', n);
@@ -262,14 +403,24 @@ async function runIn(runDir: RunDir, p: Prepared): Promise<RunOutcome> {
       run.model.layers = t.anatomy.describe();
       await preflight(t.anatomy, t.loss);
       if (resume?.ckpt) await restoreCheckpoint(runDir, resume.ckpt, t);
+      // A new run of a saved model keeps a copy of it (model.json and weights, as read) in saved-model/.
+      if (saved && !resume) run.model.saved = { ...copySavedModel(runDir, saved), lossFrom: saved.check.lossFrom };
       writeRunFile(runDir, run);
       changed = true;
       if (resume) {
         const cut = truncateMetrics(runDir, from.epoch, from.round, resume.ckpt?.epochRow ?? null);
         rep.info(`resuming ${runDir.dir} from epoch ${from.epoch} (round ${from.round}); dropped ${cut.dropped} metrics row(s) written after that checkpoint`);
+        if (data.stream) {
+          rep.info(`the data are streamed from ${data.stream.module}: this session opened the stream afresh (${data.stream.skipped > 0
+            ? `and read and dropped the ${data.stream.skipped} batches already trained`
+            : 'each epoch is a fresh pass'}); it continues as the run left alone would only if the stream yields the same batches in a new process`);
+        }
       }
       if (store.traceDir) {
-        recorder = new TraceRecorder(store, cfg.model, cfg.data.target, t.anatomy, resume ? TraceRecorder.read(store.traceDir) : null);
+        const spec = saved
+          ? { loss: cfg.model.loss, keras: savedKerasDescription(saved.check.topology, t.anatomy.inputShape), saved: run.model.saved && recordFrom(run.model.saved, TRACE_DIR) }
+          : cfg.model as ModelSpec;
+        recorder = new TraceRecorder(store, spec, isModuleData(cfg.data) ? 'stream' : cfg.data.target, t.anatomy, resume ? TraceRecorder.read(store.traceDir) : null);
         recorder.dropAfter(from.round);
         recorder.attach(t);
       }
@@ -289,7 +440,7 @@ async function runIn(runDir: RunDir, p: Prepared): Promise<RunOutcome> {
       yieldEveryRound(t);
       t.hooks.afterRun.tap({ name: 'taylorlens:summary', stage: STAGE_REPORT + 10_000 }, (_ctx, s) => { summary = s; });
       stopMetrics = recordMetrics(t, runDir);
-      stopTracking = rep.track?.(t, { epochs: cfg.epochs, batchesPerEpoch: Math.ceil(data.x.shape[0] / cfg.batchSize), fromEpoch: from.epoch }) ?? stopTracking;
+      stopTracking = rep.track?.(t, { epochs: cfg.epochs, batchesPerEpoch: data.batchesPerEpoch, fromEpoch: from.epoch }) ?? stopTracking;
       signals?.training(t);
       opts.onTrainer?.(t, runDir.dir);
 
@@ -299,10 +450,7 @@ async function runIn(runDir: RunDir, p: Prepared): Promise<RunOutcome> {
       const tFit = Date.now();
       const startState = resume?.ckpt && resume.ckpt.epoch > 0 ? resume.ckpt.trainer : undefined;
       try {
-        summary = await t.fit(data.x, data.y, {
-          epochs: cfg.epochs, batchSize: cfg.batchSize, shuffle: cfg.shuffle ?? true, seed: cfg.seed,
-          validationData: data.test ? [data.test.x, data.test.y] : undefined, resume: startState,
-        });
+        summary = await data.fit(t, startState);
         status = summary.status === 'stopped' ? 'completed' : summary.status === 'running' ? 'failed' : summary.status as RunFileStatus;
         if (summary.reason) run.reason = summary.reason;
       } finally {
@@ -372,11 +520,11 @@ async function runIn(runDir: RunDir, p: Prepared): Promise<RunOutcome> {
     signals?.remove();
     optimizer.dispose();
     model.dispose();
-    disposeRunData(data);
+    data.dispose();
   }
 }
 
-function newRunFile(resolved: ResolvedConfig, choice: { name: string; source: string }, t0: number, cwd: string): RunFile {
+function newRunFile(resolved: ResolvedConfig, choice: { name: string; source: string }, t0: number, cwd: string, saved: LoadedSavedModel | null): RunFile {
   const cfg = resolved.config;
   const now = new Date(t0).toISOString();
   return {
@@ -388,7 +536,7 @@ function newRunFile(resolved: ResolvedConfig, choice: { name: string; source: st
     },
     plugins: resolved.plugins.map((p) => ({ name: p.module.name, package: p.module.packageName, version: p.module.version })),
     optimizer: { name: resolved.optimizer.name, provider: resolved.optimizer.provider },
-    model: { description: describeModel(cfg.model), parameters: 0, layers: '' },
+    model: { description: saved ? describeSavedModel(saved, cfg.model.loss) : describeModel(cfg.model as ModelSpec), parameters: 0, layers: '' },
     data: '',
     createdAt: now, updatedAt: now,
     timings: { totalMs: 0, trainMs: 0, setupMs: 0, reportMs: 0 },

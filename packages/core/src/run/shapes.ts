@@ -3,7 +3,7 @@
  * work (dense on an image, a kernel bigger than its input, outputs that do not match the target)
  * before any data is loaded or any file is written.
  */
-import { pairOf, type DataSpec, type LayerSpec, type ModelSpec } from './config-types.js';
+import { pairOf, type LayerSpec, type ModelSpec } from './config-types.js';
 import type { ConfigProblem } from './problems.js';
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
@@ -80,8 +80,10 @@ export interface DataShape {
 /**
  * Whole-model checks against the data: input shape, layer chain, output size versus the target,
  * and the loss/activation pairing. Appends problems; returns the output shape when all is well.
+ * `data.target` undefined (a streamed source, whose targets are the stream's ys): the checks
+ * against the data are left to the runner, which sees the stream's first batch.
  */
-export function checkModel(model: ModelSpec, data: DataSpec, dataShape: DataShape | null, problems: ConfigProblem[]): number[] | null {
+export function checkModel(model: ModelSpec, data: { target?: 'labels' | 'input' }, dataShape: DataShape | null, problems: ConfigProblem[]): number[] | null {
   const before = problems.length;
   if (dataShape && fmt(model.input) !== fmt(dataShape.shape)) {
     problems.push({
@@ -106,7 +108,7 @@ export function checkModel(model: ModelSpec, data: DataSpec, dataShape: DataShap
     }
   });
   if (model.loss === 'softmaxCrossEntropy') {
-    if (data.target !== 'labels') {
+    if (data.target === 'input') {
       problems.push({ pointer: '/model/loss', message: `"softmaxCrossEntropy" needs data.target "labels" (class targets), got target "${data.target}"; use "mse" to reconstruct the input` });
     }
     const act = lastParam ? ((lastParam.l as { activation?: string }).activation ?? 'linear') : 'linear';

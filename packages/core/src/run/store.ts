@@ -11,8 +11,10 @@ export const WEIGHTS_DIR = 'weights';
 export const REPORT_HTML = 'report.html';
 /** The writer's lock (run/lock.ts): one process writes a run folder at a time. */
 export const RUN_LOCK = 'run.lock';
+/** The copy of a saved model (config `model.saved`) the run started from (run/saved-model.ts). */
+export const SAVED_MODEL_DIR = 'saved-model';
 /** Names in a run folder that belong to the core; a plugin cannot take them. */
-export const RESERVED_NAMES = [RUN_JSON, METRICS_JSONL, CHECKPOINT_DIR, TRACE_DIR, WEIGHTS_DIR, REPORT_HTML, RUN_LOCK];
+export const RESERVED_NAMES = [RUN_JSON, METRICS_JSONL, CHECKPOINT_DIR, TRACE_DIR, WEIGHTS_DIR, REPORT_HTML, RUN_LOCK, SAVED_MODEL_DIR];
 
 /**
  * A path that comes from a plugin's options, confined to the run folder: relative to it, never

@@ -1,7 +1,8 @@
 /**
  * Trace of selected rounds (meant for small runs): the batch, its targets and every weight
  * tensor before the update, as float32 C-order .npy, plus trace/index.json describing the model
- * in Keras terms so anyone (Keras, PyTorch, NumPy) can rebuild it and recompute the loss.
+ * in Keras terms so anyone (Keras, PyTorch, NumPy) can rebuild it and recompute the loss. A run of
+ * a saved model also names the copy of its model.json and weight files in the run folder (`saved`).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,8 +10,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAnatomy } from '../anatomy.js';
 import { writeJsonAtomic, writeNpyAtomic } from '../store/atomic.js';
 import type { Trainer } from '../trainer.js';
-import { pairOf, type LayerSpec, type ModelSpec } from './config-types.js';
+import { pairOf, type LayerSpec, type LossName, type ModelSpec } from './config-types.js';
 import { layerName } from './model.js';
+import type { SavedModelRecord } from './saved-model.js';
 import type { RunStore } from './store.js';
 
 export const TRACE_FORMAT = 'taylorlens-trace/1';
@@ -36,17 +38,36 @@ export interface TraceIndex {
   model: KerasModel;
   weights: { index: number; layer: string; name: 'kernel' | 'bias'; shape: number[]; layout: string }[];
   loss: { name: string; definition: string; on: 'outputs' | 'logits' };
-  target: 'labels' | 'input';
+  /** `stream`: a streamed source (`data.source: "module"`): y is the ys of the batch the stream gave. */
+  target: 'labels' | 'input' | 'stream';
+  /**
+   * Only for a run of a saved model (config `model.saved`): the copy in the run folder of the
+   * model.json and weight files it started from (paths relative to trace/), with sizes and sha256.
+   */
+  saved?: SavedModelRecord;
   /** Round number (1-based, as in metrics.jsonl) → files and loss. Paths are relative to trace/. */
   rounds: Record<string, TraceRound>;
 }
 
 export interface KerasModel {
-  class_name: 'Sequential';
+  /** `Sequential` for a built-in model; a saved model's own class (`Sequential`, `Model`, `Functional`). */
+  class_name: string;
   /** Per-sample input shape (no batch axis). */
   input_shape: number[];
   data_format: 'channels_last';
-  layers: { class_name: string; name: string; config: Record<string, unknown> }[];
+  /** A saved model's layers as its topology has them (functional models with `inbound_nodes`). */
+  layers: { class_name: string; name: string; config: Record<string, unknown>; inbound_nodes?: unknown }[];
+  /** Functional saved models: their topology's `input_layers` and `output_layers`. */
+  input_layers?: unknown;
+  output_layers?: unknown;
+}
+
+/** What the recorder needs of a saved model (instead of a ModelSpec). */
+export interface TracedSavedModel {
+  loss: LossName;
+  keras: KerasModel;
+  /** Paths relative to trace/. */
+  saved?: SavedModelRecord;
 }
 
 const LOSS_DEFINITIONS: Record<string, { definition: string; on: 'outputs' | 'logits' }> = {
@@ -84,6 +105,26 @@ export function kerasDescription(spec: ModelSpec): KerasModel {
   return { class_name: 'Sequential', input_shape: [...spec.input], data_format: 'channels_last', layers: spec.layers.map(layer) };
 }
 
+/**
+ * A saved model in the same terms: its topology's own layers (Keras class names and snake_case
+ * configs, as model.save writes them), the per-sample input shape of the built model.
+ */
+export function savedKerasDescription(topology: Record<string, unknown>, inputShape: readonly number[]): KerasModel {
+  const cfg = topology.config as Record<string, unknown> | unknown[];
+  const list = (Array.isArray(cfg) ? cfg : (cfg.layers as unknown[] | undefined) ?? []) as Record<string, unknown>[];
+  const layers = list.map((l) => {
+    const config = (l.config ?? {}) as Record<string, unknown>;
+    return {
+      class_name: String(l.class_name), name: String(l.name ?? config.name), config,
+      ...(l.inbound_nodes !== undefined ? { inbound_nodes: l.inbound_nodes } : {}),
+    };
+  });
+  const out: KerasModel = { class_name: String(topology.class_name), input_shape: [...inputShape], data_format: 'channels_last', layers };
+  if (!Array.isArray(cfg) && cfg.input_layers !== undefined) out.input_layers = cfg.input_layers;
+  if (!Array.isArray(cfg) && cfg.output_layers !== undefined) out.output_layers = cfg.output_layers;
+  return out;
+}
+
 function weightEntries(anatomy: ModelAnatomy): TraceIndex['weights'] {
   const out: TraceIndex['weights'] = [];
   for (const p of anatomy.layers) {
@@ -108,13 +149,14 @@ export class TraceRecorder {
   readonly index: TraceIndex;
   private readonly dir: string;
 
-  constructor(private readonly store: RunStore, spec: ModelSpec, target: 'labels' | 'input', anatomy: ModelAnatomy, existing?: TraceIndex | null) {
+  constructor(private readonly store: RunStore, spec: ModelSpec | TracedSavedModel, target: TraceIndex['target'], anatomy: ModelAnatomy, existing?: TraceIndex | null) {
     if (!store.traceDir) throw new Error('TraceRecorder needs a store with tracing on (output.trace)');
     this.dir = store.traceDir;
     const loss = LOSS_DEFINITIONS[spec.loss];
+    const saved = 'keras' in spec ? spec : null;
     this.index = {
-      format: TRACE_FORMAT, dtype: 'float32', order: 'C', model: kerasDescription(spec), weights: weightEntries(anatomy),
-      loss: { name: spec.loss, ...loss }, target, rounds: existing?.rounds ?? {},
+      format: TRACE_FORMAT, dtype: 'float32', order: 'C', model: saved ? saved.keras : kerasDescription(spec as ModelSpec), weights: weightEntries(anatomy),
+      loss: { name: spec.loss, ...loss }, target, ...(saved?.saved ? { saved: saved.saved } : {}), rounds: existing?.rounds ?? {},
     };
   }
 

@@ -72,3 +72,96 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+/** Seeded BatchNormalization: γ drawn from [γmin, γmax] (large enough that a later relu6 saturates), β from ±0.1. */
+function batchNorm(seed: number, gamma: [number, number] = [0.5, 1.5]): tfl.layers.Layer {
+  return tfl.layers.batchNormalization({
+    gammaInitializer: tfl.initializers.randomUniform({ minval: gamma[0], maxval: gamma[1], seed: seed + 2000 }),
+    betaInitializer: tfl.initializers.randomUniform({ minval: -0.1, maxval: 0.1, seed: seed + 3000 }),
+  });
+}
+
+export interface BlockOptions {
+  /** Per-sample input shape (height, width, channels). */
+  input?: [number, number, number];
+  filters?: number;
+  classes?: number;
+  /** The Dense output's activation: softmax (cross-entropy) or linear (squared error, or logits). */
+  output?: 'softmax' | 'linear';
+}
+
+/**
+ * A ResNet-style basic block (a graph, not a chain): conv 3×3/2 (no bias) → BN → ReLU → conv 3×3
+ * → BN, plus a shortcut conv 1×1/2 of the input, `add`, ReLU, global average pooling, Dense.
+ * Default: a tiny 6×6×2 input with 3 filters (brute force); `{ input: [32, 32, 3], filters: 16 }`
+ * is the bench's.
+ */
+export function resnetBlock(seed = 1, opts: BlockOptions = {}): tfl.LayersModel {
+  const f = opts.filters ?? 3;
+  const input = tfl.input({ shape: opts.input ?? [6, 6, 2] });
+  const conv = (filters: number, kernelSize: number, strides: number, s: number, useBias = true) => tfl.layers.conv2d({
+    filters, kernelSize, strides, padding: 'same', useBias, ...init(seed + s),
+  });
+  let h = conv(f, 3, 2, 0, false).apply(input) as tfl.SymbolicTensor;
+  h = batchNorm(seed).apply(h) as tfl.SymbolicTensor;
+  h = tfl.layers.reLU().apply(h) as tfl.SymbolicTensor;
+  h = conv(f, 3, 1, 1).apply(h) as tfl.SymbolicTensor;
+  h = batchNorm(seed + 1).apply(h) as tfl.SymbolicTensor;
+  const shortcut = conv(f, 1, 2, 2).apply(input) as tfl.SymbolicTensor;
+  h = tfl.layers.add().apply([h, shortcut]) as tfl.SymbolicTensor;
+  h = tfl.layers.reLU().apply(h) as tfl.SymbolicTensor;
+  h = tfl.layers.globalAveragePooling2d({}).apply(h) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: opts.classes ?? 3, activation: opts.output ?? 'softmax', ...init(seed + 3) }).apply(h) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out });
+}
+
+/**
+ * A MobileNet-style block (a chain): conv 3×3 → depthwise conv 3×3 (no bias) → BN (γ in [2, 5],
+ * so that the relu6 after it saturates on part of the batch) → ReLU(maxValue 6) → separable conv
+ * 3×3 with its own relu6 → global average pooling → Dense. Default input 6×6×2, 3 filters.
+ */
+export function mobilenetBlock(seed = 1, opts: BlockOptions = {}): tfl.Sequential {
+  const f = opts.filters ?? 3;
+  const m = tfl.sequential();
+  m.add(tfl.layers.conv2d({ inputShape: opts.input ?? [6, 6, 2], filters: f, kernelSize: 3, padding: 'same', ...init(seed) }));
+  m.add(tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false, depthwiseInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) }));
+  m.add(batchNorm(seed, [2, 5]));
+  m.add(tfl.layers.reLU({ maxValue: 6 }));
+  m.add(tfl.layers.separableConv2d({
+    filters: f, kernelSize: 3, padding: 'same', activation: 'relu6',
+    depthwiseInitializer: tfl.initializers.glorotUniform({ seed: seed + 2 }), pointwiseInitializer: tfl.initializers.glorotUniform({ seed: seed + 3 }),
+    biasInitializer: tfl.initializers.randomUniform({ minval: -0.1, maxval: 0.1, seed: seed + 4 }),
+  }));
+  m.add(tfl.layers.globalAveragePooling2d({}));
+  m.add(tfl.layers.dense({ units: opts.classes ?? 3, activation: opts.output ?? 'softmax', ...init(seed + 5) }));
+  return m;
+}
+
+/**
+ * An MLP with activation layers that carry their own shape: dense → LeakyReLU(0.1) → Dropout
+ * (seeded) → dense → PReLU (α drawn in [0.1, 0.4]) → dense softmax, compiled with
+ * sparseCategoricalCrossentropy (targets: one class index per row) and SGD; `output: 'linear'` gives
+ * the logits instead of the softmax. `dropout: 0` keeps the layer as the identity, `dropout: null`
+ * leaves it out. A seeded tfjs Dropout draws the same mask on every call of the same shape (its
+ * seed is fixed per layer).
+ */
+export function leakyMlp(seed = 1, opts: { sizes?: number[]; dropout?: number | null; classes?: number; output?: 'softmax' | 'linear' } = {}): tfl.Sequential {
+  const [inputs, h1, h2] = opts.sizes ?? [5, 6, 4];
+  const m = tfl.sequential();
+  m.add(tfl.layers.dense({ inputShape: [inputs], units: h1, ...init(seed) }));
+  m.add(tfl.layers.leakyReLU({ alpha: 0.1 }));
+  if (opts.dropout !== null) m.add(tfl.layers.dropout({ rate: opts.dropout ?? 0.25, seed: seed + 7 }));
+  m.add(tfl.layers.dense({ units: h2, ...init(seed + 1) }));
+  m.add(tfl.layers.prelu({ alphaInitializer: tfl.initializers.randomUniform({ minval: 0.1, maxval: 0.4, seed: seed + 8 }) }));
+  m.add(tfl.layers.dense({ units: opts.classes ?? 3, activation: opts.output ?? 'softmax', ...init(seed + 2) }));
+  m.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: 'sgd' });
+  return m;
+}
+
+/** Inputs and class-index targets `[n]` (int32) for sparse cross-entropy. */
+export function labelData(n: number, inShape: number[], classes: number, seed = 7): { x: tf.Tensor; y: tf.Tensor1D } {
+  return tf.tidy(() => ({
+    x: tf.randomNormal([n, ...inShape], 0, 1, 'float32', seed),
+    y: tf.randomUniform([n], 0, classes, 'int32', seed + 1) as tf.Tensor1D,
+  }));
+}

@@ -1,5 +1,7 @@
 /** Exploration measures on packed activation configurations (design notes, "Activation configurations and exploration"). */
 export * from '../bits.js';
+export * from '../fields.js';
+export * from '../configurations.js';
 export * from './popcount.js';
 export * from './novelty.js';
 export * from './switches.js';

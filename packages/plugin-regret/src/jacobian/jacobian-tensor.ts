@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { matMulT, selectChannels } from './matmul.js';
-import type { ParamLayer } from '@taylorlens/core';
+import { matMulT, selectChannels, type ParamLayer } from '@taylorlens/core';
 import { positions } from './linear.js';
 
 /**

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ParamLayer } from '@taylorlens/core';
+import { denseMap, type ParamLayer } from '@taylorlens/core';
 
 /** A layer's linear map `x ↦ K·x (+ b)` with a given kernel and bias (not the layer's variables). */
 export function linearWith(p: ParamLayer, x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
   let a: tf.Tensor;
   if (p.kind === 'dense') {
-    a = x.rank === 2 ? tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D) : tf.dot(x, kernel);
+    a = denseMap(x, kernel);
   } else {
     const c = p.conv!;
     a = tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, c.strides, c.padding, 'NHWC', c.dilation);
@@ -29,7 +29,8 @@ export function patches(p: ParamLayer, x: tf.Tensor): tf.Tensor3D {
   return tf.tidy(() => {
     const B = x.shape[0];
     const withOnes = (rows: tf.Tensor) => (p.bias ? tf.concat([rows, tf.ones([B, positions(p), 1])], 2) : rows) as tf.Tensor3D;
-    if (p.kind === 'dense') return withOnes(tf.reshape(x, [B, 1, -1]));
+    // A dense layer on inputs of rank > 1 applies its kernel at every position of the leading axes.
+    if (p.kind === 'dense') return withOnes(tf.reshape(x, [B, -1, p.kernelFanIn]));
     const [kh, kw] = p.conv!.kernelSize;
     const cin = p.inputShape[p.inputShape.length - 1];
     const k = kh * kw * cin;

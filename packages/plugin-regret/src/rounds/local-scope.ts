@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { incurredLoss, type ModelAnatomy, type TaylorLoss } from '@taylorlens/core';
 import { layerJacobianTensor, neuronJacobianTensors } from '../jacobian/jacobian-tensor.js';
 import { patches, positions } from '../jacobian/linear.js';
-import { selectChannels } from '../jacobian/matmul.js';
+import { selectChannels } from '@taylorlens/core';
 import { minimizeOverBalls, type BallSolverOptions } from '../convex/projected-lbfgs.js';
 import { perSampleLoss } from '../convex/per-sample-loss.js';
 import { scopeParams, Trajectory } from '../scopes/params.js';
@@ -16,7 +16,8 @@ import { loadFloat64, saveFloat64 } from '../state-files.js';
 import { PerRoundReading, type PerRoundState } from '../scopes/per-round.js';
 
 async function f32(t: tf.Tensor): Promise<{ dtype: 'float32'; shape: number[]; data: Float32Array }> {
-  const data = (await t.data()) as Float32Array;
+  const raw = await t.data();
+  const data = raw instanceof Float32Array ? raw : Float32Array.from(raw as ArrayLike<number>); // int32 class labels
   return { dtype: 'float32', shape: t.shape, data };
 }
 
@@ -94,7 +95,7 @@ export class LocalRoundsScope implements Scope {
     const kept = tf.tidy(() => {
       const t = this.jacobianData(r, s);
       const f = tf.slice(r.capture.output, 0, s) as tf.Tensor2D;
-      const y = tf.slice(r.capture.y, 0, s) as tf.Tensor2D;
+      const y = tf.slice(r.capture.y, 0, s);
       // base_b = f_b − M_b(w_n − w₁): the Taylor output at u = v − w₁ is base_b + M_b u.
       const base = tf.sub(tf.expandDims(f, 1), taylorOutputs(this.layer, this.desc.kind as 'layer' | 'neurons', t, dW));
       return { ...t, base, f, y, weight: tf.fill([s], 1 / s) };
@@ -142,10 +143,12 @@ export class LocalRoundsScope implements Scope {
         t.G = mk('G');
         const base = mk('base')!;
         const f = mk('f')!;
-        const y = mk('y')! as tf.Tensor2D;
+        const y = mk('y')!;
         const weight = mk('weight')!;
         const [S, , pL] = base.shape;
-        const yy = tf.reshape(tf.tile(tf.expandDims(y, 1), [1, Kp, 1]), [S * Kp, pL]) as tf.Tensor2D;
+        // Targets in the loss's layout ([S, pL], or [S] / [S, 1] class indices), once per problem.
+        const yRest = y.shape.slice(1);
+        const yy = tf.reshape<tf.Rank>(tf.tile(tf.expandDims(y, 1), [1, Kp, ...yRest.map(() => 1)]), [S * Kp, ...yRest] as number[]) as tf.Tensor2D;
         const total = (T: tf.Tensor) => tf.sum(tf.mul(tf.reshape(this.lossOf(tf.reshape(T, [S * Kp, pL]) as tf.Tensor2D, yy), [S, Kp]), tf.expandDims(weight, 1)), 0);
         const inc = total(tf.tile(tf.expandDims(f, 1), [1, Kp, 1]));
         let vals: tf.Tensor | null = null;

@@ -90,7 +90,8 @@ export class NetworkScope implements Scope {
     const take = (t: tf.Tensor) => (s === B ? t : tf.slice(t, 0, s));
     const arrays: RoundArrays = {};
     const put = async (name: string, t: tf.Tensor) => {
-      arrays[name] = { dtype: 'float32', shape: t.shape, data: (await t.data()) as Float32Array };
+      const raw = await t.data();
+      arrays[name] = { dtype: 'float32', shape: t.shape, data: raw instanceof Float32Array ? raw : Float32Array.from(raw as ArrayLike<number>) }; // int32 class labels
     };
     const x = take(cap.x);
     const y = take(cap.y);
@@ -166,10 +167,18 @@ export class NetworkScope implements Scope {
     const centre = this.trajectory.centre!;
     const offset = keep(tf.sub(w, centre));
     return {
-      factors: { derivative: (l) => derivs.get(l) ?? null, poolMask: (l, i) => pools.get(`${l}:${i}`)! },
+      factors: {
+        derivative: (l) => derivs.get(l) ?? null,
+        // A chain's stored max-pool choices; the other stages (flatten, reshape) freeze nothing.
+        nodeState: (id) => {
+          const st = anatomy.graph[id].stage;
+          const mask = st ? pools.get(`${st.layer}:${st.index}`) : undefined;
+          return mask ? { sample: { mask } } : null;
+        },
+      },
       inputs, kernels,
       f: keep(tf.tensor2d(arrays.f.data as Float32Array, arrays.f.shape as [number, number])),
-      y: keep(tf.tensor2d(arrays.y.data as Float32Array, arrays.y.shape as [number, number])),
+      y: keep(tf.tensor<tf.Rank>(arrays.y.data as Float32Array, arrays.y.shape as number[]) as tf.Tensor2D), // [B, pL], or class indices [B] / [B, 1]
       offset, all,
     };
   }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAnatomy } from '@taylorlens/core';
 import { thetaOf } from '../jacobian/linear.js';
-import { selectChannels } from '../jacobian/matmul.js';
+import { selectChannels } from '@taylorlens/core';
 import type { ScopeDescription } from './scope.js';
 
 /**

@@ -1,4 +1,4 @@
-import { SeededRandom, type ModelAnatomy, type ParamLayer } from '@taylorlens/core';
+import { SeededRandom, assertLinearisable, type ModelAnatomy, type ParamLayer } from '@taylorlens/core';
 import { AUTO_SCHEDULE, type LayerSelection, type NeuronCount, type RegretOptions } from '../options.js';
 import { positions } from '../jacobian/linear.js';
 import type { ScopeDescription } from './scope.js';
@@ -42,6 +42,11 @@ export function perSampleFloats(anatomy: ModelAnatomy, p: ParamLayer, kind: 'lay
  * check may skip them instead of refusing the run.
  */
 export function resolveScopes(anatomy: ModelAnatomy, o: RegretOptions, gamma: number | null): (ScopeDescription & { explicit: boolean })[] {
+  assertLinearisable(anatomy, 'regret');
+  if (o.network.enabled) {
+    const why = networkScopeRefusal(anatomy);
+    if (why) throw new Error(`regret: the network scope ${why}; or set network.enabled: false (layer and neuron scopes work on this model)`);
+  }
   const out: (ScopeDescription & { explicit: boolean })[] = [];
   const method = gamma === null ? 'rounds' as const : 'statistics' as const;
   const every = (e: number | null) => e ?? AUTO_SCHEDULE[method].every;
@@ -85,6 +90,33 @@ export function resolveScopes(anatomy: ModelAnatomy, o: RegretOptions, gamma: nu
     }
   }
   return out;
+}
+
+/**
+ * Why the network scope cannot replay this model's stored rounds, or null. It stores each round's
+ * activation masks and max-pool choices of a chain of Dense/Conv2D layers; other layers' state
+ * (dropout masks, batch statistics, …) and parameters are not stored yet.
+ */
+export function networkScopeRefusal(anatomy: ModelAnatomy): string | null {
+  if (!anatomy.isChain) return 'replays chain models only (this model has branches or merges)';
+  if (anatomy.otherVariables.length > 0) {
+    const layer = anatomy.model.layers.find((l) => l.trainableWeights.some((w) => anatomy.otherVariables.includes(w.read() as never)));
+    return `moves Dense/Conv2D parameters only; layer "${layer?.name}" (${layer?.getClassName()}) has others`;
+  }
+  for (const n of anatomy.graph) {
+    if (n.role !== 'derivatives') continue;
+    const ok = ['Flatten', 'Reshape'].includes(n.className)
+      || (n.className === 'MaxPooling2D' && n.derivatives?.kind === 'maxPooling' && !overlapping(n.layer));
+    if (!ok) return `cannot replay layer "${n.layer.name}" (${n.className}) from stored rounds yet`;
+  }
+  return null;
+}
+
+function overlapping(layer: ParamLayer['layer']): boolean {
+  const c = layer.getConfig() as { poolSize: number | number[]; strides?: number | number[] | null };
+  const size = Array.isArray(c.poolSize) ? c.poolSize : [c.poolSize, c.poolSize];
+  const strides = c.strides === undefined || c.strides === null ? size : Array.isArray(c.strides) ? c.strides : [c.strides, c.strides];
+  return strides[0] < size[0] || strides[1] < size[1];
 }
 
 /** `neurons.perLayer` as a lookup by layer name; a per-layer map may only name selected layers. */

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { BatchCapture } from '@taylorlens/core';
-import type { RoundJacobians } from '../jacobian/round-jacobians.js';
+import type { RoundJacobians } from '@taylorlens/core';
 import type { PerRoundResult } from './per-round.js';
 
 export type ScopeKind = 'network' | 'layer' | 'neurons';

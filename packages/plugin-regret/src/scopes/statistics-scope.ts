@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAnatomy, ParamLayer } from '@taylorlens/core';
 import { patches } from '../jacobian/linear.js';
-import { selectChannels } from '../jacobian/matmul.js';
+import { selectChannels } from '@taylorlens/core';
 import { layerJacobianTensor, neuronJacobianTensors } from '../jacobian/jacobian-tensor.js';
 import { denseLayerPieces, denseLayerReducer } from '../quadratic/dense-layer-statistics.js';
 import { addBlockSymmetric, addUnpackedKron, packedIndices } from '../quadratic/packed.js';

@@ -36,7 +36,8 @@ export function taylorAtNext(anatomy: ModelAnatomy, capture: BatchCapture, loss:
       const dirs = tf.mul(tf.expandDims(change(l), 1), onehot); // neuron k moves alone
       const z = clampedPush(anatomy, capture, { from: l, B, K, kernel: kernelN, inject: (m) => (m === l ? dirs : null) });
       const T = tf.add(tf.expandDims(f, 1), z);
-      const yy = tf.reshape(tf.tile(tf.expandDims(y, 1), [1, K, 1]), [B * K, -1]) as tf.Tensor2D;
+      const yRest = y.shape.slice(1); // [pL], or [] / [1] for class indices
+      const yy = tf.reshape<tf.Rank>(tf.tile(tf.expandDims(y, 1), [1, K, ...yRest.map(() => 1)]), [B * K, ...yRest] as number[]) as tf.Tensor2D;
       const per = perSampleLoss(loss)(tf.reshape(T, [B * K, -1]) as tf.Tensor2D, yy);
       return tf.mean(tf.reshape(per, [B, K]), 0) as tf.Tensor1D;
     }

@@ -4,18 +4,126 @@ import * as tf from '@tensorflow/tfjs-core';
 import { activate, type ModelAnatomy, type TaylorLoss } from '@taylorlens/core';
 import { linearWith, splitTheta, splitVariables, thetaOf, type ScopeDescription } from '@taylorlens/plugin-regret';
 
-/** The real network with explicit weights (anatomy.variables order). */
-export function forwardWith(anatomy: ModelAnatomy, weights: readonly tf.Tensor[], x: tf.Tensor): tf.Tensor2D {
+/**
+ * What a round's linearisation holds fixed besides activation slopes and max-pool choices, for
+ * graphs with BatchNormalization or Dropout: each BN layer's batch mean and variance of its input
+ * at `W_n` (the Taylor machinery freezes the batch statistics, see core's
+ * derivatives/normalization.ts), and each dropout layer's mask of the round (`[B, ...]`, already
+ * scaled by 1/(1 − rate)). Computed here by brute force (`freezeRound`), not read from the code
+ * under test, except the masks, which are the round's random draw.
+ */
+export interface FrozenRound {
+  stats: Map<number, { mean: tf.Tensor; variance: tf.Tensor }>;
+  masks: Map<number, tf.Tensor>;
+}
+
+const DROPOUT = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianDropout']);
+
+/** Whether the graph has a node whose round state the brute force must be handed (BN, dropout). */
+export function needsFrozen(anatomy: ModelAnatomy): boolean {
+  return anatomy.graph.some((n) => n.className === 'BatchNormalization' || DROPOUT.has(n.className));
+}
+
+/** The trainable weight of a layer by its name suffix (`gamma`, `beta`), from `weights` (anatomy.variables order). */
+function weightOf(anatomy: ModelAnatomy, weights: readonly tf.Tensor[], layer: ModelAnatomy['graph'][number]['layer'], suffix: string): tf.Tensor | null {
+  const w = layer.trainableWeights.find((t) => t.originalName.endsWith(suffix));
+  if (!w) return null;
+  const i = anatomy.variables.indexOf(w.read() as tf.Variable);
+  return i >= 0 ? weights[i] : (w.read() as tf.Tensor);
+}
+
+/** BN's reduction axes: every axis but its feature axes (as tfjs-layers' BatchNormalization in training). */
+function bnReductionAxes(layer: ModelAnatomy['graph'][number]['layer'], rank: number): number[] {
+  const a = (layer.getConfig() as { axis?: number | number[] }).axis ?? -1;
+  const keep = (Array.isArray(a) ? a : [a]).map((x) => (x < 0 ? x + rank : x));
+  return Array.from({ length: rank }, (_, i) => i).filter((i) => !keep.includes(i));
+}
+
+/**
+ * The real network with explicit weights (anatomy.variables order), through the real tfjs layers:
+ * Dense/Conv2D layers as their linear maps with the given kernel and bias and their activation,
+ * every other layer applied as itself in training mode — except BatchNormalization, evaluated as
+ * the affine map with the batch statistics of `frozen` (or of its own input when no `frozen` is
+ * given: the forward pass at W_n that defines them), and dropout, which multiplies by the round's
+ * mask from `frozen`. Parameters of other layers (depthwise kernels, PReLU's α, …) are read from
+ * the layers' variables: hold them at W_n with `heldAt`.
+ */
+export function forwardWith(anatomy: ModelAnatomy, weights: readonly tf.Tensor[], x: tf.Tensor, frozen?: FrozenRound,
+  record?: FrozenRound['stats']): tf.Tensor2D {
   const at = (v: tf.Variable | undefined) => (v ? weights[anatomy.variables.indexOf(v)] : null);
-  let h = x;
-  for (const s of anatomy.before) h = s.layer.apply(h) as tf.Tensor;
-  const last = anatomy.layers.length - 1;
-  for (const p of anatomy.layers) {
-    const a = linearWith(p, h, at(p.kernel)!, at(p.bias));
-    h = p.index === last && anatomy.absorbedOutputActivation ? a : activate(p, a);
-    for (const s of p.after) if (s.kind !== 'activation') h = s.layer.apply(h) as tf.Tensor;
+  const values = new Map<number, tf.Tensor>([[-1, x]]);
+  for (const node of anatomy.graph) {
+    const ins = node.inputs.map((i) => values.get(i)!);
+    let h: tf.Tensor;
+    if (node.role === 'param') {
+      const p = anatomy.layers[node.param!];
+      const a = linearWith(p, ins[0], at(p.kernel)!, at(p.bias));
+      h = p.node === anatomy.outputNode && anatomy.absorbedOutputActivation ? a : activate(p, a);
+    } else if (node.role === 'folded' || node.role === 'absorbed') {
+      h = ins[0];
+    } else if (node.className === 'BatchNormalization') {
+      const cfg = node.layer.getConfig() as { epsilon: number };
+      let st = frozen?.stats.get(node.id);
+      if (!st) {
+        const m = tf.moments(ins[0], bnReductionAxes(node.layer, ins[0].rank));
+        st = { mean: m.mean, variance: m.variance };
+        if (record) record.set(node.id, { mean: tf.keep(st.mean), variance: tf.keep(st.variance) });
+      }
+      const gamma = weightOf(anatomy, weights, node.layer, 'gamma');
+      const beta = weightOf(anatomy, weights, node.layer, 'beta');
+      h = tf.batchNorm(ins[0], st.mean, st.variance, beta ?? undefined, gamma ?? undefined, cfg.epsilon);
+    } else if (DROPOUT.has(node.className) && frozen) {
+      const mask = frozen.masks.get(node.id);
+      if (!mask) throw new Error(`no dropout mask for layer "${node.layer.name}"`);
+      h = tf.mul(ins[0], mask);
+    } else {
+      h = node.layer.apply(ins.length === 1 ? ins[0] : ins, { training: true }) as tf.Tensor;
+    }
+    values.set(node.id, h);
   }
-  return tf.reshape(h, [x.shape[0], -1]) as tf.Tensor2D;
+  return tf.reshape(values.get(anatomy.outputNode)!, [x.shape[0], -1]) as tf.Tensor2D;
+}
+
+/**
+ * The round's frozen state by brute force: BN batch statistics from a forward pass at `weights`
+ * (W_n; other layers' parameters must be held there, see `heldAt`) over the whole batch `x`, and
+ * the dropout masks given (the round's draw). Dispose with `disposeFrozen`.
+ */
+export function freezeRound(anatomy: ModelAnatomy, weights: readonly tf.Tensor[], x: tf.Tensor, masks: Map<number, tf.Tensor> = new Map()): FrozenRound {
+  const stats: FrozenRound['stats'] = new Map();
+  const ids = anatomy.graph.filter((n) => DROPOUT.has(n.className)).map((n) => n.id);
+  for (const id of ids) if (!masks.has(id)) throw new Error(`freezeRound: the round's mask of dropout node ${id} is needed`);
+  tf.tidy(() => { forwardWith(anatomy, weights, x, { stats: new Map(), masks }, stats); });
+  return { stats, masks };
+}
+
+export function disposeFrozen(f: FrozenRound | undefined): void {
+  if (!f) return;
+  for (const s of f.stats.values()) tf.dispose([s.mean, s.variance]);
+  tf.dispose([...f.masks.values()]);
+}
+
+/** Sample `b` of a frozen round (the masks are per sample; the batch statistics are shared). */
+function frozenSample(f: FrozenRound | undefined, b: number): FrozenRound | undefined {
+  if (!f) return undefined;
+  return { stats: f.stats, masks: new Map([...f.masks].map(([id, m]) => [id, tf.slice(m, b, 1)])) };
+}
+
+/**
+ * Run `fn` with the variables no scope moves (anatomy.otherVariables: BN's γ/β, depthwise kernels,
+ * PReLU's α, …) set to their values in `weights` (W_n of a kept round), then restore them.
+ */
+export function heldAt<T>(anatomy: ModelAnatomy, weights: readonly tf.Tensor[], fn: () => T): T {
+  const others = anatomy.otherVariables;
+  if (others.length === 0) return fn();
+  const now = others.map((v) => v.clone());
+  others.forEach((v) => v.assign(weights[anatomy.variables.indexOf(v)]));
+  try {
+    return fn();
+  } finally {
+    others.forEach((v, i) => v.assign(now[i]));
+    tf.dispose(now);
+  }
 }
 
 /** Weights with the scope's parameters replaced by v `[K, P]` (differentiable in v). */
@@ -39,22 +147,29 @@ export function withScope(anatomy: ModelAnatomy, d: ScopeDescription, weights: r
 }
 
 /** Per-sample Jacobian tensors `[K, B, p_L, P]` by one backward pass per sample and output unit. */
-export function bruteJacobianTensors(anatomy: ModelAnatomy, d: ScopeDescription, weights: readonly tf.Tensor[], x: tf.Tensor, v: tf.Tensor2D): Float32Array {
+export function bruteJacobianTensors(anatomy: ModelAnatomy, d: ScopeDescription, weights: readonly tf.Tensor[], x: tf.Tensor, v: tf.Tensor2D, frozen?: FrozenRound): Float32Array {
   const [K, P] = v.shape;
   const B = x.shape[0];
   const pL = anatomy.outputSize;
   const out = new Float32Array(K * B * pL * P);
-  for (let b = 0; b < B; b++) {
-    const xb = tf.slice(x, b, 1);
-    for (let k = 0; k < pL; k++) {
-      const g = tf.tidy(() => tf.grad((vv: tf.Tensor) => tf.sum(tf.slice(forwardWith(anatomy, withScope(anatomy, d, weights, vv), xb), [0, k], [1, 1])))(v));
-      const gv = g.dataSync();
-      for (let a = 0; a < K; a++) for (let i = 0; i < P; i++) out[((a * B + b) * pL + k) * P + i] = gv[a * P + i];
-      g.dispose();
+  return heldAt(anatomy, weights, () => {
+    // Per sample, the BN statistics must be the whole batch's: freeze them first when not given.
+    const fr = frozen ?? (needsFrozen(anatomy) ? freezeRound(anatomy, weights, x) : undefined);
+    for (let b = 0; b < B; b++) {
+      const xb = tf.slice(x, b, 1);
+      const fb = frozenSample(fr, b);
+      for (let k = 0; k < pL; k++) {
+        const g = tf.tidy(() => tf.grad((vv: tf.Tensor) => tf.sum(tf.slice(forwardWith(anatomy, withScope(anatomy, d, weights, vv), xb, fb), [0, k], [1, 1])))(v));
+        const gv = g.dataSync();
+        for (let a = 0; a < K; a++) for (let i = 0; i < P; i++) out[((a * B + b) * pL + k) * P + i] = gv[a * P + i];
+        g.dispose();
+      }
+      xb.dispose();
+      if (fb) tf.dispose([...fb.masks.values()]);
     }
-    xb.dispose();
-  }
-  return out;
+    if (fr && fr !== frozen) disposeFrozen(fr);
+    return out;
+  });
 }
 
 /**

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { meanSquaredError, softmaxCrossEntropy, STAGE_ANALYZE, type TaylorLoss, Trainer } from '@taylorlens/core';
 import { tinyConv, tinyDense, randomData } from '../../../core/test/helpers/models.js';
+import { disposeFrozen, freezeRound, needsFrozen, type FrozenRound } from './brute.js';
 
 export interface NetCase {
   name: string;
@@ -98,15 +99,30 @@ export interface KeptRound {
   before: tf.Tensor[];
   after: tf.Tensor[];
   loss: number;
+  /** Graphs with BatchNormalization or dropout: the batch statistics at W_n (brute force) and the round's dropout masks. */
+  frozen?: FrozenRound;
 }
 
 /** Tap a trainer so every round's data is kept (after the plugin has recorded it). */
 export function keepRounds(trainer: Trainer): KeptRound[] {
   const rounds: KeptRound[] = [];
   trainer.hooks.afterBackward.tapPromise({ name: 'test', stage: STAGE_ANALYZE }, async (ctx) => {
+    const anatomy = trainer.anatomy;
+    const before = anatomy.variables.map((v) => v.clone());
+    let frozen: FrozenRound | undefined;
+    if (needsFrozen(anatomy)) {
+      // The dropout masks are the round's random draw, as the instrumented pass kept them; the
+      // batch statistics are recomputed by brute force from W_n (the live variables now).
+      const masks = new Map<number, tf.Tensor>();
+      for (const n of anatomy.graph) {
+        const mask = n.role === 'derivatives' && n.className.endsWith('Dropout') ? ctx.capture.nodeState(n.id)?.sample.mask : undefined;
+        if (mask) masks.set(n.id, tf.keep(mask.clone()));
+      }
+      frozen = freezeRound(anatomy, before, ctx.capture.x, masks);
+    }
     rounds.push({
       round: ctx.round, x: ctx.capture.x.clone(), y: ctx.capture.y.clone() as tf.Tensor2D, f: ctx.capture.output.clone() as tf.Tensor2D,
-      before: trainer.anatomy.variables.map((v) => v.clone()), after: [], loss: ctx.loss,
+      before, after: [], loss: ctx.loss, frozen,
     });
   });
   trainer.hooks.afterStep.tapPromise({ name: 'test', stage: STAGE_ANALYZE }, async () => {
@@ -116,7 +132,10 @@ export function keepRounds(trainer: Trainer): KeptRound[] {
 }
 
 export function disposeRounds(rounds: KeptRound[]): void {
-  for (const r of rounds) tf.dispose([r.x, r.y, r.f, ...r.before, ...r.after]);
+  for (const r of rounds) {
+    tf.dispose([r.x, r.y, r.f, ...r.before, ...r.after]);
+    disposeFrozen(r.frozen);
+  }
 }
 
 export { meanSquaredError, softmaxCrossEntropy };

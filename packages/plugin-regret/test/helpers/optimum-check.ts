@@ -14,7 +14,7 @@ export function bruteRounds(trainer: Trainer, scope: Scope, kept: KeptRound[], k
     const [K, P] = vn.shape;
     const B = r.x.shape[0];
     const pL = trainer.anatomy.outputSize;
-    const G = bruteJacobianTensors(trainer.anatomy, scope.desc, r.before, r.x, vn);
+    const G = bruteJacobianTensors(trainer.anatomy, scope.desc, r.before, r.x, vn, r.frozen);
     const out: BruteRound = {
       G: Float64Array.from(G.subarray(k * B * pL * P, (k + 1) * B * pL * P)), f: Float64Array.from(r.f.dataSync()),
       y: Float64Array.from(r.y.dataSync()), vn: Float64Array.from(vn.dataSync().subarray(k * P, (k + 1) * P)), B, pL,
@@ -42,11 +42,11 @@ export async function trainKeepingRounds(net: NetCase, options: object) {
  * The checkpoint optimum of every scope on one net (the active backend) equals a direct
  * minimisation over all stored rounds, lies in the ball and beats every trajectory point.
  */
-export async function checkOptimum(net: NetCase): Promise<void> {
-  const { model, plugin, optimizer, trainer, kept, x, y } = await trainKeepingRounds(net, {
-    network: { every: 2 }, layers: { every: 1 }, neurons: { perLayer: 1, subBatch: null, every: 1 }, budget: { maxOverhead: 1e6 }, trace: false,
-    solver: { gapTolerance: 1e-7, maxIterations: 300 },
-  });
+export async function checkOptimum(net: NetCase, options: object = {
+  network: { every: 2 }, layers: { every: 1 }, neurons: { perLayer: 1, subBatch: null, every: 1 }, budget: { maxOverhead: 1e6 }, trace: false,
+  solver: { gapTolerance: 1e-7, maxIterations: 300 },
+}): Promise<void> {
+  const { model, plugin, optimizer, trainer, kept, x, y } = await trainKeepingRounds(net, options);
   const results = plugin.results.scopes;
   const kind = net.loss === meanSquaredError ? 'mse' : 'ce';
   for (const scope of plugin.scopes) {
@@ -58,7 +58,8 @@ export async function checkOptimum(net: NetCase): Promise<void> {
     for (let k = 0; k < scope.desc.problems && k < 2; k++) {
       const P = scope.desc.params;
       const c = Float64Array.from(centre.subarray(k * P, (k + 1) * P));
-      const rounds = bruteRounds(trainer, scope, recorded, k);
+      // Class-index targets: the reference objective wants one-hot rows.
+      const rounds = bruteRounds(trainer, scope, recorded, k).map((br) => (net.loss.targets === 'sparse' ? { ...br, y: oneHotRows(br.y, br.pL) } : br));
       const r = ckpt.ball.radius[k];
       const phi = ckpt.ball.phi[k];
       // The reported optimum is feasible and its value is what the brute objective says.
@@ -101,6 +102,12 @@ export async function checkOptimum(net: NetCase): Promise<void> {
   tf.dispose([x, y]);
   model.dispose();
   optimizer.dispose();
+}
+
+function oneHotRows(labels: Float64Array, pL: number): Float64Array {
+  const out = new Float64Array(labels.length * pL);
+  labels.forEach((c, b) => { out[b * pL + Math.floor(c)] = 1; });
+  return out;
 }
 
 function optimumOf(optima: Float64Array[], k: number): Float64Array {

@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { Trainer } from '@taylorlens/core';
 import { RegretPlugin, taylorAtNext, type Scope } from '@taylorlens/plugin-regret';
-import { bruteJacobianTensors, bruteTaylor, forwardWith, relErr, withScope } from './brute.js';
+import { bruteJacobianTensors, bruteTaylor, forwardWith, heldAt, relErr, withScope } from './brute.js';
 import { dataFor, disposeRounds, keepRounds, NETS, type KeptRound } from './nets.js';
 import { displacement, taylorSums } from './scopes.js';
 
@@ -35,7 +35,7 @@ function bruteSum(trainer: Trainer, scope: Scope, kept: KeptRound[], v: tf.Tenso
   const total = new Array(K).fill(0);
   for (const r of kept) {
     const vn = scope.readParams(r.before);
-    const G = bruteJacobianTensors(trainer.anatomy, d, r.before, r.x, vn);
+    const G = bruteJacobianTensors(trainer.anatomy, d, r.before, r.x, vn, r.frozen);
     const vals = bruteTaylor(trainer.loss, G, K, r.x.shape[0], trainer.anatomy.outputSize, P, r.f, r.y, vn.dataSync() as Float32Array, v.dataSync());
     vals.forEach((t, k) => { total[k] += t; });
     vn.dispose();
@@ -59,8 +59,9 @@ export async function checkTaylor(net: (typeof NETS)[number], options: object = 
       const u1 = displacement(scope, v1);
       const ours = await taylorSums(scope, u1);
       for (const val of ours.values) expect(Math.abs(val - r.loss)).toBeLessThan(1e-5 * Math.max(1, r.loss));
-      // The real gradient of ℓ with respect to the scope's parameters.
-      const real = tf.tidy(() => tf.grad((v: tf.Tensor) => trainer.loss.compute(forwardWith(trainer.anatomy, withScope(trainer.anatomy, scope.desc, r.before, v), r.x), r.y))(v1));
+      // The real gradient of ℓ with respect to the scope's parameters (with BatchNormalization's
+      // batch statistics held at the round's, as the linearisation holds them).
+      const real = heldAt(trainer.anatomy, r.before, () => tf.tidy(() => tf.grad((v: tf.Tensor) => trainer.loss.compute(forwardWith(trainer.anatomy, withScope(trainer.anatomy, scope.desc, r.before, v), r.x, r.frozen), r.y))(v1)));
       const rv = real.dataSync();
       const P = scope.desc.params;
       ours.grads.forEach((g, k) => expect(relErr(g, rv.subarray(k * P, (k + 1) * P))).toBeLessThan(1e-4));

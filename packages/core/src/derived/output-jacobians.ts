@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelAnatomy } from '@taylorlens/core';
-import { clampedPush, type ClampFactors } from './clamped-push.js';
+import type { ModelAnatomy } from '../anatomy.js';
+import { clampedPush, type ClampFactors } from '../derivatives/push.js';
 
 /**
  * Per-sample Jacobians `J_l = ∂f/∂a_l` `[B, p_L, ...outputShape_l]` for several layers at once,

@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matMulT } from './matmul.js';
-import type { ModelAnatomy } from '@taylorlens/core';
-import type { ClampFactors } from './clamped-push.js';
+import type { ModelAnatomy } from '../anatomy.js';
+import type { ClampFactors } from '../derivatives/push.js';
 
 /** Whether layer l and every layer after it are dense on flat inputs with no pooling or reshaping between. */
 export function denseTail(anatomy: ModelAnatomy, l: number): boolean {
+  if (!anatomy.isChain) return false;
   for (let m = l; m < anatomy.layers.length; m++) {
     const p = anatomy.layers[m];
     if (p.kind !== 'dense' || p.inputShape.length !== 1) return false;
-    if (p.after.some((s) => s.kind === 'maxpool' || s.kind === 'reshape')) return false;
+    if (!p.after.every((s) => s.kind === 'activation' || s.kind === 'flatten')) return false;
   }
   return true;
 }

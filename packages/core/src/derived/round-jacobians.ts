@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matMulT } from './matmul.js';
-import type { BatchCapture, ModelAnatomy } from '@taylorlens/core';
-import { type ClampFactors, SubBatchFactors } from './clamped-push.js';
+import type { ModelAnatomy } from '../anatomy.js';
+import type { BatchCapture } from '../capture.js';
+import { type ClampFactors, SubBatchFactors } from '../derivatives/push.js';
 import { denseGrams, denseTail } from './dense-gram.js';
 import { outputJacobians } from './output-jacobians.js';
 
@@ -19,8 +20,35 @@ export function emptyPlan(): JacobianPlan {
   return { grams: new Set(), diagonals: new Set(), jacobians: new Map() };
 }
 
+/** What a plugin asks core to compute each round (layer indices among Dense/Conv2D layers). */
+export interface DerivedRequest {
+  /** Per-sample Grams `J_lᵀJ_l` of these layers (full batch). */
+  grams?: readonly number[];
+  /** Gram diagonals `‖J_l[:, α]‖²` of these layers. */
+  gramDiagonals?: readonly number[];
+  /** Per-sample output Jacobians `J_l` of these layers, on the first `subBatch` samples (null: the whole batch). */
+  jacobians?: readonly { layer: number; subBatch: number | null }[];
+}
+
+/** Add a request to a plan (each quantity is then computed once per round for everyone who asked). */
+export function mergePlan(plan: JacobianPlan, r: DerivedRequest): JacobianPlan {
+  for (const l of r.grams ?? []) plan.grams.add(l);
+  for (const l of r.gramDiagonals ?? []) plan.diagonals.add(l);
+  for (const { layer, subBatch } of r.jacobians ?? []) {
+    const key = subBatch ?? Infinity;
+    if (!plan.jacobians.has(key)) plan.jacobians.set(key, new Set());
+    plan.jacobians.get(key)!.add(layer);
+  }
+  return plan;
+}
+
+/** Whether a plan asks for anything. */
+export function planIsEmpty(plan: JacobianPlan): boolean {
+  return plan.grams.size === 0 && plan.diagonals.size === 0 && plan.jacobians.size === 0;
+}
+
 /**
- * One round's Jacobians, computed on first use (kept out of callers' tidy scopes) and shared by every scope, disposed at the end
+ * One round's derived quantities (Jacobians and Grams), computed on first use (kept out of callers' tidy scopes) and shared by every scope, disposed at the end
  * of the round. Grams of dense layers with a dense tail come from the backward recursion; other
  * Grams and all Jacobians from one reverse pass through the clamped network per sub-batch size.
  */
@@ -28,6 +56,7 @@ export class RoundJacobians {
   private readonly grams = new Map<number, tf.Tensor3D>();
   private readonly jacs = new Map<string, tf.Tensor>();
   private readonly subFactors = new Map<number, SubBatchFactors>();
+  private prepared = false;
 
   constructor(readonly anatomy: ModelAnatomy, readonly capture: BatchCapture, private readonly plan: JacobianPlan) {}
 
@@ -37,6 +66,8 @@ export class RoundJacobians {
    * Cholesky read-back each round; measured slower on wasm.)
    */
   async prepare(): Promise<void> {
+    if (this.prepared) return;
+    this.prepared = true;
     // Diagonals of dense-tail layers: one recursion; the bottom layer's diagonal alone when no
     // scope needs its full Gram (saves a matmul, a transpose and the B·p² masking there).
     const L = this.anatomy.layers.length - 1;

@@ -1,0 +1,203 @@
+#!/usr/bin/env node
+// The packages as a user gets them: packs the workspace packages with `pnpm pack` (which rewrites
+// workspace:*), checks each tarball's package.json and files, then for each tfjs version asked for
+// installs the tarballs with plain npm into a fresh project next to that version of
+// @tensorflow/tfjs-core, -layers, -backend-cpu and -backend-wasm (our peers) and checks there:
+// npm printed no EBADENGINE/ERESOLVE, exactly one tfjs-core is installed, the README's library
+// example (core + the regret and activation plugins on a tiny model) completes on the default
+// backend and on cpu without a "kernel … already registered" warning, and `taylorlens doctor` runs.
+// Needs the npm registry. Prints one JSON line per check: {"kind":"pack"|"install",...}; exits 1
+// when a check fails.
+//
+//   node .ci/packaging-check.mjs [--tfjs 4.22.0,4.10.0] [--bundle 4.21.0] [--no-build] [--keep] [--work DIR]
+//
+// --bundle V installs the union package @tensorflow/tfjs@V first (plus -backend-wasm@V), as a
+// project that already uses tfjs does, then our packages: the setup of issue #16.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+const tfjsVersions = opt('--tfjs', '4.22.0').split(',').filter(Boolean);
+const bundleVersions = opt('--bundle', '').split(',').filter(Boolean);
+const keep = args.includes('--keep');
+const work = path.resolve(opt('--work', '') || fs.mkdtempSync(path.join(os.tmpdir(), 'taylorlens-pack-')));
+fs.mkdirSync(work, { recursive: true });
+
+/** Packed and installed into the user's project; plugin-optimizers is packed and checked only. */
+const PACKAGES = ['core', 'plugin-activation', 'plugin-regret', 'plugin-optimizers'];
+const INSTALLED = ['core', 'plugin-activation', 'plugin-regret'];
+const PEERS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'];
+const PNPM = ['-y', 'pnpm@9'];
+
+let failed = false;
+const report = (obj) => {
+  if (obj.problems?.length) failed = true;
+  console.log(JSON.stringify(obj));
+};
+const run = (cmd, argv, cwd, extraEnv = {}) => {
+  const r = spawnSync(cmd, argv, { cwd, encoding: 'utf8', env: { ...process.env, ...extraEnv }, maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`, error: r.error };
+};
+/** npm/pnpm run by a package manager inherit its npm_config_* (pnpm's own settings among them): drop them. */
+const cleanEnv = Object.fromEntries(Object.keys(process.env).filter((k) => /^npm_/i.test(k)).map((k) => [k, undefined]));
+const npm = (argv, cwd) => {
+  const r = spawnSync('npm', argv, { cwd, encoding: 'utf8', env: { ...process.env, ...cleanEnv, npm_config_update_notifier: 'false' }, maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`, stdout: r.stdout ?? '' };
+};
+
+// --- build and pack --------------------------------------------------------------------------
+if (!args.includes('--no-build')) {
+  const tsc = path.join(repo, 'node_modules', '.bin', 'tsc');
+  const b = run(tsc, ['-b', ...PACKAGES.map((p) => `packages/${p}`)], repo);
+  if (b.status !== 0) {
+    report({ kind: 'build', problems: [`tsc -b failed:\n${b.out.slice(-4000)}`] });
+    process.exit(1);
+  }
+}
+const tarballs = path.join(work, 'tarballs');
+fs.mkdirSync(tarballs, { recursive: true });
+const license = fs.readFileSync(path.join(repo, 'LICENSE'), 'utf8');
+const versions = Object.fromEntries(PACKAGES.map((p) => [`@taylorlens/${p}`, JSON.parse(fs.readFileSync(path.join(repo, 'packages', p, 'package.json'), 'utf8')).version]));
+const tgz = {};
+for (const p of PACKAGES) {
+  const dir = path.join(repo, 'packages', p);
+  const problems = [];
+  const r = run('npx', [...PNPM, 'pack', '--pack-destination', tarballs], dir, cleanEnv);
+  const file = r.out.split('\n').map((l) => l.trim()).filter((l) => l.endsWith('.tgz')).pop();
+  if (r.status !== 0 || !file) {
+    report({ kind: 'pack', package: p, problems: [`pnpm pack failed:\n${r.out.slice(-2000)}`] });
+    continue;
+  }
+  tgz[p] = path.isAbsolute(file) ? file : path.join(tarballs, path.basename(file));
+  const list = execFileSync('tar', ['-tzf', tgz[p]], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const read = (f) => execFileSync('tar', ['-xzOf', tgz[p], `package/${f}`], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const raw = read('package.json');
+  const pkg = JSON.parse(raw);
+  if (raw.includes('workspace:')) problems.push('package.json in the tarball still says workspace:');
+  for (const [dep, want] of Object.entries(versions)) {
+    const have = pkg.dependencies?.[dep];
+    if (have !== undefined && have !== want) problems.push(`${dep} is ${have} in the tarball, want ${want}`);
+  }
+  if (!list.includes('package/LICENSE')) problems.push('no LICENSE in the tarball');
+  else if (read('LICENSE') !== license) problems.push('LICENSE in the tarball differs from the repository LICENSE');
+  if (!list.includes('package/README.md')) problems.push('no README.md in the tarball');
+  for (const f of pkg.files ?? []) if (!list.some((e) => e === `package/${f}` || e.startsWith(`package/${f}/`))) problems.push(`files lists ${f}, not in the tarball`);
+  for (const k of ['description', 'repository', 'keywords', 'engines', 'license']) if (!pkg[k]) problems.push(`package.json has no ${k}`);
+  if (!list.includes(`package/${(pkg.main ?? '').replace(/^\.\//, '')}`)) problems.push(`main ${pkg.main} is not in the tarball`);
+  report({ kind: 'pack', package: pkg.name, tarball: path.basename(tgz[p]), files: list.length, bytes: fs.statSync(tgz[p]).size, dependencies: pkg.dependencies, peerDependencies: pkg.peerDependencies, problems });
+}
+if (INSTALLED.some((p) => !tgz[p])) process.exit(1);
+
+// --- the user's project ----------------------------------------------------------------------
+// The README's library example, on a tiny model of random data.
+const EXAMPLE = `import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { instrument, selectBackend } from '@taylorlens/core';
+import { ActivationPlugin } from '@taylorlens/plugin-activation';
+import { RegretPlugin } from '@taylorlens/plugin-regret';
+
+const choice = await selectBackend(process.env.BACKEND || undefined);
+const model = tfl.sequential({ layers: [
+  tfl.layers.dense({ inputShape: [6], units: 8, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
+  tfl.layers.dense({ units: 3, kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }),
+] });
+const x = tf.randomNormal([64, 6], 0, 1, 'float32', 1);
+const y = tf.randomNormal([64, 3], 0, 1, 'float32', 2);
+const batches = [0, 16, 32, 48].map((s) => [tf.slice(x, s, 16), tf.slice(y, s, 16)]);
+const optimizer = tf.train.adam(0.01);
+const lossOf = (xb, yb) => tf.losses.meanSquaredError(yb, model.apply(xb));
+
+const regret = new RegretPlugin({ layers: { layers: [1] }, neurons: { perLayer: 4 } });
+const lens = instrument(model, { loss: 'meanSquaredError', plugins: [regret, new ActivationPlugin()], inputs: x });
+for (let epoch = 0; epoch < 3; epoch++) {
+  for (const [xb, yb] of batches) await lens.round(xb, yb, () => optimizer.minimize(() => lossOf(xb, yb)));
+  await lens.epochEnd();
+}
+const summary = await lens.end();
+const scopes = Object.fromEntries(Object.entries(regret.results.scopes).map(([k, s]) => [k, s.checkpoints.length]));
+console.log('RESULT ' + JSON.stringify({ backend: choice.name, tfjsCore: tf.version_core, rounds: summary.rounds, scopes }));
+`;
+
+/** Every tfjs-core under node_modules, by walking it (npm ls hides nothing, but a walk needs no npm). */
+function findPackages(root, name) {
+  const found = [];
+  const walk = (dir) => {
+    let entries;
+    try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const sub = path.join(dir, e.name);
+      if (e.name.startsWith('@')) {
+        for (const s of fs.readdirSync(sub, { withFileTypes: true })) if (s.isDirectory()) visit(path.join(sub, s.name), `${e.name}/${s.name}`);
+      } else if (e.name !== '.bin' && e.name !== '.cache') visit(sub, e.name);
+    }
+  };
+  const visit = (dir, pkgName) => {
+    if (pkgName === name) found.push({ dir: path.relative(root, dir), version: JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version });
+    walk(path.join(dir, 'node_modules'));
+  };
+  walk(path.join(root, 'node_modules'));
+  return found;
+}
+
+function userProject(label, installSteps, want) {
+  const dir = path.join(work, `app-${label}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `app-${label}`, version: '1.0.0', private: true, type: 'module' }, null, 2) + '\n');
+  const problems = [];
+  const started = Date.now();
+  let installLog = '';
+  for (const step of installSteps) {
+    const r = npm(['install', '--no-audit', '--no-fund', ...step], dir);
+    installLog += r.out;
+    if (r.status !== 0) problems.push(`npm install ${step.join(' ')} failed:\n${r.out.slice(-3000)}`);
+  }
+  const installSeconds = (Date.now() - started) / 1000;
+  for (const bad of ['EBADENGINE', 'ERESOLVE', 'Conflicting peer dependency', 'invalid:']) {
+    if (installLog.includes(bad)) problems.push(`npm install printed ${bad}:\n${installLog.split('\n').filter((l) => l.includes('warn') || l.includes('ERR')).slice(0, 40).join('\n')}`);
+  }
+  const cores = findPackages(dir, '@tensorflow/tfjs-core');
+  if (cores.length !== 1 || cores[0].version !== want) problems.push(`want exactly one @tensorflow/tfjs-core ${want}, found ${JSON.stringify(cores)}`);
+  const ls = npm(['ls', '@tensorflow/tfjs-core', '--all', '--json'], dir);
+  const lsVersions = new Set();
+  const collect = (node) => { for (const [n, d] of Object.entries(node.dependencies ?? {})) { if (n === '@tensorflow/tfjs-core' && d.version) lsVersions.add(d.version); collect(d); } };
+  try { collect(JSON.parse(ls.stdout)); } catch { problems.push(`npm ls printed no JSON:\n${ls.out.slice(-2000)}`); }
+  if (ls.status !== 0) problems.push(`npm ls @tensorflow/tfjs-core failed (status ${ls.status}):\n${ls.out.slice(-2000)}`);
+  if (lsVersions.size !== 1 || !lsVersions.has(want)) problems.push(`npm ls finds tfjs-core ${[...lsVersions].join(', ') || 'nowhere'}, want ${want}`);
+
+  fs.writeFileSync(path.join(dir, 'example.mjs'), EXAMPLE);
+  const runs = [];
+  for (const backend of ['', 'cpu']) {
+    const t0 = Date.now();
+    const r = run(process.execPath, ['example.mjs'], dir, { ...cleanEnv, BACKEND: backend });
+    const line = r.out.split('\n').find((l) => l.startsWith('RESULT '));
+    const result = line ? JSON.parse(line.slice(7)) : null;
+    runs.push({ backend: backend || 'default', seconds: (Date.now() - t0) / 1000, result });
+    if (r.status !== 0 || !result) problems.push(`example (${backend || 'default backend'}) failed, status ${r.status}:\n${r.out.slice(-3000)}`);
+    else {
+      if (result.tfjsCore !== want) problems.push(`example ran on tfjs-core ${result.tfjsCore}, want ${want}`);
+      if (result.rounds !== 12) problems.push(`example ran ${result.rounds} rounds, want 12`);
+      if (!Object.values(result.scopes).some((n) => n > 0)) problems.push(`regret recorded no checkpoints: ${JSON.stringify(result.scopes)}`);
+    }
+    if (/already registered/i.test(r.out)) problems.push(`example (${backend || 'default backend'}) printed "already registered":\n${r.out.split('\n').filter((l) => /already registered/i.test(l)).slice(0, 5).join('\n')}`);
+  }
+  const doctor = run(path.join(dir, 'node_modules', '.bin', 'taylorlens'), ['doctor'], dir, cleanEnv);
+  if (doctor.status !== 0) problems.push(`taylorlens doctor failed, status ${doctor.status}:\n${doctor.out.slice(-3000)}`);
+  if (/already registered/i.test(doctor.out)) problems.push('taylorlens doctor printed "already registered"');
+  const du = execFileSync('du', ['-sk', 'node_modules'], { cwd: dir, encoding: 'utf8' });
+  report({ kind: 'install', label, tfjs: want, installSeconds, nodeModulesMiB: Math.round(Number(du.split('\t')[0]) / 1024), tfjsCore: cores, runs, problems });
+}
+
+const ours = INSTALLED.map((p) => tgz[p]);
+for (const v of tfjsVersions) userProject(`tfjs-${v}`, [[...ours, ...PEERS.map((p) => `${p}@${v}`)]], v);
+for (const v of bundleVersions) userProject(`bundle-${v}`, [[`@tensorflow/tfjs@${v}`], [...ours, `@tensorflow/tfjs-backend-wasm@${v}`]], v);
+
+if (!keep) fs.rmSync(work, { recursive: true, force: true });
+else console.error(`kept ${work}`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,13 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '@taylorlens/core';
+await selectBackend('wasm');
+const P = tf.randomNormal([4, 256, 145]), J = tf.randomNormal([4, 256, 160]);
+const X = tf.randomNormal([4, 16, 16, 16]), DY = tf.randomNormal([4, 16, 16, 160]);
+const t = (name, f) => { for (let i = 0; i < 3; i++) tf.dispose(f()); const ts = []; for (let i = 0; i < 9; i++) { const t0 = performance.now(); const r = f(); r.dataSync(); ts.push(performance.now() - t0); tf.dispose(r); } ts.sort((a, b) => a - b); console.log(name.padEnd(50), ts[4].toFixed(2), 'ms'); };
+t('batched matMul transposeA (P^T J)', () => tf.matMul(P, J, true, false));
+t('transpose + batched matMul (as now)', () => tf.tidy(() => tf.matMul(tf.transpose(P, [0, 2, 1]), J)));
+t('4 × 2D matMul transposeA', () => tf.tidy(() => tf.stack([0, 1, 2, 3].map((b) => tf.matMul(tf.squeeze(tf.slice(P, b, 1), [0]), tf.squeeze(tf.slice(J, b, 1), [0]), true, false)))));
+t('4 × 2D matMul of pre-transposed', () => tf.tidy(() => { const PT = tf.transpose(P, [0, 2, 1]); return tf.stack([0, 1, 2, 3].map((b) => tf.matMul(tf.squeeze(tf.slice(PT, b, 1), [0]), tf.squeeze(tf.slice(J, b, 1), [0])))); }));
+t('J^T P batched (no transpose: [160,256]x[256,145])', () => tf.matMul(J, P, true, false));
+t('4 × conv2dBackpropFilter [1,16,16,16] x [1,16,16,160]', () => tf.tidy(() => tf.stack([0, 1, 2, 3].map((b) => tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.slice(X, b, 1), dy: tf.slice(DY, b, 1) }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [3, 3, 16, 160] })))));
+t('one 2D matMul [145,1024]x[1024,160] (no per-sample split)', () => tf.matMul(tf.reshape(tf.transpose(P, [2, 0, 1]), [145, 1024]), tf.reshape(J, [1024, 160])));
