@@ -39,7 +39,12 @@ export class Bench {
    * slow spells fall on all of them alike; the order rotates each iteration (whoever runs first
    * pays for what the previous one left, e.g. garbage). Returns each one's median in ms.
    */
-  async timeEach(fns, { warmup = 2, iterations = 9 } = {}) {
+  async timeEach(fns, opts = {}) {
+    return (await this.timeEachRuns(fns, opts)).map(median);
+  }
+
+  /** timeEach's measurements themselves: per function, its time in each iteration (for paired ratios). */
+  async timeEachRuns(fns, { warmup = 2, iterations = 9 } = {}) {
     for (let i = 0; i < warmup; i++) for (const fn of fns) await fn(i);
     const times = fns.map(() => []);
     for (let i = 0; i < iterations; i++) {
@@ -50,7 +55,7 @@ export class Bench {
         times[k].push(performance.now() - t0);
       }
     }
-    return times.map(median);
+    return times;
   }
 
   /** Record a measured entry; the ratio is computed against `baseline` if it was recorded. */

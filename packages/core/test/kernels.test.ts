@@ -117,3 +117,38 @@ describe('preflight', () => {
     }
   });
 });
+
+describe('depthwise gradients on wasm (ours: the block-diagonal convolution)', () => {
+  /** ∂/∂x and ∂/∂filter of Σ depthwiseConv2d(x, w) ⊙ dy on the current backend. */
+  const grads = (xv: Float32Array, wv: Float32Array, dv: Float32Array, shapes: { x: number[]; w: number[]; dy: number[] }, s: number, pad: 'same' | 'valid') => tf.tidy(() => {
+    const x = tf.tensor4d(xv, shapes.x as [number, number, number, number]);
+    const w = tf.tensor4d(wv, shapes.w as [number, number, number, number]);
+    const dy = tf.tensor4d(dv, shapes.dy as [number, number, number, number]);
+    const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad), dy)))([x, w]);
+    return [gx.dataSync() as Float32Array, gw.dataSync() as Float32Array];
+  });
+
+  for (const [k, s, pad, m] of [[3, 1, 'same', 1], [3, 2, 'same', 2], [2, 2, 'valid', 1], [3, 1, 'valid', 3]] as const) {
+    it(`${k}×${k}/${s} ${pad}, channel multiplier ${m}: equal to the cpu backend's stock kernels (within float32 rounding)`, async () => {
+      await selectBackend('cpu');
+      const n = 7;
+      const C = 3;
+      const xv = tf.randomNormal([2, n, n, C], 0, 1, 'float32', 1).dataSync() as Float32Array;
+      const wv = tf.randomNormal([k, k, C, m], 0, 1, 'float32', 2).dataSync() as Float32Array;
+      const oh = pad === 'same' ? Math.ceil(n / s) : Math.ceil((n - k + 1) / s);
+      const dv = tf.randomNormal([2, oh, oh, C * m], 0, 1, 'float32', 3).dataSync() as Float32Array;
+      const shapes = { x: [2, n, n, C], w: [k, k, C, m], dy: [2, oh, oh, C * m] };
+      const [cx, cw] = grads(xv, wv, dv, shapes, s, pad);
+      await selectBackend('wasm');
+      const [wx, ww] = grads(xv, wv, dv, shapes, s, pad);
+      const close = (a: Float32Array, b: Float32Array) => {
+        let worst = 0;
+        let scale = 0;
+        a.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - b[i])); scale = Math.max(scale, Math.abs(v)); });
+        expect(worst).toBeLessThanOrEqual(1e-5 * Math.max(1, scale));
+      };
+      close(cx, wx);
+      close(cw, ww);
+    });
+  }
+});

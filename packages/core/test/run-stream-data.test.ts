@@ -351,10 +351,10 @@ describe('resuming a streamed run', () => {
 });
 
 describe('taylorlens run with a bad data module: refused before any work', () => {
+  /** Module files, written once the project folder exists. */
+  const files = new Map<string, string>();
   const put = (rel: string, text: string) => {
-    const f = path.join(project.dir, 'bad', rel);
-    fs.mkdirSync(path.dirname(f), { recursive: true });
-    fs.writeFileSync(f, text);
+    files.set(rel, text);
     return `bad/${rel}`;
   };
   /** A module whose export makes batches with `xs`/`ys` from the given JS expressions (b: batch index). */
@@ -370,92 +370,92 @@ export default ({ tf }) => ({
   const good = '{ xs: tf.zeros([16, 12]), ys: tf.zeros([16, 4]) }';
 
   interface Case { what: string; data: Json; edit?: (c: Json) => void; expect: [string, string | RegExp][] }
+  put('exports.mjs', 'export const a = () => null;\nexport const notAFunction = 42;\n');
   beforeAll(() => {
     fs.mkdirSync(path.join(project.dir, 'bad', 'a-folder.mjs'), { recursive: true });
-    put('exports.mjs', 'export const a = () => null;\nexport const notAFunction = 42;\n');
+    for (const [rel, text] of files) fs.writeFileSync(path.join(project.dir, 'bad', rel), text);
   });
 
-  const list: (() => Case)[] = [
-    () => ({ what: 'missing module', data: { path: 'bad/nope.mjs' }, expect: [['/data/path', /file not found: .*bad\/nope\.mjs; expected an ES module whose export returns a tf\.data\.Dataset/]] }),
-    () => ({ what: 'a folder', data: { path: 'bad/a-folder.mjs' }, expect: [['/data/path', /bad\/a-folder\.mjs is a folder; expected an ES module file/]] }),
-    () => ({ what: 'a module that does not load', data: { path: put('syntax.mjs', 'export default ({ tf }) => {{;\n') }, expect: [['/data/path', /bad\/syntax\.mjs failed to load: /]] }),
-    () => ({
+  const cases: Case[] = [
+    { what: 'missing module', data: { path: 'bad/nope.mjs' }, expect: [['/data/path', /file not found: .*bad\/nope\.mjs; expected an ES module whose export returns a tf\.data\.Dataset/]] },
+    { what: 'a folder', data: { path: 'bad/a-folder.mjs' }, expect: [['/data/path', /bad\/a-folder\.mjs is a folder; expected an ES module file/]] },
+    { what: 'a module that does not load', data: { path: put('syntax.mjs', 'export default ({ tf }) => {{;\n') }, expect: [['/data/path', /bad\/syntax\.mjs failed to load: /]] },
+    {
       what: 'no such export', data: { path: 'bad/exports.mjs', export: 'pipeline' },
       expect: [['/data/export', /bad\/exports\.mjs has no export "pipeline"; its exports: a, notAFunction/]],
-    }),
-    () => ({ what: 'no default export', data: { path: 'bad/exports.mjs' }, expect: [['/data/export', /exports\.mjs has no export "default"; its exports: a, notAFunction/]] }),
-    () => ({
+    },
+    { what: 'no default export', data: { path: 'bad/exports.mjs' }, expect: [['/data/export', /exports\.mjs has no export "default"; its exports: a, notAFunction/]] },
+    {
       what: 'export not a function', data: { path: 'bad/exports.mjs', export: 'notAFunction' },
       expect: [['/data/export', /exports\.mjs: export "notAFunction" is a number \(42\); expected a function \(\{ tf, seed, batchSize \}\) => a tf\.data\.Dataset/]],
-    }),
-    () => ({
+    },
+    {
       what: 'the function throws', data: { path: put('throws.mjs', 'export default () => { throw new Error("no data today"); };\n') },
       expect: [['/data/export', /throws\.mjs \(export "default"\): the function threw: no data today/]],
-    }),
-    () => ({
+    },
+    {
       what: 'the function rejects', data: { path: put('rejects.mjs', 'export default async () => { throw new Error("later, no data"); };\n') },
       expect: [['/data/export', /rejects\.mjs \(export "default"\): the function threw: later, no data/]],
-    }),
-    () => ({
+    },
+    {
       what: 'returns something without iterator()', data: { path: put('array.mjs', 'export default ({ tf }) => ({ xs: [1, 2], ys: [3, 4] });\n') },
       expect: [['/data/export', /array\.mjs \(export "default"\): returned an object with keys xs, ys but no iterator\(\); expected a tf\.data\.Dataset/]],
-    }),
-    () => ({
+    },
+    {
       what: '{ train } that is not a dataset', data: { path: put('train-array.mjs', 'export default () => ({ train: [1, 2, 3] });\n') },
       expect: [['/data/export', /returned \{ train \} whose train is an array of 3; expected a tf\.data\.Dataset/]],
-    }),
-    () => ({
+    },
+    {
       what: 'xs shape not the model input', data: { path: yielding('xs-shape.mjs', '{ xs: tf.zeros([16, 10]), ys: tf.zeros([16, 4]) }') },
       expect: [['/data/export', /xs-shape\.mjs \(export "default"\): the first batch's xs has shape \[16, 10\] \(\[10\] per sample\), but the model takes \[12\] per sample \(model\.input\)/]],
-    }),
-    () => ({
+    },
+    {
       what: 'xs of the right size but not flat', data: { path: yielding('xs-image.mjs', '{ xs: tf.zeros([16, 3, 4, 1]), ys: tf.zeros([16, 4]) }') },
       expect: [['/data/export', 'xs has shape [16, 3, 4, 1] ([3, 4, 1] per sample), but the model takes [12] per sample (model.input) (same size: reshape in the pipeline)']],
-    }),
-    () => ({
+    },
+    {
       what: 'ys shape not the model output', data: { path: yielding('ys-shape.mjs', '{ xs: tf.zeros([16, 12]), ys: tf.zeros([16, 10]) }') },
       expect: [['/data/export', /ys-shape\.mjs \(export "default"\): the first batch's ys has shape \[16, 10\] \(\[10\] per sample\), but the model outputs \[4\] per sample; expected ys of shape \[batch, 4\] \(loss "mse" compares them elementwise\)/]],
-    }),
-    () => ({
+    },
+    {
       what: 'not { xs, ys } batches', data: { path: yielding('plain-tensor.mjs', 'tf.zeros([16, 12])') },
       expect: [['/data/export', /plain-tensor\.mjs \(export "default"\): the first batch: a training stream must yield \{ xs, ys \} batches/]],
-    }),
-    () => ({
+    },
+    {
       what: 'two inputs', data: { path: yielding('two-inputs.mjs', '{ xs: [tf.zeros([16, 12]), tf.zeros([16, 12])], ys: tf.zeros([16, 4]) }') },
       expect: [['/data/export', /the first batch: a stream element's xs must be one tensor/]],
-    }),
-    () => ({
-      what: 'tensors of another tfjs copy',
+    },
+    {
+      what: 'a plain object shaped like a tensor (or a tensor of an incompatible tfjs)',
       data: { path: yielding('foreign.mjs', '{ xs: { shape: [16, 12], dtype: "float32", dataId: {}, id: 1 }, ys: tf.zeros([16, 4]) }') },
-      expect: [['/data/export', /foreign\.mjs \(export "default"\): the first batch holds tensors of another copy of @tensorflow\/tfjs-core .*build the data with the `tf` the export receives/]],
-    }),
-    () => ({ what: 'an empty stream', data: { path: yielding('empty.mjs', good, { batches: 0 }) }, expect: [['/data/export', /empty\.mjs \(export "default"\): the stream yielded no batch/]] }),
-    () => ({
+      expect: [['/data/export', /foreign\.mjs \(export "default"\): the first batch holds something shaped like a tensor that is not a tensor of this tfjs .*build the data with the `tf` the export receives/]],
+    },
+    { what: 'an empty stream', data: { path: yielding('empty.mjs', good, { batches: 0 }) }, expect: [['/data/export', /empty\.mjs \(export "default"\): the stream yielded no batch/]] },
+    {
       what: 'next() fails', data: { path: yielding('next-fails.mjs', '(() => { throw new Error("disk on fire"); })()') },
       expect: [['/data/export', /next-fails\.mjs \(export "default"\): reading the first batch failed: disk on fire/]],
-    }),
-    () => ({
+    },
+    {
       what: 'an endless stream without batchesPerEpoch', data: { path: yielding('endless.mjs', good, { size: 'Infinity', batches: 1e9 }) },
       expect: [['/data/batchesPerEpoch', /endless\.mjs \(export "default"\): the stream is endless \(size Infinity, e\.g\. repeat\(\)\); set data\.batchesPerEpoch/]],
-    }),
-    () => ({
+    },
+    {
       what: 'a batch size other than batchSize', data: { path: yielding('batch-8.mjs', '{ xs: tf.zeros([8, 12]), ys: tf.zeros([8, 4]) }') },
       expect: [['/batchSize', /is 16 but the first batch of .*batch-8\.mjs \(export "default"\) has 8 samples/]],
-    }),
-    () => ({
+    },
+    {
       what: 'validation without a validation stream', data: { path: yielding('no-validation.mjs', good) }, edit: (c) => { c.validation = true; },
       expect: [['/validation', /no-validation\.mjs \(export "default"\): returned no validation stream; expected \{ train, validation \}/]],
-    }),
-    () => ({
+    },
+    {
       what: 'shuffle: true', data: { path: yielding('shuffled.mjs', good) }, edit: (c) => { c.shuffle = true; },
       expect: [['/shuffle', 'true has no effect on a streamed source (data.source "module")']],
-    }),
-    () => ({ what: 'a key of the file sources', data: { path: yielding('target.mjs', good), target: 'input' }, expect: [['/data/target', 'unknown key "target"; expected one of: source, path, export, batchesPerEpoch']] }),
-    () => ({ what: 'no path', data: {}, expect: [['/data/path', 'is required but missing']] }),
+    },
+    { what: 'a key of the file sources', data: { path: yielding('target.mjs', good), target: 'input' }, expect: [['/data/target', 'unknown key "target"; expected one of: source, path, export, batchesPerEpoch']] },
+    { what: 'no path', data: {}, expect: [['/data/path', 'is required but missing']] },
   ];
 
-  it.each(list.map((c, i) => [i + 1, c] as const))('%i. → exit 2, the field and the file named, nothing written, no tensor left', async (i, make) => {
-    const c = make();
+  it.each(cases.map((c, i) => [i + 1, c.what, c] as const))('%i. %s → exit 2, the field and the file named, nothing written, no tensor left', async (i, _what, c) => {
     const tensors = tf.memory().numTensors;
     const name = `bad-stream-${i}`;
     const file = config(name, c.data, c.edit);

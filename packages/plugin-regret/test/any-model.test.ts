@@ -12,7 +12,8 @@
 // batch mean and variance of W_n (helpers/brute.ts `freezeRound`), so the Jacobian it checks is
 // that of the frozen-statistics network, and ∇τ^n(W_n) equals the gradient of the loss with the
 // statistics held fixed — not the gradient training steps on, which also flows through the batch
-// mean and variance (the last test shows the two apart). Dropout is checked with the round's mask.
+// mean and variance (the last test shows the two apart). Dropout is checked with the round's mask
+// (the one the instrumented pass drew and trained with).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { meanSquaredError, selectBackend, softmaxCrossEntropy, sparseSoftmaxCrossEntropy, Trainer } from '@taylorlens/core';
@@ -26,7 +27,7 @@ import { checkTaylor } from './helpers/taylor-check.js';
 
 const NO_NETWORK = { enabled: false };
 
-export const ANY_MODEL_NETS: NetCase[] = [
+const ANY_MODEL_NETS: NetCase[] = [
   {
     name: 'ResNet-style block (strided conv, BN, residual add with a 1×1/2 shortcut, GAP), cross-entropy',
     make: () => resnetBlock(3), input: [6, 6, 2], loss: softmaxCrossEntropy, classes: 3,
@@ -40,24 +41,12 @@ export const ANY_MODEL_NETS: NetCase[] = [
     make: () => mobilenetBlock(4, { output: 'linear' }), input: [6, 6, 2], loss: meanSquaredError, classes: 3,
   },
   {
-    name: 'MLP with LeakyReLU and PReLU (no Dropout), sparse cross-entropy on class indices',
-    make: () => leakyMlp(5, { dropout: null }), input: [5], loss: sparseSoftmaxCrossEntropy, classes: 3,
+    name: 'MLP with LeakyReLU, Dropout 0.25 and PReLU, sparse cross-entropy on class indices',
+    make: () => leakyMlp(5), input: [5], loss: sparseSoftmaxCrossEntropy, classes: 3,
     data: (n, seed) => labelData(n, [5], 3, seed),
   },
 ];
 
-/**
- * The same MLP with its seeded Dropout (rate 0.25). KNOWN BUG (reported): the clamped push hands
- * the dropout module no state — core's derivatives/push.ts asks `nodeState` only of modules with
- * a `freeze`, and dropout keeps its mask through `applyKeepingState` instead — so every scope
- * below a Dropout layer throws "Cannot read properties of null (reading 'sample')". Registered
- * with `it.fails` so that the fix turns it red: then make it a plain `it`.
- */
-const DROPOUT_NET: NetCase = {
-  name: 'MLP with LeakyReLU, Dropout 0.25 and PReLU, sparse cross-entropy on class indices',
-  make: () => leakyMlp(5), input: [5], loss: sparseSoftmaxCrossEntropy, classes: 3,
-  data: (n, seed) => labelData(n, [5], 3, seed),
-};
 
 const TAYLOR = { network: NO_NETWORK, layers: { every: 1 }, neurons: { perLayer: 2, subBatch: null, every: 1 }, budget: { maxOverhead: 1e6 }, trace: false };
 const OPTIMUM = { ...TAYLOR, neurons: { perLayer: 1, subBatch: null, every: 1 }, solver: { gapTolerance: 1e-7, maxIterations: 300 } };
@@ -70,12 +59,9 @@ describe('regret at layer and neuron scope on whole models, against brute force 
     it(`${net.name}: the checkpoint optimum equals a direct minimisation over the stored rounds, lies in the ball and beats every trajectory point`, () => checkOptimum(net, OPTIMUM));
   }
 
-  it.fails(`${DROPOUT_NET.name}: the Taylor checks with the round's dropout mask (fails: dropout push bug)`, () => checkTaylor(DROPOUT_NET, TAYLOR));
-  it.fails(`${DROPOUT_NET.name}: the checkpoint optimum (fails: dropout push bug)`, () => checkOptimum(DROPOUT_NET, OPTIMUM));
-
   it('the network scope refuses each of them with a clear error (graph, or parameters outside Dense/Conv2D)', () => {
     const reasons = [/chain models only/, /moves Dense\/Conv2D parameters only; layer ".*" \(DepthwiseConv2D\)/, /moves Dense\/Conv2D parameters only; layer ".*" \(PReLU\)/];
-    [ANY_MODEL_NETS[0], ANY_MODEL_NETS[2], DROPOUT_NET].forEach((net, i) => {
+    [ANY_MODEL_NETS[0], ANY_MODEL_NETS[2], ANY_MODEL_NETS[3]].forEach((net, i) => {
       const model = net.make();
       const optimizer = tf.train.sgd(0.1);
       expect(() => new Trainer(model, { loss: net.loss, optimizer, plugins: [new RegretPlugin({ network: { every: 1 } })] })).toThrow(reasons[i]);
@@ -119,13 +105,13 @@ describe('regret at layer and neuron scope on whole models, against brute force 
   });
 });
 
-// On wasm: the ResNet-style block only. The MobileNet-style block cannot train there (tfjs-backend-wasm
-// has no DepthwiseConv2dNativeBackpropInput kernel; model.fit fails alike, see core's
-// any-model.test.ts), and the MLP's sparse cross-entropy reads garbage there (reported: tfjs-wasm's
-// OneHot ignores its dtype, so the loss's float32 one-hot rows hold int32 bits).
-describe('regret on the ResNet-style block, against brute force (wasm)', () => {
+// On wasm: the three models (the MobileNet-style block trains there through core's depthwise
+// gradient kernels, the MLP's sparse cross-entropy through a cast of tf.oneHot, which ignores its
+// dtype on wasm).
+describe('regret on whole models, against brute force (wasm)', () => {
   beforeAll(async () => { await selectBackend('wasm'); });
-  const net = ANY_MODEL_NETS[0];
-  it(`${net.name}: the Taylor checks`, () => checkTaylor(net, TAYLOR));
-  it(`${net.name}: the checkpoint optimum`, () => checkOptimum(net, OPTIMUM));
+  for (const net of ANY_MODEL_NETS) {
+    it(`${net.name}: the Taylor checks`, () => checkTaylor(net, TAYLOR));
+    it(`${net.name}: the checkpoint optimum`, () => checkOptimum(net, OPTIMUM));
+  }
 });

@@ -7,7 +7,21 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export function matMulT(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
   const t = (x: tf.Tensor) => (x.rank === 2 ? tf.transpose(x) : tf.transpose(x, [...x.shape.map((_, i) => i).slice(0, -2), x.rank - 1, x.rank - 2]));
-  return tf.matMul(transposeA ? t(a) : a, transposeB ? t(b) : b);
+  return batchMatMul(transposeA ? t(a) : a, transposeB ? t(b) : b);
+}
+
+/**
+ * `tf.matMul` of `[N, m, k] × [N, k, n]`; on wasm a batched product is several times slower than
+ * the same products one sample at a time (measured: 25.5 ms against 6.6 ms for four
+ * `[145, 256] × [256, 160]`), so there it runs per sample.
+ */
+export function batchMatMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  if (a.rank !== 3 || b.rank !== 3 || a.shape[0] !== b.shape[0] || a.shape[0] < 2 || a.shape[0] > 64 || tf.getBackend() !== 'wasm') return tf.matMul(a, b);
+  return tf.tidy(() => {
+    const as = tf.unstack(a);
+    const bs = tf.unstack(b);
+    return tf.stack(as.map((ai, i) => tf.matMul(ai as tf.Tensor2D, bs[i] as tf.Tensor2D)));
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.js';
+import { makeDepthwiseBackpropFilter, makeDepthwiseBackpropInput } from './depthwise.js';
 import { makeMaxPoolGrad, makeMaxPoolWithArgmax } from './max-pool.js';
 import { makeWebgpuMaxPoolGrad, makeWebgpuMaxPoolWithArgmax } from './max-pool-webgpu.js';
 import { makeWebgpuTile } from './tile-webgpu.js';
@@ -9,6 +10,8 @@ export { maxPoolArgmax } from './max-pool.js';
 /** Kernels we replace, per backend, and why (printed by `taylorlens doctor`). */
 export const KERNEL_FIXES: { backend: string; kernel: string; why: string; make: (b: string) => tf.KernelConfig }[] = [
   { backend: 'wasm', kernel: 'Conv2DBackpropFilter', why: 'missing on wasm', make: makeConv2DBackpropFilter },
+  { backend: 'wasm', kernel: 'DepthwiseConv2dNativeBackpropInput', why: 'missing on wasm (DepthwiseConv2D and SeparableConv2D cannot train)', make: makeDepthwiseBackpropInput },
+  { backend: 'wasm', kernel: 'DepthwiseConv2dNativeBackpropFilter', why: 'missing on wasm (DepthwiseConv2D and SeparableConv2D cannot train)', make: makeDepthwiseBackpropFilter },
   { backend: 'wasm', kernel: 'MaxPoolGrad', why: 'wasm drops windows whose maximum is ≤ 0', make: makeMaxPoolGrad },
   { backend: 'wasm', kernel: 'MaxPoolWithArgmax', why: 'wasm picks the wrong cell in windows whose maximum is ≤ 0', make: makeMaxPoolWithArgmax },
   { backend: 'cpu', kernel: 'Conv2DBackpropFilter', why: 'stock cpu kernel takes seconds per step on a small convnet', make: makeConv2DBackpropFilter },

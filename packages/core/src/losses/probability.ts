@@ -47,7 +47,8 @@ function classIndices(name: string, f: tf.Tensor, y: tf.Tensor): tf.Tensor1D {
 
 function sparseRows(f: tf.Tensor, y: tf.Tensor): tf.Tensor {
   const K = f.shape[f.rank - 1];
-  const onehot = tf.reshape(tf.oneHot(classIndices('sparseCategoricalCrossentropy', f, y), K, 1, 0, 'float32'), f.shape);
+  // Cast: tfjs-backend-wasm's OneHot ignores its dtype and returns int32 bits.
+  const onehot = tf.reshape(tf.cast(tf.oneHot(classIndices('sparseCategoricalCrossentropy', f, y), K), 'float32'), f.shape);
   return tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(f)), -1));
 }
 

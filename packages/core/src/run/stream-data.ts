@@ -83,7 +83,11 @@ function disposeElement(value: unknown): void {
   tf.dispose(found.filter((t) => !t.isDisposed));
 }
 
-/** A tensor made by another copy of tfjs-core: it has a shape and a dataId but is not this tfjs's Tensor. */
+/**
+ * Something that looks like a tensor (shape, dtype, dataId) but is not one to this tfjs (whose
+ * `instanceof Tensor` is duck-typed, so tensors of a compatible second copy pass): a plain object,
+ * or a tensor of an incompatible tfjs.
+ */
 function foreignTensor(v: unknown): boolean {
   const all = v instanceof tf.Tensor ? [] : Array.isArray(v) ? v : isObj(v) ? Object.values(v) : [];
   const looks = (t: unknown) => isObj(t) && Array.isArray(t.shape) && 'dataId' in t && typeof t.dtype === 'string' && !(t instanceof tf.Tensor);
@@ -298,7 +302,7 @@ export async function openStreamData(spec: ModuleDataSpec, baseDir: string, o: O
     const v = value as { xs?: unknown; ys?: unknown } | null;
     if (isObj(v) && (foreignTensor(v.xs) || foreignTensor(v.ys))) {
       disposeElement(value);
-      fail(`${what} holds tensors of another copy of @tensorflow/tfjs-core (the module, or a library it imports, loaded its own tfjs); build the data with the \`tf\` the export receives: ({ tf }) => …`);
+      fail(`${what} holds something shaped like a tensor that is not a tensor of this tfjs (a plain object, or a tensor of another, incompatible @tensorflow/tfjs-core the module or a library it imports loaded); build the data with the \`tf\` the export receives: ({ tf }) => …`);
     }
     try {
       return batchTensors(value);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { matMulT, selectChannels, type ParamLayer } from '@taylorlens/core';
+import { batchMatMul, matMulT, selectChannels, type ParamLayer } from '@taylorlens/core';
 import { positions } from './linear.js';
 
 /**
@@ -14,7 +14,7 @@ export function neuronJacobianTensors(p: ParamLayer, J: tf.Tensor, patchRows: tf
     const K = units.shape[0];
     const Jk = selectChannels(tf.reshape(J, [B, pL, pos, p.channels]), units, p.channels); // [B, pL, pos, K]
     const rows = tf.reshape(tf.transpose(Jk, [0, 3, 1, 2]), [B, K * pL, pos]);
-    const G = tf.reshape(tf.matMul(rows, patchRows), [B, K, pL, p.fanIn]);
+    const G = tf.reshape(batchMatMul(rows, patchRows), [B, K, pL, p.fanIn]);
     return tf.transpose(G, [1, 0, 2, 3]) as tf.Tensor4D;
   });
 }
