@@ -9,10 +9,13 @@
 // Needs the npm registry. Prints one JSON line per check: {"kind":"pack"|"install",...}; exits 1
 // when a check fails.
 //
-//   node .ci/packaging-check.mjs [--tfjs 4.22.0,4.10.0] [--bundle 4.21.0] [--no-build] [--keep] [--work DIR]
+//   node .ci/packaging-check.mjs [--tfjs 4.2.0,4.22.0] [--bundle 4.21.0] [--no-build] [--keep] [--work DIR]
 //
-// --bundle V installs the union package @tensorflow/tfjs@V first (plus -backend-wasm@V), as a
-// project that already uses tfjs does, then our packages: the setup of issue #16.
+// --tfjs defaults to the oldest version core's tfjs-core peer range admits (">=X <5") and the
+// version the workspace uses (core's devDependencies); their numbers must agree bit for bit.
+// --bundle V installs the union package @tensorflow/tfjs@V first, as a project that already uses
+// tfjs does (the setup of issue #16), then our packages with the peers named at V, as the README
+// says (without them npm would take the newest tfjs-core for our peers and fail with ERESOLVE).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,7 +25,11 @@ import { fileURLToPath } from 'node:url';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
-const tfjsVersions = opt('--tfjs', '4.22.0').split(',').filter(Boolean);
+const rootPkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8'));
+const corePkg = JSON.parse(fs.readFileSync(path.join(repo, 'packages', 'core', 'package.json'), 'utf8'));
+/** By default: the oldest tfjs our peer range admits, and the one the workspace builds and tests with. */
+const oldest = /^>=(\d+\.\d+\.\d+) /.exec(corePkg.peerDependencies['@tensorflow/tfjs-core'])?.[1];
+const tfjsVersions = opt('--tfjs', [oldest, corePkg.devDependencies['@tensorflow/tfjs-core']].filter(Boolean).join(',')).split(',').filter(Boolean);
 const bundleVersions = opt('--bundle', '').split(',').filter(Boolean);
 const keep = args.includes('--keep');
 const work = path.resolve(opt('--work', '') || fs.mkdtempSync(path.join(os.tmpdir(), 'taylorlens-pack-')));
@@ -89,6 +96,16 @@ for (const p of PACKAGES) {
   for (const f of pkg.files ?? []) if (!list.some((e) => e === `package/${f}` || e.startsWith(`package/${f}/`))) problems.push(`files lists ${f}, not in the tarball`);
   for (const k of ['description', 'repository', 'keywords', 'engines', 'license']) if (!pkg[k]) problems.push(`package.json has no ${k}`);
   if (!list.includes(`package/${(pkg.main ?? '').replace(/^\.\//, '')}`)) problems.push(`main ${pkg.main} is not in the tarball`);
+  // tsc -b never deletes the output of a source that moved or went away: it would ship.
+  const stale = list.filter((e) => /^package\/dist\/.*\.js$/.test(e))
+    .map((e) => e.slice('package/dist/'.length, -'.js'.length))
+    .filter((f) => !['.ts', '.mts', '.tsx'].some((ext) => fs.existsSync(path.join(dir, 'src', f + ext))));
+  if (stale.length) problems.push(`dist has output with no source (stale; rm -rf packages/*/dist packages/*/tsconfig.tsbuildinfo and build again): ${stale.map((f) => `dist/${f}.js`).join(', ')}`);
+  // One tfjs range for every package, and one engines range.
+  const tfRange = corePkg.peerDependencies['@tensorflow/tfjs-core'];
+  for (const [dep, range] of Object.entries(pkg.peerDependencies ?? {})) if (dep.startsWith('@tensorflow/') && range !== tfRange) problems.push(`peer ${dep} is ${range}, core's tfjs-core peer is ${tfRange}`);
+  for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })) if (dep.startsWith('@tensorflow/')) problems.push(`${dep} is a dependency: tfjs packages must be peers, so the user's copy is the only one`);
+  if (JSON.stringify(pkg.engines) !== JSON.stringify(rootPkg.engines)) problems.push(`engines ${JSON.stringify(pkg.engines)} differ from the workspace's ${JSON.stringify(rootPkg.engines)}`);
   report({ kind: 'pack', package: pkg.name, tarball: path.basename(tgz[p]), files: list.length, bytes: fs.statSync(tgz[p]).size, dependencies: pkg.dependencies, peerDependencies: pkg.peerDependencies, problems });
 }
 if (INSTALLED.some((p) => !tgz[p])) process.exit(1);
@@ -119,8 +136,8 @@ for (let epoch = 0; epoch < 3; epoch++) {
   await lens.epochEnd();
 }
 const summary = await lens.end();
-const scopes = Object.fromEntries(Object.entries(regret.results.scopes).map(([k, s]) => [k, s.checkpoints.length]));
-console.log('RESULT ' + JSON.stringify({ backend: choice.name, tfjsCore: tf.version_core, rounds: summary.rounds, scopes }));
+const scopes = Object.fromEntries(Object.entries(regret.results.scopes).map(([k, s]) => [k, s.checkpoints.map((c) => c.summary.mean)]));
+console.log('RESULT ' + JSON.stringify({ backend: choice.name, tfjsCore: tf.version_core, rounds: summary.rounds, loss: regret.losses.at(-1), scopes }));
 `;
 
 /** Every tfjs-core under node_modules, by walking it (npm ls hides nothing, but a walk needs no npm). */
@@ -172,6 +189,20 @@ function userProject(label, installSteps, want) {
   if (lsVersions.size !== 1 || !lsVersions.has(want)) problems.push(`npm ls finds tfjs-core ${[...lsVersions].join(', ') || 'nowhere'}, want ${want}`);
 
   fs.writeFileSync(path.join(dir, 'example.mjs'), EXAMPLE);
+  // The same example as TypeScript, checked against this tfjs version's typings: our .d.ts files
+  // are compiled against the workspace's tfjs and must hold against the user's. tfjs's own .d.ts
+  // files do not pass a full lib check (users need skipLibCheck for them), so only errors outside
+  // node_modules/@tensorflow count.
+  fs.writeFileSync(path.join(dir, 'example.ts'), EXAMPLE
+    .replace('const lossOf = (xb, yb) => tf.losses.meanSquaredError(yb, model.apply(xb));',
+      'const lossOf = (xb: tf.Tensor, yb: tf.Tensor) => tf.losses.meanSquaredError(yb, model.apply(xb) as tf.Tensor) as tf.Scalar;')
+    .replace('[tf.slice(x, s, 16), tf.slice(y, s, 16)]', '[tf.slice(x, s, 16), tf.slice(y, s, 16)] as const'));
+  fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: {
+    module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: false,
+    types: ['node'], typeRoots: [path.join(repo, 'node_modules', '@types')] }, files: ['example.ts'] }, null, 2));
+  const tsc = run(path.join(repo, 'node_modules', '.bin', 'tsc'), ['-p', '.'], dir);
+  const typeErrors = tsc.out.split('\n').filter((l) => /error TS\d+/.test(l) && !l.startsWith('node_modules/@tensorflow/'));
+  if (tsc.error || typeErrors.length) problems.push(`example.ts does not type-check against tfjs ${want}:\n${(typeErrors.join('\n') || String(tsc.error)).slice(0, 3000)}`);
   const runs = [];
   for (const backend of ['', 'cpu']) {
     const t0 = Date.now();
@@ -183,7 +214,7 @@ function userProject(label, installSteps, want) {
     else {
       if (result.tfjsCore !== want) problems.push(`example ran on tfjs-core ${result.tfjsCore}, want ${want}`);
       if (result.rounds !== 12) problems.push(`example ran ${result.rounds} rounds, want 12`);
-      if (!Object.values(result.scopes).some((n) => n > 0)) problems.push(`regret recorded no checkpoints: ${JSON.stringify(result.scopes)}`);
+      if (!Object.values(result.scopes).some((c) => c.length === 3)) problems.push(`regret recorded no checkpoints: ${JSON.stringify(result.scopes)}`);
     }
     if (/already registered/i.test(r.out)) problems.push(`example (${backend || 'default backend'}) printed "already registered":\n${r.out.split('\n').filter((l) => /already registered/i.test(l)).slice(0, 5).join('\n')}`);
   }
@@ -192,11 +223,28 @@ function userProject(label, installSteps, want) {
   if (/already registered/i.test(doctor.out)) problems.push('taylorlens doctor printed "already registered"');
   const du = execFileSync('du', ['-sk', 'node_modules'], { cwd: dir, encoding: 'utf8' });
   report({ kind: 'install', label, tfjs: want, installSeconds, nodeModulesMiB: Math.round(Number(du.split('\t')[0]) / 1024), tfjsCore: cores, runs, problems });
+  return { label, runs };
 }
 
 const ours = INSTALLED.map((p) => tgz[p]);
-for (const v of tfjsVersions) userProject(`tfjs-${v}`, [[...ours, ...PEERS.map((p) => `${p}@${v}`)]], v);
-for (const v of bundleVersions) userProject(`bundle-${v}`, [[`@tensorflow/tfjs@${v}`], [...ours, `@tensorflow/tfjs-backend-wasm@${v}`]], v);
+const projects = [];
+for (const v of tfjsVersions) projects.push(userProject(`tfjs-${v}`, [[...ours, ...PEERS.map((p) => `${p}@${v}`)]], v));
+for (const v of bundleVersions) projects.push(userProject(`bundle-${v}`, [[`@tensorflow/tfjs@${v}`, '--save-exact'], [...ours, ...PEERS.map((p) => `${p}@${v}`)]], v));
+
+// Seeded initializers and data: every supported tfjs gives the same numbers, bit for bit, on each
+// backend (tfjs-layers before 4.2.0 ignored initializer seeds, so runs there were not repeatable).
+if (projects.length > 1) {
+  const problems = [];
+  const [first, ...rest] = projects;
+  const numbers = (r) => JSON.stringify(r.result && { backend: r.result.backend, loss: r.result.loss, scopes: r.result.scopes });
+  for (const other of rest) {
+    for (const r of other.runs) {
+      const ref = first.runs.find((q) => q.backend === r.backend);
+      if (ref && numbers(ref) !== numbers(r)) problems.push(`${other.label} (${r.backend}) gives other numbers than ${first.label}:\n${numbers(r)}\n${numbers(ref)}`);
+    }
+  }
+  report({ kind: 'compare', projects: projects.map((p) => p.label), problems });
+}
 
 if (!keep) fs.rmSync(work, { recursive: true, force: true });
 else console.error(`kept ${work}`);

@@ -7,12 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryIo } from '../src/cli/io.js';
-import { main } from '../src/cli/program.js';
 import { validateConfig } from '../src/run/config.js';
 import { ConfigError } from '../src/run/problems.js';
 import { encodeNpy } from '../src/store/npy.js';
-import { FIXTURES, onlyRun, readJson, tempProject, type Project } from './fixtures/project.js';
+import { FIXTURES, onlyRun, readJson, tempProject, type Project, runCliIn } from './fixtures/project.js';
 import { snapshot, writeBatteryData } from './helpers/battery.js';
 
 const MALFORMED = path.join(FIXTURES, 'malformed');
@@ -26,11 +24,7 @@ beforeAll(() => {
 afterAll(() => project.cleanup());
 
 /** Run the CLI in-process; returns exit code, stdout and stderr. */
-async function cli(...argv: string[]) {
-  const io = memoryIo(project.dir);
-  const code = await main(argv, io);
-  return { code, out: io.out(), err: io.err() };
-}
+const cli = (...argv: string[]) => runCliIn(project.dir, argv);
 
 function expectAll(err: string, fragments: string[]): void {
   for (const f of fragments) expect(err, `missing "${f}" in:\n${err}`).toContain(f);

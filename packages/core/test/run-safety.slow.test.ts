@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeNpy } from '../src/store/npy.js';
-import { buildCli, CLI_MAIN, REPO_ROOT, onlyRun, readJson, readRows, tempProject, type Project } from './fixtures/project.js';
+import { buildCli, CLI_MAIN, REPO_ROOT, onlyRun, readJson, readRows, tempProject, type Project, writeNamedConfig } from './fixtures/project.js';
 import { writeBatteryData, SAMPLES } from './helpers/battery.js';
 
 const FAULT = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'helpers', 'fault.mjs')).href;
@@ -35,10 +35,7 @@ function config(name: string, epochs: number, edit: (c: Json) => void = () => {}
     optimizer: { name: 'sgd', options: { learningRate: 0.05 } },
     output: { dir: `runs-${name}` },
   };
-  edit(c);
-  const file = path.join(project.dir, `${name}.json`);
-  fs.writeFileSync(file, JSON.stringify(c, null, 2));
-  return file;
+  return writeNamedConfig(project.dir, name, c, edit);
 }
 
 interface Exit { code: number | null; signal: NodeJS.Signals | null; out: string }

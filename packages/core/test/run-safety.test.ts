@@ -8,13 +8,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { memoryIo } from '../src/cli/io.js';
-import { main } from '../src/cli/program.js';
 import { sha256File } from '../src/run/data.js';
 import { acquireRunLock, ownerAlive, processStart, RunLockedError, type LockOwner } from '../src/run/lock.js';
 import { RunSignals } from '../src/run/signals.js';
 import { decodeNpy } from '../src/store/npy.js';
-import { onlyRun, readJson, readRows, tempProject, type Project } from './fixtures/project.js';
+import { onlyRun, readJson, readRows, tempProject, type Project, writeNamedConfig, runCliIn } from './fixtures/project.js';
 import { writeBatteryData } from './helpers/battery.js';
 
 let project: Project;
@@ -35,17 +33,10 @@ function config(name: string, edit: (c: Json) => void = () => {}): string {
     optimizer: { name: 'sgd', options: { learningRate: 0.1 } },
     output: { dir: `runs-${name}` },
   };
-  edit(c);
-  const file = path.join(project.dir, `${name}.json`);
-  fs.writeFileSync(file, JSON.stringify(c, null, 2));
-  return file;
+  return writeNamedConfig(project.dir, name, c, edit);
 }
 
-async function cli(...argv: string[]) {
-  const io = memoryIo(project.dir);
-  const code = await main(argv, io);
-  return { code, out: io.out(), err: io.err() };
-}
+const cli = (...argv: string[]) => runCliIn(project.dir, argv);
 
 /** The pid of a process that has exited (so certainly not running now). */
 function deadPid(): number {

@@ -11,14 +11,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend.js';
-import { memoryIo } from '../src/cli/io.js';
-import { main } from '../src/cli/program.js';
 import { loadMnistLike } from '../src/data/mnist.js';
 import { toTensors } from '../src/data/tensors.js';
 import { savedModelFiles } from '../src/run/saved-model.js';
 import type { TraceIndex } from '../src/run/trace.js';
 import { Trainer } from '../src/trainer.js';
-import { onlyRun, readJson, readNpy, tempProject, type Project } from './fixtures/project.js';
+import { onlyRun, readJson, readNpy, tempProject, type Project, writeNamedConfig, runCliIn } from './fixtures/project.js';
 import { writeBatteryData } from './helpers/battery.js';
 
 type Json = Record<string, any>;
@@ -94,17 +92,10 @@ function config(name: string, model: Json, edit: (c: Json) => void = () => {}): 
     optimizer: { name: 'sgd', options: { learningRate: 0.1 } },
     output: { dir: `runs-${name}` },
   };
-  edit(c);
-  const file = path.join(project.dir, `${name}.json`);
-  fs.writeFileSync(file, JSON.stringify(c, null, 2));
-  return file;
+  return writeNamedConfig(project.dir, name, c, edit);
 }
 
-async function cli(...argv: string[]) {
-  const io = memoryIo(project.dir);
-  const code = await main(argv, io);
-  return { code, out: io.out(), err: io.err() };
-}
+const cli = (...argv: string[]) => runCliIn(project.dir, argv);
 
 /** The battery data as the run loads it: x flat [48, 36] in [0, 1]; y one-hot or x itself. */
 function batteryTensors(target: 'input' | 'labels'): { x: tf.Tensor; y: tf.Tensor } {

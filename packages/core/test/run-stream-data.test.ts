@@ -15,8 +15,6 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend.js';
-import { memoryIo } from '../src/cli/io.js';
-import { main } from '../src/cli/program.js';
 import type { MetricsRow } from '../src/hooks.js';
 import { buildModel } from '../src/run/model.js';
 import { loadPluginModule } from '../src/run/plugins.js';
@@ -24,7 +22,7 @@ import type { ModelSpec } from '../src/run/config-types.js';
 import type { TraceIndex } from '../src/run/trace.js';
 import type { DatasetLike } from '../src/stream/dataset.js';
 import { Trainer } from '../src/trainer.js';
-import { onlyRun, readJson, readNpy, readRows, tempProject, type Project } from './fixtures/project.js';
+import { onlyRun, readJson, readNpy, readRows, tempProject, type Project, writeNamedConfig, runCliIn } from './fixtures/project.js';
 
 type Json = Record<string, any>;
 let project: Project;
@@ -139,17 +137,10 @@ function config(name: string, data: Json, edit: (c: Json) => void = () => {}): s
     optimizer: { name: 'sgd', options: { learningRate: 0.05 } },
     output: { dir: `runs-${name}` },
   };
-  edit(c);
-  const file = path.join(project.dir, `${name}.json`);
-  fs.writeFileSync(file, JSON.stringify(c, null, 2));
-  return file;
+  return writeNamedConfig(project.dir, name, c, edit);
 }
 
-async function cli(...argv: string[]) {
-  const io = memoryIo(project.dir);
-  const code = await main(argv, io);
-  return { code, out: io.out(), err: io.err() };
-}
+const cli = (...argv: string[]) => runCliIn(project.dir, argv);
 
 function runWeights(dir: string): Float32Array[] {
   const index = readJson(path.join(dir, 'weights', 'index.json'));

@@ -17,17 +17,22 @@ function checkAttrs(name: string, a: Attrs): void {
 }
 
 /**
- * A depthwise filter `[kh, kw, C, m]` as the block-diagonal filter `[kh, kw, C, C·m]` of an
- * ordinary convolution (input channel c feeds only outputs c·m … c·m + m − 1), built on the host
- * (filters are small).
+ * Every entry of a depthwise filter `[kh, kw, C, m]` with its place in the block-diagonal filter
+ * `[kh, kw, C, C·m]` of the equivalent ordinary convolution (input channel c feeds only outputs
+ * c·m … c·m + m − 1). Built on the host: filters are small.
  */
-function blockDiagonal(depthwise: Float32Array, [kh, kw, C, m]: number[]): Float32Array {
-  const full = new Float32Array(kh * kw * C * C * m);
+function forEachBlockEntry([kh, kw, C, m]: number[], visit: (depthwise: number, full: number) => void): void {
   for (let k = 0; k < kh * kw; k++) {
     for (let c = 0; c < C; c++) {
-      for (let j = 0; j < m; j++) full[((k * C) + c) * C * m + c * m + j] = depthwise[(k * C + c) * m + j];
+      for (let j = 0; j < m; j++) visit((k * C + c) * m + j, (k * C + c) * C * m + c * m + j);
     }
   }
+}
+
+function blockDiagonal(depthwise: Float32Array, shape: number[]): Float32Array {
+  const [kh, kw, C, m] = shape;
+  const full = new Float32Array(kh * kw * C * C * m);
+  forEachBlockEntry(shape, (d, f) => { full[f] = depthwise[d]; });
   return full;
 }
 
@@ -77,11 +82,7 @@ export function makeDepthwiseBackpropFilter(backendName: string): tf.KernelConfi
     const values = b.readSync(full.dataId) as Float32Array;
     b.disposeData(full.dataId);
     const grad = new Float32Array(kh * kw * C * m);
-    for (let k = 0; k < kh * kw; k++) {
-      for (let c = 0; c < C; c++) {
-        for (let j = 0; j < m; j++) grad[(k * C + c) * m + j] = values[((k * C) + c) * C * m + c * m + j];
-      }
-    }
+    forEachBlockEntry([kh, kw, C, m], (d, f) => { grad[d] = values[f]; });
     return hostTensor(b, [kh, kw, C, m], grad);
   };
   return { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName, kernelFunc };
