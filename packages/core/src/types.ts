@@ -93,4 +93,10 @@ export interface ReportSectionLike {
    * shown prominently at the top of the section, and printed by the `report` and `compare` commands.
    */
   flags?: string[];
+  /**
+   * Set (by `compareSections`) instead of content when the section is left out: why, in words,
+   * e.g. "the runs share no scope this comparison plots (a: …; b: …)". `compare` shows no such section;
+   * it lists it, with its reason, in the report and on stderr, so nothing goes missing silently.
+   */
+  leftOut?: string;
 }

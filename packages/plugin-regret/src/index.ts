@@ -7,6 +7,7 @@ export { solveQuadraticOverBall, newtonOverBall, certify, type Certificate, type
 export { outputCurvature, type OutputCurvature } from './convex/output-curvature.js';
 export { NetworkProblem, networkPush, type ReplayedRound, type RoundSource } from './rounds/network-problem.js';
 export { RegretPlugin, REGRET_FORMAT, type RegretFile, type ScopeRecord, type CheckpointRecord } from './plugin.js';
+export type { RegretCheckpointEvent } from './events.js';
 export { admitScopes, type CostReport, type AdmittedCost } from './scopes/admit.js';
 export { REGRET_SCHEMA, DEMO_OPTIONS, PLUGIN_NAME, type RegretOptions } from './options.js';
 export * from './scopes/scope.js';

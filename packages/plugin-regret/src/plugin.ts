@@ -449,13 +449,18 @@ export class RegretPlugin extends Plugin<RegretOptions> {
 
   /** Solve every scope now (also callable directly, e.g. from a notebook after `fit`). */
   async checkpoint(epoch: number, round: number, row?: Record<string, unknown>): Promise<Record<string, CheckpointRecord>> {
+    // Say what runs, scope by scope (`phase` events; the CLI shows them instead of a frozen estimate).
+    const total = this.scopes.length;
+    const phase = (done: number, detail: string) => total > 0 && this.trainer.events.emit('phase', { phase: `regret: solving checkpoint (epoch ${epoch})`, detail, done, total });
+    phase(0, 'finishing the recorded rounds');
     // Buffered recording work belongs to the rounds, not to the solve.
     const tf0 = performance.now();
     for (const s of this.scopes) await s.flush?.();
     this.results.timing.recordMs += performance.now() - tf0;
     const t0 = performance.now();
     const out: Record<string, CheckpointRecord> = {};
-    for (const s of this.scopes) {
+    for (const [i, s] of this.scopes.entries()) {
+      phase(i, `scope ${i + 1}/${total} ${s.desc.key}`);
       const c = await s.checkpoint(epoch, round);
       const n = Math.sqrt(Math.max(c.recordedRounds, 1));
       const normalized = { cumulativeLoss: c.cumulativeLoss / n, phi: c.ball.phi.map((v) => v / n), regret: c.ball.regret.map((v) => v / n) };
@@ -483,6 +488,7 @@ export class RegretPlugin extends Plugin<RegretOptions> {
         }
       }
     }
+    phase(total, `${total} scope${total === 1 ? '' : 's'} solved`);
     this.lastCheckpointRound = round;
     this.results.rounds = this.losses.length;
     this.results.timing.checkpointMs += performance.now() - t0;

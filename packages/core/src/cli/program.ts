@@ -85,6 +85,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .action(async (dirs: string[], o: { out: string }) => {
       const r = await writeCompareReport(dirs, o.out, { cwd: io.cwd });
       for (const w of r.warnings) io.stderr.write(`warning: ${w}\n`);
+      for (const l of r.leftOut ?? []) io.stderr.write(`${l}\n`);
       for (const f of r.flags) io.stderr.write(`flagged: ${f}\n`);
       io.stdout.write(`report: ${r.path}\n`);
       code = r.warnings.length ? EXIT_FAILURE : EXIT_OK;

@@ -25,7 +25,8 @@ export interface AxisOptions {
 
 interface FigureBase {
   title: string;
-  subtitle?: string;
+  /** One line, or several. */
+  subtitle?: string | string[];
   /**
    * Whole-figure size in px, axes, title and legend included; default 500 × 320 (a plot
    * area of about 430 × 240). Fixed outer sizes keep figures aligned in the report grid.
@@ -44,6 +45,13 @@ export interface LineChartOptions extends FigureBase {
   band?: { lower: string; upper: string };
   /** Mark every data point too (for short series). */
   points?: boolean;
+  /**
+   * Field that is `false` on rows whose value did not converge (a solver that missed its
+   * certificate: an estimate, not a result). Those points are drawn hollow and the segments into
+   * and out of them dashed, whatever `points` says, and the subtitle says so. Rows without the
+   * field, or with any other value, count as converged.
+   */
+  converged?: string;
 }
 
 export interface SortedCurveOptions extends FigureBase {
@@ -89,17 +97,76 @@ export function lineChart(o: LineChartOptions): TopLevelSpec {
       encoding: { y: { field: o.band.lower, type: 'quantitative' as const }, y2: { field: o.band.upper }, ...fill },
     });
   }
-  layer.push({
-    mark: { type: 'line', point: o.points ?? false },
-    encoding: { y: axisEncoding(o.y, rows), ...color },
-  });
+  const unconverged = o.converged ? rows.filter((r) => r[o.converged!] === false).length : 0;
+  if (unconverged === 0) {
+    layer.push({
+      mark: { type: 'line', point: o.points ?? false },
+      encoding: { y: axisEncoding(o.y, rows), ...color },
+    });
+  } else {
+    layer.push(...unconvergedLayers(o, rows, color));
+  }
   return {
     $schema: SCHEMA,
-    ...frame(o),
+    ...frame(unconverged === 0 ? o : { ...o, subtitle: [o.subtitle, UNCONVERGED_NOTE].filter((t): t is string => Boolean(t)) }),
     data: { values: rows },
     encoding: { x: axisEncoding(o.x, rows) },
     layer,
   };
+}
+
+/** What a figure with unconverged values says under its title. */
+export const UNCONVERGED_NOTE = 'hollow points, dashed lines: solver not converged (estimates)';
+/** Row fields the unconverged layers add to their copies of the rows. */
+const SEGMENT = '_segment';
+const DASHED = '_dashed';
+
+/**
+ * A line chart's marks when some values did not converge: each series cut into runs of solid and
+ * of dashed segments (a segment is dashed when either end is unconverged), filled points for the
+ * converged values (if `points`) and hollow ones for the unconverged, always.
+ */
+function unconvergedLayers(o: LineChartOptions, rows: readonly Row[], color: ReturnType<typeof colorEncoding>): Layer[] {
+  const key = o.converged!;
+  const ok = (r: Row) => r[key] !== false;
+  const y = axisEncoding(o.y, rows);
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) {
+    const g = o.series ? String(r[o.series]) : '';
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g)!.push(r);
+  }
+  const segments: Row[] = [];
+  let id = 0;
+  for (const g of groups.values()) {
+    const sorted = [...g].sort((a, b) => (a[o.x.field] as number) - (b[o.x.field] as number));
+    let current: boolean | null = null;
+    for (let i = 1; i < sorted.length; i++) {
+      const dashed = !ok(sorted[i - 1]) || !ok(sorted[i]);
+      if (dashed !== current) {
+        id += 1;
+        current = dashed;
+        segments.push({ ...sorted[i - 1], [SEGMENT]: id, [DASHED]: dashed });
+      }
+      segments.push({ ...sorted[i], [SEGMENT]: id, [DASHED]: dashed });
+    }
+  }
+  const field = JSON.stringify(key);
+  const line = (dashed: boolean): Layer => ({
+    data: { values: segments.filter((r) => r[DASHED] === dashed) },
+    mark: dashed ? { type: 'line', strokeDash: [5, 4] } : { type: 'line' },
+    encoding: { y, ...color, detail: { field: SEGMENT, type: 'nominal' as const } },
+  });
+  const layers: Layer[] = [line(false), line(true)];
+  if (o.points) {
+    layers.push({ transform: [{ filter: `datum[${field}] !== false` }], mark: { type: 'point', filled: true }, encoding: { y, ...color } });
+  }
+  layers.push({
+    transform: [{ filter: `datum[${field}] === false` }],
+    mark: { type: 'point', filled: false, fill: 'white', fillOpacity: 1, opacity: 1, size: 48, strokeWidth: 1.75 },
+    encoding: { y, ...color },
+  });
+  return layers;
 }
 
 /**

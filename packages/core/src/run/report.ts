@@ -22,7 +22,17 @@ export interface ReportResult {
   warnings: string[];
   /** What plugin sections flag about their own numbers (`ReportSectionLike.flags`), prefixed by the section title. */
   flags: string[];
+  /**
+   * `compare` only: what it leaves out and why, one line each, e.g. "regret: left out — the runs
+   * share no scope this comparison plots, … (a: layer 1 (dense_1); b: network)"; the report lists
+   * them too, in a section of their own after the training loss.
+   */
+  leftOut?: string[];
 }
+
+/** Something a comparison does not show: a plugin's section, or a run within one. */
+interface LeftOut { what: string; why: string }
+const leftOutLine = (l: LeftOut) => `${l.what}: left out — ${l.why}`;
 
 function sectionFlags(sections: { title: string; flags?: readonly string[] }[]): string[] {
   return sections.flatMap((s) => (s.flags ?? []).map((f) => `${s.title}: ${f}`));
@@ -265,10 +275,30 @@ export async function writeCompareReport(dirs: string[], outDir: string, opts: R
     notes: curve.length ? [] : ['None of these runs recorded a training round.'],
   };
   const names = [...new Set(runs.flatMap((r) => r.run.plugins.map((p) => p.name)))].sort();
-  const sections = [core, ...await pluginSections(names.map((name) => ({ name })), opts.cwd, (m) => {
-    const using = runs.filter((r) => r.run.plugins.some((p) => p.name === m.name)).map((r) => ({ label: r.label, dir: r.dir }));
-    return m.module.compareSections?.(using);
-  }, warnings)];
+  // Nothing is dropped silently: each section (or run) not shown is named, with why.
+  const leftOut: LeftOut[] = [];
+  const plugins = await pluginSections(names.map((name) => ({ name })), opts.cwd, async (m) => {
+    const uses = (r: LoadedRun) => r.run.plugins.some((p) => p.name === m.name);
+    const using = runs.filter(uses).map((r) => ({ label: r.label, dir: r.dir }));
+    for (const r of runs.filter((x) => !uses(x))) leftOut.push({ what: `${m.name}, run "${r.label}"`, why: 'the run did not use this plugin' });
+    if (!m.module.compareSections) {
+      leftOut.push({ what: m.name, why: `the plugin (${m.packageName}) has no comparison sections` });
+      return [];
+    }
+    const all = await m.module.compareSections(using);
+    const omitted = all.filter((s) => s.leftOut !== undefined);
+    const kept = all.filter((s) => s.leftOut === undefined);
+    for (const s of omitted) leftOut.push({ what: kept.length === 0 && omitted.length === 1 ? m.name : `${m.name}, "${s.title}"`, why: s.leftOut! });
+    if (all.length === 0) leftOut.push({ what: m.name, why: 'the plugin gave no comparison section for these runs (it did not say why)' });
+    return kept;
+  }, warnings);
+  const lines = leftOut.map(leftOutLine);
+  const omitted: ReportSection[] = lines.length === 0 ? [] : [{
+    id: 'left-out', title: 'Left out of this comparison',
+    intro: 'What this comparison does not show, and why.',
+    figures: [], notes: lines,
+  }];
+  const sections = [core, ...omitted, ...plugins];
   const html = await buildReport({
     title: `taylorlens comparison: ${runs.length} runs`,
     meta: Object.fromEntries(runs.map((r, i) => [`run ${i + 1}`, `${r.label} — ${r.dir}`])),
@@ -276,5 +306,5 @@ export async function writeCompareReport(dirs: string[], outDir: string, opts: R
   });
   const file = path.join(path.resolve(opts.cwd, outDir), REPORT_HTML);
   await writeReport(file, html);
-  return { path: file, warnings, flags: sectionFlags(sections) };
+  return { path: file, warnings, flags: sectionFlags(sections), leftOut: lines };
 }

@@ -32,6 +32,13 @@ function networkCurve(losses: Float64Array | null, round: number): number {
 
 const sq = (c: CheckpointRecord) => Math.sqrt(Math.max(c.recordedRounds, 1));
 
+/**
+ * Whether a checkpoint's hindsight values (Φ, regret) are results: every solve certified (or, where
+ * the solver gives no certificate, converged). Figures draw the others differently (hollow points,
+ * dashed segments: the `converged` field of their rows).
+ */
+const solved = (c: CheckpointRecord) => c.ball.solver.every((r) => (r.certified !== undefined ? r.certified : r.converged !== false));
+
 /** A number for a note; a non-finite value (NaN and ±∞ are null in regret.json) says so instead of crashing. */
 const fx = (v: number | null | undefined, digits: number, form: 'exp' | 'prec' = 'exp') => (typeof v === 'number' && Number.isFinite(v)
   ? (form === 'exp' ? v.toExponential(digits) : v.toPrecision(digits)) : 'not finite');
@@ -47,7 +54,7 @@ function regretPerLayer(json: RegretFile) {
   const figures: ReportSectionLike['figures'] = [];
   if (neurons.length > 0) {
     const data: Row[] = neurons.flatMap((s) => s.checkpoints.map((c) => ({
-      scope: label(s), epoch: c.epoch, mean: c.summary.mean, lower: c.summary.mean - c.summary.std, upper: c.summary.mean + c.summary.std,
+      scope: label(s), epoch: c.epoch, mean: c.summary.mean, lower: c.summary.mean - c.summary.std, upper: c.summary.mean + c.summary.std, converged: solved(c),
     })));
     figures.push({
       caption: 'Regret of single neurons, Σℓₙ − Φ over the recorded rounds divided by √N, averaged over the sampled units of each layer; '
@@ -55,17 +62,17 @@ function regretPerLayer(json: RegretFile) {
       spec: lineChart({
         title: 'Normalised cumulative regret of neurons, per layer', subtitle: 'mean ± 1 std over the sampled neurons (ball-constrained optimum)',
         x: { field: 'epoch', title: 'epoch' }, y: { field: 'mean', title: 'regret / √N' }, series: 'scope', band: { lower: 'lower', upper: 'upper' },
-        data, points: data.length <= 40,
+        data, points: data.length <= 40, converged: 'converged',
       }),
     });
   }
   if (layers.length > 0) {
-    const data: Row[] = layers.flatMap((s) => s.checkpoints.map((c) => ({ scope: label(s), epoch: c.epoch, value: c.normalized.regret[0] })));
+    const data: Row[] = layers.flatMap((s) => s.checkpoints.map((c) => ({ scope: label(s), epoch: c.epoch, value: c.normalized.regret[0], converged: solved(c) })));
     figures.push({
       caption: 'Regret of whole layers (and of the network, when recorded), divided by √N of the recorded rounds, against the ball-constrained hindsight Taylor optimum.',
       spec: lineChart({
         title: 'Normalised cumulative regret of layers and network', x: { field: 'epoch', title: 'epoch' }, y: { field: 'value', title: 'regret / √N' },
-        series: 'scope', data, points: data.length <= 40,
+        series: 'scope', data, points: data.length <= 40, converged: 'converged',
       }),
     });
   }
@@ -81,8 +88,8 @@ function readingsFigure(json: RegretFile): ReportSectionLike['figures'] {
   const scopes = Object.values(json.scopes).filter((s) => s.checkpoints.some((c) => c.perRound));
   if (scopes.length === 0) return [];
   const data: Row[] = scopes.flatMap((s) => s.checkpoints.filter((c) => c.perRound).flatMap((c) => [
-    { curve: `${label(s)}: hindsight`, epoch: c.epoch, value: c.summary.mean },
-    { curve: `${label(s)}: per round${c.perRound!.converged ? '' : ' (NOT CONVERGED)'}`, epoch: c.epoch, value: meanStd(c.perRound!.normalized).m },
+    { curve: `${label(s)}: hindsight`, epoch: c.epoch, value: c.summary.mean, converged: solved(c) },
+    { curve: `${label(s)}: per round`, epoch: c.epoch, value: meanStd(c.perRound!.normalized).m, converged: c.perRound!.converged },
   ]));
   const every = scopes[0].checkpoints.find((c) => c.perRound)!.perRound!.every;
   return [{
@@ -92,7 +99,7 @@ function readingsFigure(json: RegretFile): ReportSectionLike['figures'] {
       + 'scaled to all recorded rounds; both ÷ √N, means over the sampled neurons.',
     spec: lineChart({
       title: 'Regret: hindsight and per-round readings', x: { field: 'epoch', title: 'epoch' }, y: { field: 'value', title: 'regret / √N' },
-      series: 'curve', data, points: data.length <= 40,
+      series: 'curve', data, points: data.length <= 40, converged: 'converged',
     }),
   }];
 }
@@ -106,8 +113,8 @@ function scopeFigure(s: ScopeRecord, losses: Float64Array | null) {
     const reg = meanStd(c.ball.regret.map((v) => v / n));
     const loss = c.cumulativeLoss / n;
     rows.push({ curve: `${s.kind === 'neurons' ? 'neuron' : s.kind} loss`, epoch: c.epoch, value: loss, lower: loss, upper: loss });
-    rows.push({ curve: 'Taylor optimum', epoch: c.epoch, value: phi.m, lower: phi.m - phi.s, upper: phi.m + phi.s });
-    rows.push({ curve: 'regret', epoch: c.epoch, value: reg.m, lower: reg.m - reg.s, upper: reg.m + reg.s });
+    rows.push({ curve: 'Taylor optimum', epoch: c.epoch, value: phi.m, lower: phi.m - phi.s, upper: phi.m + phi.s, converged: solved(c) });
+    rows.push({ curve: 'regret', epoch: c.epoch, value: reg.m, lower: reg.m - reg.s, upper: reg.m + reg.s, converged: solved(c) });
     const net = networkCurve(losses, c.round);
     rows.push({ curve: 'network loss', epoch: c.epoch, value: net, lower: net, upper: net });
   }
@@ -117,7 +124,7 @@ function scopeFigure(s: ScopeRecord, losses: Float64Array | null) {
       + '; and the network\'s cumulative loss over all rounds divided by √(rounds).',
     spec: lineChart({
       title: `Loss, Taylor optimum and regret: ${label(s)}`, x: { field: 'epoch', title: 'epoch' }, y: { field: 'value', title: 'cumulative / √N' },
-      series: 'curve', band: { lower: 'lower', upper: 'upper' }, data: rows, points: s.checkpoints.length <= 20,
+      series: 'curve', band: { lower: 'lower', upper: 'upper' }, data: rows, points: s.checkpoints.length <= 20, converged: 'converged',
     }),
   };
 }
@@ -247,33 +254,51 @@ function commonLayer(runs: { json: RegretFile }[]): number | null {
   return idx.sort((a, b) => Math.abs(a - mid) - Math.abs(b - mid))[0];
 }
 
+/** The scopes of a run that have a checkpoint, in words (for saying why a comparison is left out). */
+function scopeList(json: RegretFile): string {
+  const list = Object.values(json.scopes).filter((s) => s.checkpoints.length > 0).map(label);
+  return list.length > 0 ? list.join(', ') : 'no scope with a checkpoint';
+}
+
 export async function compareSections(runs: { label: string; dir: string }[]): Promise<ReportSectionLike[]> {
-  const loaded = runs.map((r) => ({ label: r.label, ...readRegret(r.dir) })).filter((r): r is { label: string; json: RegretFile; losses: Float64Array | null } => Boolean(r.json));
-  if (loaded.length === 0) return [];
+  const loaded: { label: string; json: RegretFile; losses: Float64Array | null }[] = [];
+  const notes: string[] = [];
+  for (const r of runs) {
+    const read = readRegret(r.dir);
+    if (read) loaded.push({ label: r.label, ...read });
+    else notes.push(`${r.label}: no ${PLUGIN_NAME}/regret.json in ${r.dir}; the run is not in this comparison.`);
+  }
+  // Not comparable: say so (compare names the section it leaves out, and why) instead of nothing.
+  const leftOut = (why: string): ReportSectionLike[] => [{ id: 'regret-compare', title: 'Regret per optimizer', figures: [], leftOut: why }];
+  if (loaded.length === 0) return leftOut(`no run has ${PLUGIN_NAME}/regret.json (${runs.map((r) => `${r.label}: ${r.dir}`).join('; ')})`);
   const layer = commonLayer(loaded);
   const [kind, index] = layer !== null ? ['layer', layer] : ['network', null];
-  if (!loaded.every((r) => find(r.json, kind, index))) return [];
+  if (!loaded.every((r) => find(r.json, kind, index))) {
+    return leftOut('the runs share no scope this comparison plots, a layer or the network recorded in every run '
+      + `(${loaded.map((r) => `${r.label}: ${scopeList(r.json)}`).join('; ')})`);
+  }
   const scope = find(loaded[0].json, kind, index)!;
-  const regret: Row[] = loaded.flatMap((r) => find(r.json, kind, index)!.checkpoints.map((c) => ({ run: r.label, epoch: c.epoch, value: c.normalized.regret[0] })));
+  const regret: Row[] = loaded.flatMap((r) => find(r.json, kind, index)!.checkpoints.map((c) => ({ run: r.label, epoch: c.epoch, value: c.normalized.regret[0], converged: solved(c) })));
   const cumulative: Row[] = loaded.flatMap((r) => find(r.json, kind, index)!.checkpoints.flatMap((c) => [
     { curve: `${r.label}: incurred`, epoch: c.epoch, value: c.cumulativeLoss },
-    { curve: `${r.label}: Taylor optimum`, epoch: c.epoch, value: c.ball.phi[0] },
+    { curve: `${r.label}: Taylor optimum`, epoch: c.epoch, value: c.ball.phi[0], converged: solved(c) },
   ]));
   const flags = loaded.flatMap((r) => certificateFlags([find(r.json, kind, index)!], `${r.label}: `));
   return [{
     id: 'regret-compare',
     flags,
+    ...(notes.length > 0 ? { notes } : {}),
     title: `Regret per optimizer: ${label(scope)}`,
     intro: 'One line per run. Regret against the ball-constrained hindsight Taylor optimum of one layer, divided by √N (flat means √N growth); '
       + 'and the cumulative incurred loss next to the cumulative Taylor-optimal loss: the gap between them is the regret.',
     figures: [
       {
         caption: `${label(scope)}: regret / √N per run (the paper's Fig. 4a/b).`,
-        spec: lineChart({ title: `Normalised regret, ${label(scope)}`, x: { field: 'epoch', title: 'epoch' }, y: { field: 'value', title: 'regret / √N' }, series: 'run', data: regret, points: regret.length <= 40 }),
+        spec: lineChart({ title: `Normalised regret, ${label(scope)}`, x: { field: 'epoch', title: 'epoch' }, y: { field: 'value', title: 'regret / √N' }, series: 'run', data: regret, points: regret.length <= 40, converged: 'converged' }),
       },
       {
         caption: `${label(scope)}: cumulative incurred loss and cumulative Taylor-optimal loss Φ per run, over the recorded rounds (the paper's Fig. 4c).`,
-        spec: lineChart({ title: `Cumulative loss and Taylor-optimal loss, ${label(scope)}`, x: { field: 'epoch', title: 'epoch' }, y: { field: 'value', title: 'cumulative loss' }, series: 'curve', data: cumulative, points: cumulative.length <= 40 }),
+        spec: lineChart({ title: `Cumulative loss and Taylor-optimal loss, ${label(scope)}`, x: { field: 'epoch', title: 'epoch' }, y: { field: 'value', title: 'cumulative loss' }, series: 'curve', data: cumulative, points: cumulative.length <= 40, converged: 'converged' }),
       },
     ],
   }];
