@@ -22,7 +22,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { meanSquaredError, selectBackend, softmaxCrossEntropy, sparseSoftmaxCrossEntropy, Trainer, type TaylorLoss } from '@taylorlens/core';
+import { instrument, meanSquaredError, selectBackend, softmaxCrossEntropy, sparseSoftmaxCrossEntropy, Trainer, type TaylorLoss } from '@taylorlens/core';
 import { labelData, leakyMlp, maxAbsDiff, mobilenetBlock, randomData, resnetBlock, weightsOf } from './helpers/models.js';
 
 const BATCH = 4;
@@ -171,3 +171,33 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
   });
 }
+
+describe('instrument() beside the user\'s own step leaves the model as the step leaves it', () => {
+  it('BatchNormalization\'s moving statistics move once per round (the user\'s step), not twice: every weight bit-identical to the same loop without taylorlens', async () => {
+    await selectBackend('cpu');
+    const { x, y } = randomData(16, [6, 6, 2], 3, 5);
+    const run = async (instrumented: boolean) => {
+      const m = resnetBlock(3, { output: 'linear' });
+      const opt = tf.train.sgd(0.1);
+      const lens = instrumented ? instrument(m, { loss: softmaxCrossEntropy, optimizer: opt }) : null;
+      // The captures the regret plugin asks for: taylorlens runs a pass of its own at W_n.
+      lens?.trainer.require({ inputs: true, preActivations: true, preActivationGrads: true });
+      for (let s = 0; s < 16; s += 4) {
+        const [xb, yb] = [tf.slice(x, s, 4), tf.slice(y, s, 4)];
+        const step = () => opt.minimize(() => softmaxCrossEntropy.compute(m.apply(xb, { training: true }) as tf.Tensor, yb));
+        if (lens) await lens.round(xb, yb, step); else step();
+        tf.dispose([xb, yb]);
+      }
+      await lens?.end();
+      const w = await weightsOf(m);
+      m.dispose();
+      opt.dispose();
+      return w;
+    };
+    const plain = await run(false);
+    const seen = await run(true);
+    expect(seen).toHaveLength(plain.length);
+    seen.forEach((w, i) => expect(maxAbsDiff(w, plain[i]), `weight ${i}`).toBe(0));
+    tf.dispose([x, y]);
+  });
+});

@@ -44,13 +44,22 @@ export function trainingPass(anatomy: ModelAnatomy, loss: TaylorLoss, needs: Cap
  * for `∂ℓ/∂a_l` (`preActivationGrads`) and the variables' gradients (`variableGrads`) when asked.
  */
 export function observingPass(anatomy: ModelAnatomy, loss: TaylorLoss, needs: CaptureNeeds, capture: BatchCapture): void {
-  if (needs.preActivationGrads || needs.variableGrads) {
-    tape(anatomy, loss, needs, capture, needs.variableGrads ? anatomy.variables : []);
-    return;
+  // A training-mode pass moves state that is not ours to move (BatchNormalization's moving
+  // statistics): the user's step does that once; ours puts it back.
+  const state = anatomy.model.nonTrainableWeights;
+  const saved = state.map((w) => (w.read() as tf.Tensor).clone());
+  try {
+    if (needs.preActivationGrads || needs.variableGrads) {
+      tape(anatomy, loss, needs, capture, needs.variableGrads ? anatomy.variables : []);
+      return;
+    }
+    tf.tidy(() => {
+      const f = forward(anatomy, capture.x, needs, capture);
+      capture.output = tf.keep(f);
+      capture.loss = tf.keep(loss.compute(f, capture.y));
+    });
+  } finally {
+    state.forEach((w, i) => w.write(saved[i]));
+    tf.dispose(saved);
   }
-  tf.tidy(() => {
-    const f = forward(anatomy, capture.x, needs, capture);
-    capture.output = tf.keep(f);
-    capture.loss = tf.keep(loss.compute(f, capture.y));
-  });
 }
