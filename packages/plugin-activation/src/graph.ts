@@ -102,14 +102,8 @@ export interface NodeValues {
   preActivation?: tf.Tensor;
 }
 
-/**
- * Evaluates the nodes in `wanted` and everything they depend on for the batch `x`, each once, and
- * calls `visit` for each wanted node in topological order. Dense/Conv layers are evaluated as
- * their linear map then their activation (so the pre-activation exists, bit for bit as core's
- * captured forward pass computes it); every other layer is applied as tfjs applies it, with
- * `training: false`. Run inside the caller's `tf.tidy`.
- */
-export function forwardNodes(g: CallGraph, x: tf.Tensor, wanted: ReadonlySet<number>, visit: (node: LayerCall, v: NodeValues) => void): void {
+/** The nodes in `wanted` and every node they depend on. */
+function withProducers(g: CallGraph, wanted: ReadonlySet<number>): Set<number> {
   const needed = new Set<number>();
   const stack = [...wanted];
   while (stack.length) {
@@ -118,6 +112,18 @@ export function forwardNodes(g: CallGraph, x: tf.Tensor, wanted: ReadonlySet<num
     needed.add(id);
     stack.push(...g.nodes[id].producers);
   }
+  return needed;
+}
+
+/**
+ * Evaluates the nodes in `wanted` and everything they depend on for the batch `x`, each once, and
+ * calls `visit` for each wanted node in topological order. Dense/Conv layers are evaluated as
+ * their linear map then their activation (so the pre-activation exists, bit for bit as core's
+ * captured forward pass computes it); every other layer is applied as tfjs applies it, with
+ * `training: false`. Run inside the caller's `tf.tidy`.
+ */
+export function forwardNodes(g: CallGraph, x: tf.Tensor, wanted: ReadonlySet<number>, visit: (node: LayerCall, v: NodeValues) => void): void {
+  const needed = withProducers(g, wanted);
   const values = new Map<number, tf.Tensor>([[g.input.id, x]]);
   const valueOf = (t: SymbolicTensor): tf.Tensor => {
     const v = values.get(t.id);
@@ -146,14 +152,7 @@ export function forwardNodes(g: CallGraph, x: tf.Tensor, wanted: ReadonlySet<num
 
 /** Floats a forward pass over the wanted nodes keeps per sample (every needed node's output, and pre-activations). */
 export function floatsPerSample(g: CallGraph, wanted: ReadonlySet<number>): number {
-  const needed = new Set<number>();
-  const stack = [...wanted];
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (needed.has(id)) continue;
-    needed.add(id);
-    stack.push(...g.nodes[id].producers);
-  }
+  const needed = withProducers(g, wanted);
   let n = 0;
   for (const id of needed) {
     const node = g.nodes[id];
