@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { MetricsRow } from '../events.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { readJsonl } from '../store/jsonl.js';
-import { METRICS_JSONL, type RunDir } from '../store/run-dir.js';
+import { METRICS_CSV, METRICS_JSONL, type RunDir } from '../store/run-dir.js';
 import type { Trainer } from '../trainer.js';
 
 export type MetricsKind = 'round' | 'epoch';
@@ -18,13 +18,42 @@ export function recordMetrics(trainer: Trainer, runDir: RunDir): () => void {
   const onEpoch = (row: MetricsRow) => {
     runDir.appendMetrics({ kind: 'epoch', ...row });
     runDir.flushSync();
+    writeMetricsCsv(runDir);
   };
   trainer.events.on('round', onRound);
   trainer.events.on('epoch', onEpoch);
   return () => {
     trainer.events.off('round', onRound);
     trainer.events.off('epoch', onEpoch);
+    // Called while a run ends, perhaps on an error: a CSV that cannot be written must not hide it.
+    try {
+      runDir.flushSync();
+      writeMetricsCsv(runDir);
+    } catch (e) {
+      trainer.events.emit('warning', { source: 'core', message: `metrics.csv not written: ${(e as Error).message}` });
+    }
   };
+}
+
+/** One CSV field (RFC 4180): numbers as JavaScript prints them (shortest exact float64), text quoted when it must be. */
+function csvField(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  const text = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/**
+ * metrics.csv beside metrics.jsonl, rewritten from it (atomically): one row per line of the JSONL,
+ * the columns every name any row has, in the order they first appear (`kind` first), empty where
+ * a row has no value. For spreadsheets and pandas; metrics.jsonl stays the record.
+ */
+export function writeMetricsCsv(runDir: RunDir): void {
+  const rows = readMetrics(runDir);
+  const columns: string[] = ['kind'];
+  const seen = new Set(columns);
+  for (const r of rows) for (const k of Object.keys(r)) if (!seen.has(k)) { seen.add(k); columns.push(k); }
+  const lines = [columns.map(csvField).join(','), ...rows.map((r) => columns.map((c) => csvField((r as Record<string, unknown>)[c])).join(','))];
+  writeFileAtomic(runDir.path(METRICS_CSV), lines.join('\r\n') + '\r\n');
 }
 
 export function readMetrics(runDir: RunDir): TaggedRow[] {

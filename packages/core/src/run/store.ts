@@ -1,7 +1,7 @@
 /** The run folder as plugins see it (RunStoreLike): plugin folders, the trace folder, which rounds are traced. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { METRICS_JSONL, RUN_JSON, RunDir } from '../store/run-dir.js';
+import { METRICS_CSV, METRICS_JSONL, RUN_JSON, RunDir } from '../store/run-dir.js';
 import type { RunStoreLike } from '../types.js';
 import type { TraceSpec } from './config-types.js';
 
@@ -14,7 +14,7 @@ export const RUN_LOCK = 'run.lock';
 /** The copy of a saved model (config `model.saved`) the run started from (run/saved-model.ts). */
 export const SAVED_MODEL_DIR = 'saved-model';
 /** Names in a run folder that belong to the core; a plugin cannot take them. */
-export const RESERVED_NAMES = [RUN_JSON, METRICS_JSONL, CHECKPOINT_DIR, TRACE_DIR, WEIGHTS_DIR, REPORT_HTML, RUN_LOCK, SAVED_MODEL_DIR];
+export const RESERVED_NAMES = [RUN_JSON, METRICS_JSONL, METRICS_CSV, CHECKPOINT_DIR, TRACE_DIR, WEIGHTS_DIR, REPORT_HTML, RUN_LOCK, SAVED_MODEL_DIR];
 
 /**
  * A path that comes from a plugin's options, confined to the run folder: relative to it, never

@@ -8,6 +8,8 @@ import type { NpyInput } from './npy.js';
 
 export const RUN_JSON = 'run.json';
 export const METRICS_JSONL = 'metrics.jsonl';
+/** The same rows as a table (written at each epoch end and when the run ends). */
+export const METRICS_CSV = 'metrics.csv';
 
 /** UTC, sortable, filename-safe: 20250102-030405. */
 function stamp(d: Date): string {
