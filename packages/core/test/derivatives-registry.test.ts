@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {
   assertLinearisable, captureForward, derivativesFor, modelAnatomy, perSampleJacobian, registerDerivatives,
-  registeredLayerClasses, selectBackend, type LayerDerivatives,
+  registeredLayerClasses, selectBackend, Trainer, type LayerDerivatives,
 } from '@taylorlens/core';
 import { checkJacobians, nodesOf } from './helpers/derivatives-check.js';
 import { chain, dense, merged, normal } from './helpers/derivative-nets.js';
@@ -64,6 +64,24 @@ for (const backend of ['cpu', 'wasm']) {
       const x = normal([3, 5], 1);
       checkJacobians(model, x);
       x.dispose();
+    });
+
+    it('a run that needs the clamped machinery says which layers go through the fallback (a warning on the bus, once)', async () => {
+      const model = chain([5], [dense(6, 1), new ScaleAbs({}), dense(3, 2)]);
+      const warnings: string[] = [];
+      const quiet = new Trainer(model, { loss: 'meanSquaredError', optimizer: tf.train.sgd(0.01) });
+      quiet.events.on('warning', (w) => warnings.push(w.message));
+      const x = normal([4, 5], 3);
+      const y = normal([4, 3], 4);
+      await quiet.fit(x, y, { epochs: 1, batchSize: 2 });
+      expect(warnings).toEqual([]); // nothing asked for the Taylor machinery
+      const asked = new Trainer(model, { loss: 'meanSquaredError', optimizer: tf.train.sgd(0.01) });
+      asked.require({ preActivations: true });
+      asked.events.on('warning', (w) => warnings.push(w.message));
+      await asked.fit(x, y, { epochs: 1, batchSize: 2 });
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/\(ScaleAbs\): no derivatives module, so the Taylor machinery goes through the autodiff fallback .*registerDerivatives\("ScaleAbs"/);
+      tf.dispose([x, y]);
     });
 
     it('a built-in layer nobody registered (Dot) goes through the autodiff fallback, exactly', () => {

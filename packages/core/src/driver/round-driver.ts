@@ -111,6 +111,19 @@ export class RoundDriver {
     this.control.running = true;
     this.control.stop = null;
     await h.beforeRun.promise(this.run);
+    this.sayFallbacks();
+  }
+
+  /** Say which layers the clamped machinery pushes through the autodiff fallback (exact, slower), once a plugin has asked for it. */
+  private sayFallbacks(): void {
+    const needs = this.trainer.captureNeeds;
+    if (!needs.preActivations && !needs.preActivationGrads) return;
+    const slow = this.trainer.anatomy.graph.filter((n) => n.via === 'autodiff');
+    if (slow.length === 0) return;
+    this.trainer.events.emit('warning', {
+      source: 'core',
+      message: `${slow.map((n) => `layer "${n.layer.name}" (${n.className})`).join(', ')}: no derivatives module, so the Taylor machinery goes through the autodiff fallback (exact, two backward passes per direction); registerDerivatives("${slow[0].className}", …) makes it fast`,
+    });
   }
 
   /** Throws the pending stop request (checked at round and epoch boundaries). */
