@@ -128,6 +128,11 @@ describe('sparse class targets in the regret plugin (cpu)', () => {
       await new Trainer(model, { loss, optimizer, plugins: [plugin] }).fit(x, y, { epochs: 2, batchSize: 6, shuffle: false });
       const out: Record<string, number[]> = {};
       const names = model.layers.map((l) => l.name); // scope keys name layers; tfjs numbers them per model
+      // The network scope's certified Newton solver knows sparse softmax cross-entropy's curvature
+      // (Hessian products counted), as it knows the one-hot form's: not the L-BFGS fallback.
+      for (const c of plugin.results.scopes.network.checkpoints) {
+        expect(c.ball.solver![0]).toMatchObject({ certified: true, method: expect.stringMatching(/regularised Newton.*cross-entropy Hessian/) });
+      }
       for (const [key, s] of Object.entries(plugin.results.scopes)) {
         const k = names.reduce((acc, n, i) => acc.replace(n, `layer${i}`), key);
         out[k] = s.checkpoints.flatMap((c) => [c.cumulativeLoss, ...c.ball.phi, ...c.ball.regret]);

@@ -5,7 +5,8 @@
  * backward pass. tfjs has no second-order autodiff, so S is written out for the losses we know:
  *  - squared error `ℓ = (γ/B) Σ_b ‖f_b − y_b‖²`: `S = (2γ/B) I`, the same at every f (quadratic);
  *  - softmax cross-entropy on logits, `ℓ = −(1/B) Σ_b Σ_k y_bk log softmax(f_b)_k`:
- *    `S_b = (c_b/B)(diag p_b − p_b p_bᵀ)`, `p_b = softmax(f_b)`, `c_b = Σ_k y_bk`.
+ *    `S_b = (c_b/B)(diag p_b − p_b p_bᵀ)`, `p_b = softmax(f_b)`, `c_b = Σ_k y_bk` (1 for class-index
+ *    targets, sparse softmax cross-entropy).
  * Other losses get null: their network scope falls back to projected L-BFGS.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -31,13 +32,14 @@ export function outputCurvature(loss: TaylorLoss, gamma: number | null): OutputC
       form: (z) => tf.mul(gamma / z.shape[0], tf.sum(tf.square(z))) as tf.Scalar,
     };
   }
-  if (loss.name === 'softmaxCrossEntropy' && loss.absorbs === 'softmax') {
+  const sparse = loss.name === 'sparseSoftmaxCrossEntropy';
+  if ((loss.name === 'softmaxCrossEntropy' || sparse) && loss.absorbs === 'softmax') {
     return {
       quadratic: false,
-      name: 'softmax cross-entropy',
+      name: sparse ? 'sparse softmax cross-entropy' : 'softmax cross-entropy',
       form: (z, f, y) => tf.tidy(() => {
         const p = tf.softmax(f);
-        const c = tf.sum(y, -1);
+        const c = sparse ? tf.ones([f.shape[0]]) : tf.sum(y, -1);
         const pz = tf.sum(tf.mul(p, z), -1);
         const perSample = tf.sub(tf.sum(tf.mul(p, tf.square(z)), -1), tf.square(pz));
         return tf.div(tf.sum(tf.mul(c, perSample)), 2 * z.shape[0]) as tf.Scalar;
