@@ -11,14 +11,14 @@ export type TaggedRow = MetricsRow & { kind: MetricsKind };
 
 /**
  * Append every 'round' and 'epoch' row, tagged with its kind; flush (and fsync) at each epoch,
- * so a crash loses at most the current epoch's rows. Returns a function that stops listening.
+ * so a crash loses at most the current epoch's rows. Returns a function that stops listening and
+ * writes metrics.csv once (a view rebuilt from the whole file: once per session, not per epoch).
  */
 export function recordMetrics(trainer: Trainer, runDir: RunDir): () => void {
   const onRound = (row: MetricsRow) => runDir.appendMetrics({ kind: 'round', ...row });
   const onEpoch = (row: MetricsRow) => {
     runDir.appendMetrics({ kind: 'epoch', ...row });
     runDir.flushSync();
-    writeMetricsCsv(runDir);
   };
   trainer.events.on('round', onRound);
   trainer.events.on('epoch', onEpoch);
@@ -43,7 +43,7 @@ function csvField(v: unknown): string {
 }
 
 /**
- * metrics.csv beside metrics.jsonl, rewritten from it (atomically): one row per line of the JSONL,
+ * metrics.csv beside metrics.jsonl, written from it (atomically) when a run session ends: one row per line of the JSONL,
  * the columns every name any row has, in the order they first appear (`kind` first), empty where
  * a row has no value. For spreadsheets and pandas; metrics.jsonl stays the record.
  */
