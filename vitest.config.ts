@@ -9,6 +9,7 @@ const alias = {
   '@taylorlens/plugin-regret': src('plugin-regret'),
   '@taylorlens/plugin-activation': src('plugin-activation'),
   '@taylorlens/plugin-optimizers': src('plugin-optimizers'),
+  '@taylorlens/sweep': src('sweep'),
 };
 
 // Tiers by suffix: `*.test.ts` is fast (the default `pnpm test`), `*.slow.test.ts` runs in CI too.

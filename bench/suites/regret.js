@@ -133,7 +133,8 @@ export async function run(bench) {
     const RR = 20;
     const data = cifarLike(RB * RR);
     const plain = new Trainer(resnetBlock(1));
-    const { plugin, trainer } = regretTrainer({ network: NONE, neurons: NONE, layers: { layers: [1], every: 1 } }, resnetBlock(1));
+    // Scoped layers: conv, BN, conv, BN, shortcut conv, dense (BatchNormalization's γ/β are scoped too): [2] is the second conv.
+    const { plugin, trainer } = regretTrainer({ network: NONE, neurons: NONE, layers: { layers: [2], every: 1 } }, resnetBlock(1));
     const r = await paired(() => epochMs(plain, data.x, data.y, RB, null), () => epochMs(trainer, data.x, data.y, RB, plugin), { warmup: 2, iterations: 11 });
     const baseline = 'core.trainer.resnet';
     if (!bench.results[baseline]) {

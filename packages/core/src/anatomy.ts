@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel, layers } from '@tensorflow/tfjs-layers';
 import { derivativesFor } from './derivatives/registry.js';
 import type { LayerDerivatives } from './derivatives/types.js';
+import { scopedBatchNormalization, scopedPRelu } from './derivatives/params.js';
+import { layerNormalization } from './derivatives/normalization.js';
 
 type Layer = layers.Layer;
 
@@ -22,12 +24,30 @@ export interface ConvGeometry {
   dilation: [number, number];
 }
 
-/** One parameterised layer (dense or conv2d) with everything the Taylor machinery needs. */
+/** Kinds of layer whose parameters the Taylor scopes move (derivatives/params.ts has their structure). */
+export type ParamKind = 'dense' | 'conv2d' | 'conv1d' | 'depthwiseConv2d' | 'conv2dTranspose' | 'batchNormalization' | 'layerNormalization' | 'prelu' | 'embedding';
+
+/**
+ * One parameterised layer (a scoped kind) with everything the Taylor machinery needs. Its
+ * parameters are Θ `[fanIn, channels]`: the kernel (BatchNormalization: γ) reshaped to
+ * `[kernelFanIn, channels]`, then the bias row (β) where the layer has one.
+ */
 export interface ParamLayer {
   /** Position among parameterised layers, 0-based (the math's `l − 1`). */
   index: number;
   name: string;
-  kind: 'dense' | 'conv2d';
+  kind: ParamKind;
+  /**
+   * Whether each channel sees its own patches (DepthwiseConv2D: its input channel's window;
+   * BatchNormalization, LayerNormalization: its normalised input; PReLU: its negative part)
+   * rather than patches shared by every channel.
+   */
+  perChannel: boolean;
+  /** The tfjs names of the kernel and bias weights (`kernel`/`bias`, `depthwise_kernel`, `gamma`/`beta`, `alpha`, `embeddings`). */
+  kernelName: string;
+  biasName: string;
+  /** BatchNormalization's and LayerNormalization's ε. */
+  epsilon?: number;
   layer: Layer;
   /** Per-sample input shape (without batch). */
   inputShape: number[];
@@ -35,9 +55,14 @@ export interface ParamLayer {
   outputShape: number[];
   /** Number of units `p_l`: the size of the pre-activation per sample. */
   units: number;
-  /** Output channels (dense: units). A "neuron" of a conv layer is one output channel's filter. */
+  /**
+   * Output channels (dense: units). A "neuron" of a conv layer is one output channel's filter
+   * (BatchNormalization: its γ and β; LayerNormalization: one entry's γ and β, its channels the
+   * entries of γ, the trailing normalised axes; PReLU: one α, its channels the entries of α, the
+   * trailing axes of its output).
+   */
   channels: number;
-  /** Incoming weights per neuron (dense: inputs; conv: kh·kw·c_in). */
+  /** Incoming weights per neuron (dense: inputs; conv, transposed conv: kh·kw·c_in; conv1d: k·c_in; depthwise: kh·kw; BN, LN, PReLU: 1; Embedding: the vocabulary). */
   kernelFanIn: number;
   /** Parameters per neuron: `kernelFanIn`, plus one when the layer has a bias (`useBias: false` has none). */
   fanIn: number;
@@ -57,7 +82,7 @@ export interface ParamLayer {
 }
 
 /**
- * One layer call of the model's graph, in topological order. `role`: a Dense/Conv2D layer whose
+ * One layer call of the model's graph, in topological order. `role`: a layer of a scoped kind whose
  * parameters scopes move (`param`, its ParamLayer is `anatomy.layers[param]`); a separate
  * activation folded into the layer before it (`folded`); the output activation the loss absorbs
  * (`absorbed`: its value is its input's); any other layer, pushed through its derivatives module
@@ -104,8 +129,8 @@ export interface ModelAnatomy {
   /** Activation on the last layer that the loss absorbs (softmax for cross-entropy on logits), if any. */
   readonly absorbedOutputActivation: string | null;
   /**
-   * Trainable variables in a fixed order: each Dense/Conv2D layer's kernel and bias, then every
-   * other trainable weight of the model (BatchNormalization γ/β, PReLU α, …) in the model's order.
+   * Trainable variables in a fixed order: each scoped layer's kernel and bias (BatchNormalization:
+   * γ and β), then every other trainable weight of the model (PReLU α, …) in the model's order.
    */
   readonly variables: readonly tf.Variable[];
   /** Trainable variables of layers that no scope moves (held at `W_n` by the Taylor machinery). */
@@ -123,8 +148,11 @@ const STAGE_KINDS: Record<string, StageKind> = {
 /** Activations that are not elementwise: their derivative is a Jacobian over the last axis. */
 const COUPLED_ACTIVATIONS = new Set(['softmax', 'logsoftmax']);
 
-/** Layer classes whose parameters the Taylor scopes move. */
-const SCOPED = new Set(['Dense', 'Conv2D']);
+/** Layer classes whose parameters the Taylor scopes move, and their kinds. */
+const SCOPED: Record<string, ParamKind> = {
+  Dense: 'dense', Conv2D: 'conv2d', Conv1D: 'conv1d', DepthwiseConv2D: 'depthwiseConv2d', Conv2DTranspose: 'conv2dTranspose', BatchNormalization: 'batchNormalization',
+  LayerNormalization: 'layerNormalization', PReLU: 'prelu', Embedding: 'embedding',
+};
 
 export class UnsupportedLayerError extends Error {
   constructor(layer: string, className: string, reason: string, who = 'the Taylor machinery') {
@@ -157,30 +185,79 @@ function pair(v: number | number[] | undefined, fallback: number): [number, numb
 
 const perSample = (shape: unknown): number[] => (shape as number[]).slice(1);
 
-function paramLayer(layer: Layer, index: number, node: number): ParamLayer | string {
+/** A Conv1D's geometry as a one-row Conv2D's (its input is handled as `[B, 1, W, C]`). */
+function rowGeometry(cfg: Record<string, unknown>): ConvGeometry {
+  const one = (v: unknown) => (Array.isArray(v) ? v[0] : v) as number;
+  return { kernelSize: [1, one(cfg.kernelSize)], strides: [1, one(cfg.strides) ?? 1], padding: cfg.padding as 'valid' | 'same', dilation: [1, one(cfg.dilationRate) ?? 1] };
+}
+
+const NAMES: Record<ParamKind, [string, string]> = {
+  dense: ['kernel', 'bias'], conv2d: ['kernel', 'bias'], conv1d: ['kernel', 'bias'],
+  depthwiseConv2d: ['depthwise_kernel', 'bias'], conv2dTranspose: ['kernel', 'bias'], batchNormalization: ['gamma', 'beta'], layerNormalization: ['gamma', 'beta'], prelu: ['alpha', 'bias'], embedding: ['embeddings', 'bias'],
+};
+
+/**
+ * The ParamLayer of a scoped class; a string: why it cannot be linearised; null: its parameters
+ * are not scoped after all (a non-trainable layer, BatchNormalization without γ or not over the
+ * last axis, LayerNormalization without γ or over non-trailing axes, PReLU sharing α over a trailing
+ * axis, a dilated Conv2DTranspose), and its derivatives module holds them at `W_n`.
+ */
+function paramLayer(layer: Layer, index: number, node: number): ParamLayer | string | null {
   const cls = layer.getClassName();
+  const kind = SCOPED[cls];
+  const [kernelName, biasName] = NAMES[kind];
   const weights = layer.trainableWeights;
-  const kernel = weights.find((w) => w.originalName.endsWith('kernel'));
-  const bias = weights.find((w) => w.originalName.endsWith('bias'));
-  if (!kernel) return 'it has no trainable kernel (trainable: false?)';
+  const named = (n: string) => weights.find((w) => w.originalName.split('/').pop() === n);
+  const kernel = kind === 'dense' || kind === 'conv2d' ? weights.find((w) => w.originalName.endsWith('kernel')) : named(kernelName);
+  const bias = kind === 'dense' || kind === 'conv2d' ? weights.find((w) => w.originalName.endsWith('bias')) : named(biasName);
   const inputShape = perSample((layer.input as { shape: number[] }).shape);
   const outputShape = perSample(layer.outputShape);
   const cfg = layer.getConfig() as Record<string, unknown>;
-  const kind = cls === 'Dense' ? 'dense' : 'conv2d';
-  if (kind === 'conv2d' && cfg.dataFormat === 'channelsFirst') return 'channelsFirst convolutions are not supported; use channelsLast';
-  const conv: ConvGeometry | undefined = kind === 'conv2d'
-    ? {
+  if (kind === 'batchNormalization') {
+    const axis = Array.isArray(cfg.axis) ? cfg.axis : [cfg.axis ?? -1];
+    const last = axis.length === 1 && (axis[0] === -1 || axis[0] === inputShape.length);
+    if (!kernel || !last) return null;
+  } else if (kind === 'layerNormalization') {
+    // γ's axes (the normalised ones) must be the trailing axes: then its entries are the channels.
+    const rank = inputShape.length + 1;
+    const axes = (Array.isArray(cfg.axis) ? cfg.axis as number[] : [cfg.axis as number ?? -1]).map((a) => (a < 0 ? a + rank : a)).sort((a, b) => a - b);
+    const trailing = axes.every((a, i) => a === rank - axes.length + i);
+    if (!kernel || !trailing) return null;
+  } else if (kind === 'prelu') {
+    // α's shared axes must lead (α = [1, …, 1, d_k, …, d_last]), so that its entries are the
+    // trailing "channels" of the row-major output, repeated over the leading positions.
+    const a = (kernel?.shape ?? []) as number[];
+    const k = a.findIndex((d) => d !== 1);
+    const leading = a.length === inputShape.length && a.every((d, i) => (i < k || k < 0 ? d === 1 : d === inputShape[i]));
+    if (!kernel || !leading) return null;
+  } else if (!kernel) {
+    return kind === 'dense' || kind === 'conv2d' ? 'it has no trainable kernel (trainable: false?)' : null;
+  }
+  if (kind !== 'dense' && cfg.dataFormat === 'channelsFirst') return 'channelsFirst convolutions are not supported; use channelsLast';
+  if (kind === 'conv1d' && cfg.padding === 'causal') return 'causal padding is not supported; use "same" or "valid"';
+  let conv: ConvGeometry | undefined;
+  if (kind === 'conv2dTranspose' && pair(cfg.dilationRate as number | number[], 1).some((d) => d !== 1)) return null;
+  if (kind === 'conv2d' || kind === 'depthwiseConv2d' || kind === 'conv2dTranspose') {
+    conv = {
       kernelSize: pair(cfg.kernelSize as number | number[], 1),
       strides: pair(cfg.strides as number | number[], 1),
       padding: cfg.padding as 'valid' | 'same',
-      dilation: pair(cfg.dilationRate as number | number[], 1),
-    }
-    : undefined;
-  const channels = outputShape[outputShape.length - 1];
+      // tfjs-layers 4.22's DepthwiseConv2D ignores its dilationRate: follow what it computes.
+      dilation: kind === 'conv2d' ? pair(cfg.dilationRate as number | number[], 1) : [1, 1],
+    };
+  } else if (kind === 'conv1d') {
+    conv = rowGeometry(cfg);
+  }
+  const channels = kind === 'prelu' || kind === 'layerNormalization' ? (kernel!.shape as number[]).reduce((s, d) => s * d, 1) : outputShape[outputShape.length - 1];
   const inChannels = inputShape[inputShape.length - 1];
-  const kernelFanIn = conv ? conv.kernelSize[0] * conv.kernelSize[1] * inChannels : inChannels;
+  // Embedding: one-hot patches over the vocabulary (its rows), a neuron one embedding dimension.
+  const kernelFanIn = kind === 'embedding' ? (kernel!.shape[0] as number) : kind === 'batchNormalization' || kind === 'layerNormalization' || kind === 'prelu' ? 1
+    : kind === 'depthwiseConv2d' ? conv!.kernelSize[0] * conv!.kernelSize[1]
+      : conv ? conv.kernelSize[0] * conv.kernelSize[1] * inChannels : inChannels;
   return {
     index, name: layer.name, kind, layer, inputShape, outputShape,
+    perChannel: kind === 'depthwiseConv2d' || kind === 'batchNormalization' || kind === 'layerNormalization' || kind === 'prelu', kernelName, biasName,
+    epsilon: kind === 'batchNormalization' || kind === 'layerNormalization' ? cfg.epsilon as number : undefined,
     units: outputShape.reduce((a, b) => a * b, 1), channels, kernelFanIn, fanIn: kernelFanIn + (bias ? 1 : 0),
     activation: activationName(layer), activationIsSeparate: false, after: [], node, conv,
     kernel: kernel.read() as tf.Variable, bias: bias?.read() as tf.Variable | undefined,
@@ -233,11 +310,15 @@ export function modelAnatomy(model: LayersModel, opts: { lossAbsorbs?: string | 
   const problems: string[] = [];
   for (const n of nodes) {
     if (n.role === 'folded') continue;
-    if (SCOPED.has(n.className)) {
-      const p = paramLayer(n.layer, params.length, n.id);
+    const p = SCOPED[n.className] ? paramLayer(n.layer, params.length, n.id) : null;
+    if (p !== null) {
       if (typeof p === 'string') { n.role = 'unsupported'; n.problem = p; problems.push(`layer "${n.layer.name}" (${n.className}): ${p}`); continue; }
       n.role = 'param';
       n.param = p.index;
+      // The round state a scoped layer's push holds fixed besides its kernel (batch statistics, PReLU's pieces, LayerNormalization's x̂).
+      if (p.kind === 'batchNormalization') { n.derivatives = scopedBatchNormalization; n.via = 'registered'; }
+      if (p.kind === 'prelu') { n.derivatives = scopedPRelu; n.via = 'registered'; }
+      if (p.kind === 'layerNormalization') { n.derivatives = layerNormalization; n.via = 'registered'; }
       params.push(p);
       // A separate plain activation right after a linear layer, and fed only by it, is that layer's activation.
       const next = consumers.get(n.id) ?? [];
@@ -310,7 +391,8 @@ export function modelAnatomy(model: LayersModel, opts: { lossAbsorbs?: string | 
     let what: string;
     if (n.role === 'param' && p) {
       const geo = p.conv ? ` ${p.conv.kernelSize.join('×')}/${p.conv.strides.join('×')} ${p.conv.padding}` : '';
-      what = `${p.kind}${geo} ${p.activation} (scoped layer ${p.index + 1}, fan-in ${p.kernelFanIn}${p.bias ? ' + bias' : ', no bias'})`;
+      const own = p.kind === 'batchNormalization' ? ' (batch statistics frozen)' : p.perChannel ? ' (per-channel patches)' : '';
+      what = `${p.kind}${geo}${own} ${p.activation} (scoped layer ${p.index + 1}, fan-in ${p.kernelFanIn}${p.bias ? ` + ${p.biasName}` : ', no bias'})`;
     } else if (n.role === 'folded') what = `activation of "${p!.name}"`;
     else if (n.role === 'absorbed') what = `${absorbed} absorbed by the loss`;
     else if (n.role === 'unsupported') what = `UNSUPPORTED: ${n.problem}`;
@@ -344,6 +426,6 @@ export function assertLinearisable(anatomy: ModelAnatomy, who: string): void {
     throw new Error(`${who} cannot instrument this model:\n  ${anatomy.problems.join('\n  ')}`);
   }
   if (anatomy.layers.length === 0) {
-    throw new Error(`${who} needs at least one Dense or Conv2D layer (the layers whose parameters its scopes move); the model has none`);
+    throw new Error(`${who} needs at least one layer whose parameters its scopes move (Dense, Conv2D, Conv1D, DepthwiseConv2D, Conv2DTranspose, BatchNormalization, LayerNormalization, PReLU, Embedding); the model has none`);
   }
 }

@@ -3,10 +3,11 @@ import type { GraphNode, ModelAnatomy, ParamLayer } from './anatomy.js';
 import { activationDerivative } from './activations.js';
 import type { ForwardKeepingState } from './derivatives/dropout.js';
 import type { NodeRound, NodeState } from './derivatives/types.js';
+import { denseMap, paramMap, scopeInput } from './derivatives/params.js';
 
 /** What plugins ask the trainer to keep from each round's forward and backward pass. */
 export interface CaptureNeeds {
-  /** Each parameterised layer's input `x_{l−1}`. */
+  /** Each parameterised layer's input `x_{l−1}` (BatchNormalization: the input normalised by the batch's statistics, x̂). */
   inputs: boolean;
   /** Each parameterised layer's pre-activation `a_l` (also enables the clamped product). */
   preActivations: boolean;
@@ -47,22 +48,24 @@ export function activate(p: ParamLayer, a: tf.Tensor): tf.Tensor {
   return fn ? fn.apply(a) : a;
 }
 
-/** `x · K` over the last axis of `x` (a Dense layer on inputs of any rank). */
-export function denseMap(x: tf.Tensor, kernel: tf.Tensor): tf.Tensor {
-  if (x.rank === 2) return tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D);
-  const lead = x.shape.slice(0, -1);
-  const out = tf.matMul(tf.reshape(x, [-1, x.shape[x.rank - 1]]) as tf.Tensor2D, kernel as tf.Tensor2D);
-  return tf.reshape(out, [...lead, kernel.shape[1]!]);
-}
+export { denseMap };
 
-/** The layer's linear map `W·x + b` (bias optional), from its own variables. */
+/**
+ * The layer's pre-activation `W·x + b` (bias optional), from its own variables. BatchNormalization,
+ * LayerNormalization, PReLU and Embedding are the real layer in training mode (BatchNormalization's
+ * batch statistics and moving averages as in training; PReLU's offset relu(x)).
+ */
 export function linear(p: ParamLayer, x: tf.Tensor, withBias = true): tf.Tensor {
   let a: tf.Tensor;
   if (p.kind === 'dense') {
     a = denseMap(x, p.kernel);
-  } else {
+  } else if (p.kind === 'conv2d') {
     const c = p.conv!;
     a = tf.conv2d(x as tf.Tensor4D, p.kernel as tf.Tensor4D, c.strides, c.padding, 'NHWC', c.dilation);
+  } else if ((p.kind === 'batchNormalization' && withBias) || p.kind === 'prelu' || p.kind === 'layerNormalization' || p.kind === 'embedding') {
+    return p.layer.apply(x, { training: true }) as tf.Tensor;
+  } else {
+    return paramMap(p, scopeInput(p, x), p.kernel, withBias ? p.bias ?? null : null);
   }
   return withBias && p.bias ? tf.add(a, p.bias) : a;
 }
@@ -204,9 +207,12 @@ export function forward(anatomy: ModelAnatomy, x: tf.Tensor, needs: CaptureNeeds
         h = absorbed ? a : activate(p, a);
         if (keep) {
           const c = capture!.layers[p.index];
-          if (needs.inputs) c.input = tf.keep(ins[0]);
+          if (needs.inputs) c.input = tf.keep(scopeInput(p, ins[0])); // BatchNormalization: x̂ (what its γ, β multiply)
           if (needs.preActivations || needs.preActivationGrads) c.preActivation = tf.keep(a);
           if (needs.activations) c.activation = tf.keep(h);
+        }
+        if (clamp && node.derivatives?.freeze) {
+          capture!.nodeRounds.set(node.id, { inputs: ins.map((t) => tf.keep(t)), output: tf.keep(a), weights: weightsNow(node) });
         }
       }
     } else if (node.role === 'folded') {

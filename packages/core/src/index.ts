@@ -19,6 +19,8 @@ export * from './data/index.js';
 export * from './store/index.js';
 export * from './report/index.js';
 export * from './run/index.js';
+export * from './live/index.js';
+export * from './export/index.js';
 export * from './stream/index.js';
 export { RoundDriver } from './driver/round-driver.js';
 export type { DriverControl, OpenRound, RoundPlace, StepOwner } from './driver/round-driver.js';

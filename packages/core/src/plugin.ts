@@ -1,7 +1,17 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import type { ModelAnatomy } from './anatomy.js';
 import type { TaylorLoss } from './losses.js';
 import type { Trainer } from './trainer.js';
+
+/**
+ * Option types derived from a plugin's JSON schema (declared `as const`), so the schema is the one
+ * source of truth. `OptionsFromSchema` is what a user writes (options with a default may be left
+ * out); `ResolvedOptionsFromSchema` is what the plugin sees after validation (ajv fills defaults).
+ */
+export type OptionsFromSchema<S extends JSONSchema> = FromSchema<S, { keepDefaultedPropertiesOptional: true }>;
+export type ResolvedOptionsFromSchema<S extends JSONSchema> = FromSchema<S>;
+export type { JSONSchema };
 
 /** An option object that failed its plugin's JSON schema. */
 export class OptionsError extends Error {

@@ -1,7 +1,7 @@
 // The derivatives of layers with parameters and of layers with random or batch state
-// (packages/core/src/derivatives/): the scoped Dense/Conv2D in their variants, the layers whose
-// parameters are held at W_n (DepthwiseConv2D, SeparableConv2D, Conv2DTranspose, Conv1D,
-// BatchNormalization γ/β, LayerNormalization, Embedding), and dropout. For every scoped layer l,
+// (packages/core/src/derivatives/): the scoped layers (Dense, Conv2D, Conv1D, DepthwiseConv2D,
+// Conv2DTranspose, BatchNormalization γ/β, LayerNormalization γ/β, PReLU α, Embedding) in their
+// variants, the layers whose parameters are held at W_n (SeparableConv2D), and dropout. For every scoped layer l,
 // J_l by the push and by the pull must equal per-output backward passes through the real tfjs
 // layers (1e-5 relative) and central differences of the real network (5e-3, step 1e-3), and the
 // parameter Jacobian ⟨G_l, δW⟩ likewise (helpers/derivatives-check.ts).
@@ -40,9 +40,6 @@ const SCOPED: Net[] = [
   { name: 'Conv2D dilation 2 same', make: () => chain([6, 6, 2], [conv(3, 1, { dilationRate: 2, activation: 'relu' }), conv(2, 2, { kernelSize: 2, padding: 'valid' }), ...tail(3)]), x: () => normal([2, 6, 6, 2], 3), backward: false },
   { name: 'Conv2D dilation [2,1] valid after a conv', make: () => chain([6, 5, 2], [conv(3, 1, { activation: 'tanh' }), conv(2, 2, { dilationRate: [2, 1], padding: 'valid', activation: 'relu' }), ...tail(3)]), x: () => normal([2, 6, 5, 2], 5), backward: false },
   { name: 'Conv2D kernel 2×3, strides [1,2], same, no bias', make: () => chain([5, 6, 2], [conv(3, 1, { kernelSize: [2, 3], strides: [1, 2], useBias: false, activation: 'relu' }), conv(2, 2, { useBias: false }), ...tail(3)]), x: () => normal([2, 5, 6, 2], 4) },
-];
-
-const HELD: Net[] = [
   { name: 'Conv1D stride 2 same (tanh)', make: () => chain([8, 3], [dense(4, 1, 'relu'), tfl.layers.conv1d({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh', ...init(2) }), ...tail(3)]), x: () => normal([2, 8, 3], 11) },
   { name: 'Conv1D dilation 2 valid (relu; no tfjs gradient: differences only)', make: () => chain([8, 3], [dense(4, 1, 'tanh'), tfl.layers.conv1d({ filters: 3, kernelSize: 2, dilationRate: 2, activation: 'relu', ...init(2) }), ...tail(3)]), x: () => normal([2, 8, 3], 12), backward: false },
   // tfjs-backend-wasm 4.22 has no DepthwiseConv2dNativeBackpropInput: backward passes through the real
@@ -50,17 +47,20 @@ const HELD: Net[] = [
   { name: 'DepthwiseConv2D depth multiplier 2, stride 2 same (tanh)', make: () => chain([6, 6, 2], [conv(3, 1, { activation: 'relu' }), tfl.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same', activation: 'tanh', depthwiseInitializer: tfl.initializers.glorotUniform({ seed: 2 }), biasInitializer: tfl.initializers.randomUniform({ minval: -0.3, maxval: 0.3, seed: 3 }) }), ...tail(4)]), x: () => normal([2, 6, 6, 2], 13), backwardOn: ['cpu'] },
   // tfjs-layers 4.22's DepthwiseConv2D ignores dilationRate: the push must follow what it computes.
   { name: 'DepthwiseConv2D with a dilationRate (which tfjs-layers ignores)', make: () => chain([6, 6, 2], [conv(2, 1, { activation: 'tanh' }), tfl.layers.depthwiseConv2d({ kernelSize: 2, dilationRate: 2, padding: 'same', depthwiseInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }), ...tail(4)]), x: () => normal([2, 6, 6, 2], 23), backwardOn: ['cpu'] },
-  { name: 'SeparableConv2D dilation 2 same (no tfjs gradient: differences only)', make: () => chain([6, 6, 2], [conv(2, 1, { activation: 'tanh' }), tfl.layers.separableConv2d({ filters: 2, kernelSize: 2, dilationRate: 2, padding: 'same', depthwiseInitializer: tfl.initializers.glorotUniform({ seed: 2 }), pointwiseInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }), ...tail(4)]), x: () => normal([2, 6, 6, 2], 24), backward: false },
-  { name: 'SeparableConv2D valid (relu)', make: () => chain([6, 6, 2], [conv(3, 1, { activation: 'tanh' }), tfl.layers.separableConv2d({ filters: 3, kernelSize: 3, depthMultiplier: 2, activation: 'relu', depthwiseInitializer: tfl.initializers.glorotUniform({ seed: 2 }), pointwiseInitializer: tfl.initializers.glorotUniform({ seed: 3 }), biasInitializer: tfl.initializers.randomUniform({ minval: -0.3, maxval: 0.3, seed: 4 }) }), ...tail(5)]), x: () => normal([2, 6, 6, 2], 14), backwardOn: ['cpu'] },
+  { name: 'BatchNormalization after a Dense (batch statistics held fixed: hand-computed affine map)', make: () => chain([5], [dense(6, 1), tfl.layers.batchNormalization(gammaBeta(2)), tfl.layers.activation({ activation: 'relu' }), dense(3, 3)]), x: () => normal([4, 5], 20) },
+  { name: 'BatchNormalization per channel after a conv (batch statistics held fixed)', make: () => chain([4, 4, 2], [conv(3, 1), tfl.layers.batchNormalization(gammaBeta(2)), tfl.layers.activation({ activation: 'tanh' }), ...tail(3)]), x: () => normal([3, 4, 4, 2], 21) },
+  { name: 'LayerNormalization over the last axis of a rank-3 input', make: () => chain([3, 4], [dense(5, 1), tfl.layers.layerNormalization(gammaBeta(2)), dense(2, 3, 'tanh'), ...tail(4)]), x: () => normal([2, 3, 4], 17) },
+  { name: 'LayerNormalization over two axes', make: () => chain([3, 4], [dense(5, 1, 'relu'), tfl.layers.layerNormalization({ axis: [-2, -1], ...gammaBeta(2) }), ...tail(4)]), x: () => normal([2, 3, 4], 18) },
   { name: 'Conv2DTranspose stride 2 same (tanh)', make: () => chain([3, 3, 2], [conv(3, 1, { activation: 'relu' }), tfl.layers.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh', ...init(2) }), conv(2, 3, { strides: 2 }), ...tail(4)]), x: () => normal([2, 3, 3, 2], 15) },
   { name: 'Conv2DTranspose stride 2 valid (linear)', make: () => chain([3, 3, 2], [conv(3, 1, { activation: 'relu' }), tfl.layers.conv2dTranspose({ filters: 2, kernelSize: 2, strides: 2, ...init(2) }), conv(2, 3, { strides: 2 }), ...tail(4)]), x: () => normal([2, 3, 3, 2], 16) },
   { name: 'Embedding as the first layer, then Dense on its rank-3 output', make: () => chain([5], [tfl.layers.embedding({ inputDim: 7, outputDim: 3, embeddingsInitializer: tfl.initializers.randomNormal({ seed: 1 }) }), dense(4, 2, 'relu'), ...tail(3)], 'int32'), x: () => tf.tensor2d([[0, 3, 6, 2, 2], [5, 1, 4, 0, 3]], [2, 5], 'int32') },
-  { name: 'LayerNormalization over the last axis of a rank-3 input', make: () => chain([3, 4], [dense(5, 1), tfl.layers.layerNormalization(gammaBeta(2)), dense(2, 3, 'tanh'), ...tail(4)]), x: () => normal([2, 3, 4], 17) },
-  { name: 'LayerNormalization over two axes', make: () => chain([3, 4], [dense(5, 1, 'relu'), tfl.layers.layerNormalization({ axis: [-2, -1], ...gammaBeta(2) }), ...tail(4)]), x: () => normal([2, 3, 4], 18) },
+];
+
+const HELD: Net[] = [
+  { name: 'SeparableConv2D dilation 2 same (no tfjs gradient: differences only)', make: () => chain([6, 6, 2], [conv(2, 1, { activation: 'tanh' }), tfl.layers.separableConv2d({ filters: 2, kernelSize: 2, dilationRate: 2, padding: 'same', depthwiseInitializer: tfl.initializers.glorotUniform({ seed: 2 }), pointwiseInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }), ...tail(4)]), x: () => normal([2, 6, 6, 2], 24), backward: false },
+  { name: 'SeparableConv2D valid (relu)', make: () => chain([6, 6, 2], [conv(3, 1, { activation: 'tanh' }), tfl.layers.separableConv2d({ filters: 3, kernelSize: 3, depthMultiplier: 2, activation: 'relu', depthwiseInitializer: tfl.initializers.glorotUniform({ seed: 2 }), pointwiseInitializer: tfl.initializers.glorotUniform({ seed: 3 }), biasInitializer: tfl.initializers.randomUniform({ minval: -0.3, maxval: 0.3, seed: 4 }) }), ...tail(5)]), x: () => normal([2, 6, 6, 2], 14), backwardOn: ['cpu'] },
   // tfjs cannot differentiate its LayerNormalization without γ and β (tf.grad throws): differences only.
   { name: 'LayerNormalization without γ, β', make: () => chain([5], [dense(6, 1), tfl.layers.layerNormalization({ center: false, scale: false }), dense(3, 2)]), x: () => normal([3, 5], 19), backward: false },
-  { name: 'BatchNormalization after a Dense (batch statistics held fixed: hand-computed affine map)', make: () => chain([5], [dense(6, 1), tfl.layers.batchNormalization(gammaBeta(2)), tfl.layers.activation({ activation: 'relu' }), dense(3, 3)]), x: () => normal([4, 5], 20) },
-  { name: 'BatchNormalization per channel after a conv (batch statistics held fixed)', make: () => chain([4, 4, 2], [conv(3, 1), tfl.layers.batchNormalization(gammaBeta(2)), tfl.layers.activation({ activation: 'tanh' }), ...tail(3)]), x: () => normal([3, 4, 4, 2], 21) },
   // (BatchNormalization without γ or β cannot run in training mode in tfjs-layers 4.22: it reads the missing weight.)
 ];
 

@@ -9,7 +9,7 @@ export { NetworkProblem, networkPush, type ReplayedRound, type RoundSource } fro
 export { RegretPlugin, REGRET_FORMAT, type RegretFile, type ScopeRecord, type CheckpointRecord } from './plugin.js';
 export type { RegretCheckpointEvent } from './events.js';
 export { admitScopes, type CostReport, type AdmittedCost } from './scopes/admit.js';
-export { REGRET_SCHEMA, DEMO_OPTIONS, PLUGIN_NAME, type RegretOptions } from './options.js';
+export { REGRET_SCHEMA, DEMO_OPTIONS, PLUGIN_NAME, type RegretOptions, type RegretOptionsInput } from './options.js';
 export * from './scopes/scope.js';
 export { StatisticsScope } from './scopes/statistics-scope.js';
 export { LocalRoundsScope } from './rounds/local-scope.js';
@@ -32,7 +32,7 @@ export { clampedPush, SubBatchFactors, type ClampFactors, type PushOptions } fro
 // Derived quantities live in core (computed once per round for every plugin); re-exported here.
 export { outputJacobians, denseGrams, denseTail, RoundJacobians, emptyPlan, type JacobianPlan, matMulT, selectChannels } from '@taylorlens/core';
 export { neuronJacobianTensors, layerJacobianTensor } from './jacobian/jacobian-tensor.js';
-export { linearWith, patches, positions, thetaOf, splitTheta } from './jacobian/linear.js';
+export { flatDense, linearWith, patches, positions, thetaOf, splitTheta } from './jacobian/linear.js';
 export { perSampleLoss } from './convex/per-sample-loss.js';
 export { taylorAtNext } from './trace/taylor-next.js';
 export { reportSections, compareSections, readRegret } from './report/sections.js';

@@ -1,85 +1,36 @@
-/** Options of the regret plugin: JSON schema (validated by the core's ajv, defaults filled in) and types. */
+/**
+ * Options of the regret plugin: one JSON schema (validated by the core's ajv, defaults filled in),
+ * and the TypeScript types derived from it — `RegretOptionsInput` as a user writes it,
+ * `RegretOptions` as the plugin sees it after validation.
+ */
+import type { OptionsFromSchema, ResolvedOptionsFromSchema } from '@taylorlens/core';
 
 export const PLUGIN_NAME = 'regret';
 
-export type LayerSelection = 'all' | (string | number)[];
-
-export interface ScheduleOptions {
-  /**
-   * Record every k-th round, starting with round `offset + 1`. null = by method: every round for
-   * squared-error statistics (exact and cheap), every 10th for stored rounds (other losses).
-   */
-  every: number | null;
-  offset: number;
-  /** Keep a uniform random sample of this many recorded rounds instead (stored-round scopes only). */
-  reservoir: number | null;
-  /**
-   * Samples per recorded round for stored-round scopes (the first ones of the shuffled batch).
-   * null = by method: 4 for layer and neuron scopes under other losses, the whole batch for the
-   * network scope. Statistics scopes always use the whole batch.
-   */
-  subBatch: number | null;
-}
+const schedule = <E extends number | null>(every: E) => ({
+  every: {
+    anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }], default: every,
+    description: 'Record every k-th round, starting with round offset + 1. null = by method: every round for squared-error statistics (exact and cheap), every 10th for stored rounds (other losses).',
+  },
+  offset: { type: 'integer', minimum: 0, default: 0 },
+  reservoir: {
+    anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }], default: null,
+    description: 'Keep a uniform random sample of this many recorded rounds instead (stored-round scopes only).',
+  },
+  subBatch: {
+    anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }], default: null,
+    description: 'Samples per recorded round for stored-round scopes (the first ones of the shuffled batch). null = by method: 4 for layer and neuron scopes under other losses, the whole batch for the network scope. Statistics scopes always use the whole batch.',
+  },
+} as const);
 
 /** What `null` schedule options mean, by how a scope is recorded. */
-/** Neurons per layer: a count, or every neuron. */
-export type NeuronCount = number | 'all';
-const neuronCount = { anyOf: [{ type: 'integer', minimum: 1 }, { const: 'all' }] };
-
 export const AUTO_SCHEDULE = {
   statistics: { every: 1, subBatch: null },
   rounds: { every: 10, subBatch: 4 },
 } as const;
 
-export interface ScopeToggle extends ScheduleOptions {
-  enabled: boolean;
-}
-
-export interface RegretOptions {
-  network: ScopeToggle;
-  layers: ScopeToggle & { layers: LayerSelection };
-  neurons: ScopeToggle & { layers: LayerSelection; perLayer: NeuronCount | { [layer: string]: NeuronCount }; seed: number };
-  /** Feasible sets: the ball (always) and, for squared-error statistics, the unconstrained least-norm minimum. */
-  feasible: {
-    /** Radius = factor × the largest distance from the centre that the recorded trajectory reached. */
-    ballFactor: number;
-    unconstrained: boolean;
-    /** Eigenvalues ≤ rcond·λ_max count as zero in the unconstrained minimum; null = max(P, 10)·2⁻²³. */
-    rcond: number | null;
-  };
-  checkpoint: { everyEpochs: number };
-  /**
-   * Readings of "Taylor optimum": 'hindsight' (the theorem's one comparator for the whole prefix,
-   * always computed) and 'perRound' (`Σ_n min_{V∈K_n} τ^n(V)`, the paper's "optimum at each round":
-   * a solve per round, so on the `perRound.every` schedule; layer and neuron scopes).
-   */
-  readings: ('hindsight' | 'perRound')[];
-  perRound: { every: number };
-  /**
-   * Optimum solvers. maxIterations: L-BFGS steps (layer and neuron scopes) and Newton steps
-   * (network scope, non-quadratic losses); gapTolerance: Frank–Wolfe gap relative to |Φ|;
-   * memory: L-BFGS pairs. Network scope (certified): tolerance is the KKT residual relative to
-   * ‖∇Φ(centre)‖, krylovIterations the Lanczos steps (Hessian products) per trust-region solve.
-   */
-  solver: { maxIterations: number; gapTolerance: number; memory: number; tolerance: number; krylovIterations: number };
-  budget: {
-    /** RAM for statistics and stored rounds together; stored rounds beyond it are spilled to disk. */
-    memoryMB: number;
-    /** Disk the stored rounds may take over the whole run (estimated up front). */
-    diskGB: number;
-    /** Refuse (or, for default selections, skip) scopes whose estimated per-round cost exceeds this multiple of a training step. */
-    maxOverhead: number;
-  };
-  /** Per-round Taylor values and per-checkpoint optima into `<traceDir>/regret/` when the store traces. */
-  trace: boolean;
-}
-
-const schedule = (every: number | null, subBatch: number | null) => ({
-  every: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }], default: every },
-  offset: { type: 'integer', minimum: 0, default: 0 },
-  reservoir: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }], default: null },
-  subBatch: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }], default: subBatch },
-});
+/** Neurons per layer: a count, or every neuron. */
+const neuronCount = { anyOf: [{ type: 'integer', minimum: 1 }, { const: 'all' }] } as const;
 
 const layerSelection = {
   anyOf: [
@@ -87,7 +38,7 @@ const layerSelection = {
     { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'integer', minimum: 0 }] }, minItems: 1 },
   ],
   default: 'all',
-};
+} as const;
 
 export const REGRET_SCHEMA = {
   title: 'taylorlens regret plugin options',
@@ -96,11 +47,11 @@ export const REGRET_SCHEMA = {
   properties: {
     network: {
       type: 'object', additionalProperties: false, default: {},
-      properties: { enabled: { type: 'boolean', default: true }, ...schedule(100, null) },
+      properties: { enabled: { type: 'boolean', default: true }, ...schedule(100) },
     },
     layers: {
       type: 'object', additionalProperties: false, default: {},
-      properties: { enabled: { type: 'boolean', default: true }, layers: layerSelection, ...schedule(null, null) },
+      properties: { enabled: { type: 'boolean', default: true }, layers: layerSelection, ...schedule(null) },
     },
     neurons: {
       type: 'object', additionalProperties: false, default: {},
@@ -114,15 +65,19 @@ export const REGRET_SCHEMA = {
           default: 50,
         },
         seed: { type: 'integer', default: 0 },
-        ...schedule(null, null),
+        ...schedule(null),
       },
     },
     feasible: {
       type: 'object', additionalProperties: false, default: {},
+      description: 'Feasible sets: the ball (always) and, for squared-error statistics, the unconstrained least-norm minimum.',
       properties: {
-        ballFactor: { type: 'number', exclusiveMinimum: 0, default: 1 },
+        ballFactor: { type: 'number', exclusiveMinimum: 0, default: 1, description: 'Radius = factor × the largest distance from the centre that the recorded trajectory reached.' },
         unconstrained: { type: 'boolean', default: true },
-        rcond: { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'null' }], default: null },
+        rcond: {
+          anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'null' }], default: null,
+          description: 'Eigenvalues ≤ rcond·λ_max count as zero in the unconstrained minimum; null = max(P, 10)·2⁻²³.',
+        },
       },
     },
     checkpoint: {
@@ -130,6 +85,7 @@ export const REGRET_SCHEMA = {
       properties: { everyEpochs: { type: 'integer', minimum: 1, default: 1 } },
     },
     readings: {
+      description: "Readings of 'Taylor optimum': 'hindsight' (the theorem's one comparator for the whole prefix, always computed) and 'perRound' (Σ_n min over K_n of τ^n, the paper's 'optimum at each round': a solve per round, on the perRound.every schedule; layer and neuron scopes).",
       type: 'array', items: { enum: ['hindsight', 'perRound'] }, uniqueItems: true, contains: { const: 'hindsight' }, default: ['hindsight'],
     },
     perRound: {
@@ -138,6 +94,7 @@ export const REGRET_SCHEMA = {
     },
     solver: {
       type: 'object', additionalProperties: false, default: {},
+      description: 'Optimum solvers. maxIterations: L-BFGS steps (layer and neuron scopes) and Newton steps (network scope, non-quadratic losses); gapTolerance: Frank–Wolfe gap relative to |Φ|; memory: L-BFGS pairs. Network scope (certified): tolerance is the KKT residual relative to ‖∇Φ(centre)‖, krylovIterations the Lanczos steps (Hessian products) per trust-region solve.',
       properties: {
         maxIterations: { type: 'integer', minimum: 1, default: 100 },
         gapTolerance: { type: 'number', exclusiveMinimum: 0, default: 1e-6 },
@@ -149,17 +106,24 @@ export const REGRET_SCHEMA = {
     budget: {
       type: 'object', additionalProperties: false, default: {},
       properties: {
-        memoryMB: { type: 'number', exclusiveMinimum: 0, default: 1024 },
-        diskGB: { type: 'number', exclusiveMinimum: 0, default: 4 },
-        maxOverhead: { type: 'number', exclusiveMinimum: 0, default: 2 },
+        memoryMB: { type: 'number', exclusiveMinimum: 0, default: 1024, description: 'RAM for statistics and stored rounds together; stored rounds beyond it are spilled to disk.' },
+        diskGB: { type: 'number', exclusiveMinimum: 0, default: 4, description: 'Disk the stored rounds may take over the whole run (estimated up front).' },
+        maxOverhead: { type: 'number', exclusiveMinimum: 0, default: 2, description: 'Refuse (or, for default selections, skip) scopes whose estimated per-round cost exceeds this multiple of a training step.' },
       },
     },
-    trace: { type: 'boolean', default: true },
+    trace: { type: 'boolean', default: true, description: 'Per-round Taylor values and per-checkpoint optima into <traceDir>/regret/ when the store traces.' },
   },
 } as const;
 
+/** Options as a user writes them (every option has a default). */
+export type RegretOptionsInput = OptionsFromSchema<typeof REGRET_SCHEMA>;
+/** Options after validation, every default filled in. */
+export type RegretOptions = ResolvedOptionsFromSchema<typeof REGRET_SCHEMA>;
+export type LayerSelection = RegretOptions['layers']['layers'];
+export type NeuronCount = number | 'all';
+
 /** What the demo run uses: every scope, cheap schedules. */
-export const DEMO_OPTIONS = {
+export const DEMO_OPTIONS: RegretOptionsInput = {
   network: { every: 20 },
   neurons: { perLayer: 10 },
 };

@@ -7,7 +7,7 @@ import {
   type BatchContext, type EpochContext, type RunContext, type RunStoreLike, type RunSummary, type StateFiles, type StepOutcome, type Trainer,
   type ModelAnatomy, type PluginProblem, type RunPlan,
 } from '@taylorlens/core';
-import { PLUGIN_NAME, REGRET_SCHEMA, type RegretOptions } from './options.js';
+import { PLUGIN_NAME, REGRET_SCHEMA, type RegretOptions, type RegretOptionsInput } from './options.js';
 import { squaredErrorScale } from './quadratic/squared-error.js';
 import { resolveScopes } from './scopes/resolve.js';
 import { admitScopes, type CostReport } from './scopes/admit.js';
@@ -17,6 +17,7 @@ import { LocalRoundsScope } from './rounds/local-scope.js';
 import { NetworkScope } from './rounds/network-scope.js';
 import { MemoryBudget } from './rounds/round-store.js';
 import { taylorAtNext } from './trace/taylor-next.js';
+import { flatDense } from './jacobian/linear.js';
 import { meanStd } from './stats-helpers.js';
 import type { RoundInput, Scope, ScopeCheckpoint, ScopeDescription } from './scopes/scope.js';
 import { loadFloat64, saveFloat64, syncDir } from './state-files.js';
@@ -93,6 +94,22 @@ const ORDER: Record<string, string> = {
   network: 'every trainable variable flattened row-major, concatenated in model order (kernel, bias, kernel, bias, …)',
 };
 
+/** What "kernel" and the neuron index mean for the scoped kinds beyond Dense/Conv2D (their parameterOrder says so). */
+const KERNEL_OF: Record<string, string> = {
+  conv1d: 'kernel [k, c_in, filters]: rows in (k, c_in) order',
+  depthwiseConv2d: 'depthwise_kernel [kh, kw, C, M] as (kh·kw, C·M): channel c·M + m is the layer\'s output channel, its row index (kh, kw)',
+  batchNormalization: 'γ [C] as one row (1, C) and β as the bias row: channel c\'s parameters [γ_c, β_c] (round n\'s batch statistics held fixed)',
+  prelu: 'α flattened row-major as one row (1, α.size): each entry of α is a neuron, no bias',
+  conv2dTranspose: 'kernel [kh, kw, filters, c_in] with its last two axes swapped, (kh, kw, c_in) rows',
+  embedding: 'embeddings [V, D]: one row per vocabulary entry, a neuron is one embedding dimension (its V entries)',
+  layerNormalization: 'γ (the normalised trailing axes) flattened as one row (1, γ.size) and β as the bias row: each entry\'s [γ_i, β_i] (per-sample statistics, exact)',
+};
+
+function parameterOrder(anatomy: ModelAnatomy, d: ScopeDescription): string {
+  const kind = d.layerIndex !== null ? anatomy.layers[d.layerIndex].kind : null;
+  return kind && KERNEL_OF[kind] ? `${ORDER[d.kind]}; ${KERNEL_OF[kind]}` : ORDER[d.kind];
+}
+
 function safe(key: string): string {
   return key.replace(/[^A-Za-z0-9._-]+/g, '_');
 }
@@ -137,7 +154,8 @@ export class RegretPlugin extends Plugin<RegretOptions> {
   /** Regret state read from the checkpoint a resumed run starts from, applied in beforeRun. */
   private restored: Restored | null = null;
 
-  constructor(options: unknown = {}) {
+  /** `options` are validated against REGRET_SCHEMA (JSON from a config file is checked the same way). */
+  constructor(options: RegretOptionsInput = {}) {
     super(REGRET_SCHEMA, options, PLUGIN_NAME);
   }
 
@@ -155,7 +173,7 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     trainer.require({
       inputs: local.length > 0,
       preActivations: true,
-      preActivationGrads: local.some((d) => d.method === 'statistics' && anatomy.layers[d.layerIndex!].kind === 'dense'),
+      preActivationGrads: local.some((d) => d.method === 'statistics' && flatDense(anatomy.layers[d.layerIndex!])),
     });
     const name = PLUGIN_NAME;
     trainer.hooks.beforeRun.tapPromise({ name, stage: STAGE_RECORD }, (run) => this.beforeRun(run));
@@ -237,7 +255,7 @@ export class RegretPlugin extends Plugin<RegretOptions> {
       const d = s.desc;
       if (d.kind === 'network') continue;
       const p = anatomy.layers[d.layerIndex!];
-      if (d.method === 'statistics' && p.kind === 'dense') {
+      if (d.method === 'statistics' && flatDense(p)) {
         this.trainer.requireDerived(d.kind === 'neurons' ? { gramDiagonals: [p.index] } : { grams: [p.index] });
       } else {
         this.trainer.requireDerived({ jacobians: [{ layer: p.index, subBatch: d.subBatch }] });
@@ -254,7 +272,7 @@ export class RegretPlugin extends Plugin<RegretOptions> {
       losses: 'losses.npy',
       lossReduction: lossReduction(this.trainer.loss),
       scopes: Object.fromEntries(this.scopes.map((s) => {
-        return [s.desc.key, { ...s.desc, parameterOrder: ORDER[s.desc.kind], checkpoints: [] }];
+        return [s.desc.key, { ...s.desc, parameterOrder: parameterOrder(anatomy, s.desc), checkpoints: [] }];
       })),
       timing: { recordMs: 0, recordedRounds: 0, checkpointMs: 0 },
       ...(run.initialEpoch > 0 ? { firstRound: run.initialEpoch * run.batchesPerEpoch + 1, previousSessions } : {}),

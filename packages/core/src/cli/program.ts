@@ -4,12 +4,16 @@
  * data, a run folder that cannot be resumed or has another writer, usage), 130 interrupted.
  */
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DataFileError } from '../data/read.js';
+import { exportTensorBoard } from '../export/run.js';
+import { serveDuringRun, watchRun } from '../live/cli.js';
 import { ConfigError } from '../run/problems.js';
 import { loadConfigFile, validateConfig } from '../run/config.js';
 import { demoConfig, DEMO_DEFAULTS } from '../run/demo.js';
 import { UsageError } from '../run/errors.js';
+import { resolvePackage } from '../run/plugins.js';
 import { writeCompareReport, writeRunReport } from '../run/report.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, resumeRun, startRun, type RunOutcome } from '../run/runner.js';
 import { coreVersion } from '../run/versions.js';
@@ -25,6 +29,26 @@ function positiveInt(name: string) {
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got "${v}"`);
     return n;
   };
+}
+
+/** The sweep commands live in @taylorlens/sweep (it brings BullMQ and ioredis), loaded only when used. */
+const SWEEP_PACKAGE = '@taylorlens/sweep';
+interface SweepPackage {
+  sweepCommand(file: string, o: object, io: CliIo): Promise<number>;
+  sweepStatusCommand(dir: string, o: object, io: CliIo): Promise<number>;
+  sweepCompareCommand(dir: string, o: object, io: CliIo): Promise<number>;
+  workerCommand(o: object, io: CliIo): Promise<number>;
+}
+async function sweepPackage(cwd: string): Promise<SweepPackage> {
+  const entry = resolvePackage(SWEEP_PACKAGE, cwd);
+  if (!entry) throw new UsageError(`this command needs the package ${SWEEP_PACKAGE}, which is not installed (looked from ${path.resolve(cwd)} and from @taylorlens/core): npm i ${SWEEP_PACKAGE}`);
+  return import(pathToFileURL(entry).href);
+}
+
+function portNumber(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError(`--port must be an integer from 0 to 65535 (0: a free one), got "${v}"`);
+  return n;
 }
 
 /** Runs one command. Never calls process.exit; signals are handled only when `io.signals` is set. */
@@ -45,12 +69,29 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .description('train from a JSON config, or continue an interrupted run with --resume')
     .argument('[config]', 'run config (JSON)')
     .option('--resume <runDir>', 'continue this run folder from its last checkpoint')
-    .action(async (config: string | undefined, o: { resume?: string }, cmd: Command) => {
+    .option('--serve', 'serve a live view of the run on 127.0.0.1 while it trains (stops when the run ends)')
+    .option('--port <n>', 'port for --serve (default 0: a free one)', portNumber)
+    .action(async (config: string | undefined, o: { resume?: string; serve?: boolean; port?: number }, cmd: Command) => {
       if (config && o.resume) throw new UsageError('give either a config or --resume <runDir>, not both');
-      if (o.resume) return finish(await resumeRun(o.resume, runOpts(cmd)));
-      if (!config) throw new UsageError('missing config: taylorlens run <config.json> (or run --resume <runDir>)');
-      const resolved = await loadConfigFile(config, io.cwd);
-      finish(await startRun(resolved, runOpts(cmd)));
+      if (o.port !== undefined && !o.serve) throw new UsageError('--port needs --serve');
+      const live = o.serve ? serveDuringRun(io, o.port ?? 0) : null;
+      const opts = { ...runOpts(cmd), ...(live ? { onTrainer: live.onTrainer } : {}) };
+      try {
+        if (o.resume) return finish(await resumeRun(o.resume, opts));
+        if (!config) throw new UsageError('missing config: taylorlens run <config.json> (or run --resume <runDir>)');
+        const resolved = await loadConfigFile(config, io.cwd);
+        finish(await startRun(resolved, opts));
+      } finally {
+        await live?.finish();
+      }
+    });
+
+  program.command('watch')
+    .description('serve a live view of a run folder on 127.0.0.1: its report, updated as the run trains (until Ctrl-C)')
+    .argument('<runDir>')
+    .option('--port <n>', 'port (default 0: a free one)', portNumber)
+    .action(async (dir: string, o: { port?: number }) => {
+      await watchRun(path.resolve(io.cwd, dir), io, o.port ?? 0);
     });
 
   program.command('demo')
@@ -89,6 +130,48 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       for (const f of r.flags) io.stderr.write(`flagged: ${f}\n`);
       io.stdout.write(`report: ${r.path}\n`);
       code = r.warnings.length ? EXIT_FAILURE : EXIT_OK;
+    });
+
+  program.command('export')
+    .description('export a run folder\'s metrics for other tools')
+    .command('tensorboard')
+    .description('write <runDir>/tensorboard/events.out.tfevents.* from metrics.jsonl (replacing earlier event files)')
+    .argument('<runDir>')
+    .action((dir: string) => {
+      const r = exportTensorBoard(path.resolve(io.cwd, dir));
+      io.stdout.write(`tensorboard: ${r.file} (${r.events} events from ${r.rows} rows); view with: tensorboard --logdir ${path.dirname(r.file)}\n`);
+    });
+
+  program.command('sweep')
+    .description('a base config times axes and seeds (a sweep file): run here (--parallel) or enqueue for workers (--queue)')
+    .argument('<file>', 'sweep file (JSON)')
+    .option('--parallel <n>', 'runs at a time on this machine (default: one per core)', positiveInt('--parallel'))
+    .option('--queue <url>', 'enqueue the runs on this Redis (redis://host:port) for `taylorlens worker`')
+    .option('--queue-name <name>', 'BullMQ queue name (default taylorlens-sweep)')
+    .action(async (file: string, o: object, cmd: Command) => {
+      code = await (await sweepPackage(io.cwd)).sweepCommand(file, { ...o, backend: backendOf(cmd) }, io);
+    });
+
+  program.command('sweep-status')
+    .description("a sweep's runs: status, epochs done, worker, attempts")
+    .argument('<sweepDir>')
+    .option('--json', 'print JSON')
+    .action(async (dir: string, o: object) => { code = await (await sweepPackage(io.cwd)).sweepStatusCommand(dir, o, io); });
+
+  program.command('sweep-compare')
+    .description("the compare report over a sweep's completed runs, and mean ± std over seeds grouped by the swept axes")
+    .argument('<sweepDir>')
+    .requiredOption('--out <dir>', 'folder to write report.html and sweep-summary.* into')
+    .action(async (dir: string, o: object) => { code = await (await sweepPackage(io.cwd)).sweepCompareCommand(dir, o, io); });
+
+  program.command('worker')
+    .description('take sweep runs from a queue and run them, until stopped (SIGINT/SIGTERM)')
+    .requiredOption('--queue <url>', 'Redis URL (redis://host:port)')
+    .option('--queue-name <name>', 'BullMQ queue name (default taylorlens-sweep)')
+    .option('--concurrency <n>', 'runs at a time (default: one per core)', positiveInt('--concurrency'))
+    .option('--stall-ms <ms>', "how long a dead worker's run waits before another worker takes it over (default 30000)", positiveInt('--stall-ms'))
+    .action(async (o: object, cmd: Command) => {
+      code = await (await sweepPackage(io.cwd)).workerCommand({ ...o, backend: backendOf(cmd) }, io);
     });
 
   program.command('doctor')

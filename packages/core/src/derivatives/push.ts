@@ -1,6 +1,6 @@
 /**
  * The clamped forward product over the model's graph (taylor-math.md, generalised): perturbations
- * of the pre-activations of Dense/Conv2D layers pushed to the output with every layer's round
+ * of the pre-activations of the scoped layers (anatomy.layers) pushed to the output with every layer's round
  * state frozen (activation slopes, max-pool choices, dropout masks, batch statistics) and no
  * biases: `Σ_l J_l · δa_l`, for K directions per sample. Linear in the injections and built from
  * differentiable ops, so its gradient with respect to them is the Jacobian's transpose (reverse
@@ -8,20 +8,21 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAnatomy } from '../anatomy.js';
-import { denseMap } from '../capture.js';
+import { denseMap, inputPush, scopedPRelu } from './params.js';
+import { layerNormalization } from './normalization.js';
 import type { NodeState } from './types.js';
 import { undilated } from './util.js';
 
 /** What freezes the network at round n. `BatchCapture` is one; stored rounds and sub-batches are others. */
 export interface ClampFactors {
-  /** `s'(a_l)` `[B, ...]` of Dense/Conv2D layer l, or null where linear. */
+  /** `s'(a_l)` `[B, ...]` of scoped layer l, or null where linear. */
   derivative(l: number): tf.Tensor | null;
   /** What graph node `id`'s derivatives module holds fixed, or null when it has nothing to freeze. */
   nodeState(id: number): NodeState | null;
 }
 
 export interface PushOptions {
-  /** First Dense/Conv2D layer whose pre-activation is perturbed. */
+  /** First scoped layer whose pre-activation is perturbed. */
   from: number;
   /** Directions per sample `[B, K]`. */
   B: number;
@@ -32,10 +33,20 @@ export interface PushOptions {
   kernel?(l: number): tf.Tensor;
 }
 
-/** A Dense/Conv2D layer's linear map with a given kernel and no bias. */
-function linearWithKernel(anatomy: ModelAnatomy, l: number, x: tf.Tensor, kernel: tf.Tensor): tf.Tensor {
+/** A scoped layer's linear map of an input perturbation with a given kernel and no bias. */
+function linearWithKernel(anatomy: ModelAnatomy, factors: ClampFactors, l: number, x: tf.Tensor, kernel: tf.Tensor): tf.Tensor {
   const p = anatomy.layers[l];
   if (p.kind === 'dense') return denseMap(x, kernel);
+  if (p.kind === 'prelu') return scopedPRelu.pushWith(factors.nodeState(p.node)!, x, kernel);
+  if (p.kind === 'layerNormalization') {
+    // Its exact per-sample Jacobian (normalization.ts), γ at W_n from the round's state.
+    const state = factors.nodeState(p.node)!;
+    const B = state.sample.xhat.shape[0];
+    const K = x.shape[0] / B;
+    const d = tf.reshape(x, [B, K, ...p.inputShape]);
+    return tf.reshape(layerNormalization.push(p.layer, state, [d], { B, K, inputShapes: [p.inputShape], outputShape: p.outputShape })!, x.shape);
+  }
+  if (p.kind !== 'conv2d') return inputPush(p, x, kernel, factors.nodeState(p.node)?.shared?.invStd);
   const c = p.conv!;
   // tfjs cannot differentiate a dilated conv2d: the dilation is written into the filter instead.
   if (c.dilation[0] > 1 || c.dilation[1] > 1) return tf.conv2d(x as tf.Tensor4D, undilated(kernel, c.dilation), c.strides, c.padding);
@@ -57,7 +68,7 @@ export function clampedPush(anatomy: ModelAnatomy, factors: ClampFactors, o: Pus
         const p = anatomy.layers[l];
         if (node.id !== start && ins[0]) {
           const flat = tf.reshape(ins[0], [B * K, ...p.inputShape]);
-          out = tf.reshape(linearWithKernel(anatomy, l, flat, o.kernel ? o.kernel(l) : p.kernel), [B, K, ...p.outputShape]);
+          out = tf.reshape(linearWithKernel(anatomy, factors, l, flat, o.kernel ? o.kernel(l) : p.kernel), [B, K, ...p.outputShape]);
         }
         const add = o.inject(l);
         if (add) out = out ? tf.add(out, add) : add;

@@ -1,5 +1,5 @@
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type * as Vega from 'vega';
+import type { TopLevelSpec } from 'vega-lite';
 import { vegaTextWidth } from './text-metrics.js';
 import { theme } from './theme.js';
 
@@ -17,13 +17,35 @@ interface TextMetrics {
   estimateWidth: WidthFn;
 }
 
-// Without node-canvas vega falls back to a crude 0.8 em/glyph estimate; swap in a
-// better estimate, but keep real measurement if canvas happens to be installed.
-const metrics = (vega as unknown as { textMetrics?: TextMetrics }).textMetrics;
-if (metrics && metrics.width === metrics.estimateWidth) metrics.width = vegaTextWidth;
+interface Renderer {
+  vega: typeof Vega;
+  compile: typeof import('vega-lite').compile;
+}
+let renderer: Promise<Renderer> | null = null;
+
+/**
+ * vega and vega-lite are optional peers of @taylorlens/core (the CLI package brings them): a library
+ * user who never renders a report does not install them. Loaded on first use.
+ */
+function loadRenderer(): Promise<Renderer> {
+  renderer ??= (async () => {
+    try {
+      const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
+      // Without node-canvas vega falls back to a crude 0.8 em/glyph estimate; swap in a
+      // better estimate, but keep real measurement if canvas happens to be installed.
+      const metrics = (vega as unknown as { textMetrics?: TextMetrics }).textMetrics;
+      if (metrics && metrics.width === metrics.estimateWidth) metrics.width = vegaTextWidth;
+      return { vega, compile: vegaLite.compile };
+    } catch (e) {
+      renderer = null;
+      throw new Error(`rendering report figures needs the packages vega and vega-lite (optional peer dependencies of @taylorlens/core, installed with @taylorlens/cli): npm install vega vega-lite (${(e as Error).message})`);
+    }
+  })();
+  return renderer;
+}
 
 /** Reports are self-contained: data must be inline, so any load is refused (and remembered). */
-function offlineLoader(refused: string[]): vega.Loader {
+function offlineLoader(vega: typeof Vega, refused: string[]): Vega.Loader {
   const refuse = (what: string) => {
     refused.push(what);
     return Promise.reject(new Error(`refused to load ${what}`));
@@ -37,6 +59,7 @@ function offlineLoader(refused: string[]): vega.Loader {
  * Rejects if vega reports an error (e.g. a spec asking to load remote data).
  */
 export async function renderSvg(spec: TopLevelSpec, options: RenderOptions = {}): Promise<string> {
+  const { vega, compile } = await loadRenderer();
   const vgSpec = compile(spec, { config: theme }).spec;
   const errors: string[] = [];
   const warnings: string[] = [];
@@ -44,7 +67,7 @@ export async function renderSvg(spec: TopLevelSpec, options: RenderOptions = {})
   const logger = vega.logger(vega.Warn, undefined, (method, _level, args) => {
     (method === 'error' ? errors : warnings).push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' '));
   });
-  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none', loader: offlineLoader(refused), logger });
+  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none', loader: offlineLoader(vega, refused), logger });
   try {
     await view.runAsync();
     const svg = await view.toSVG();

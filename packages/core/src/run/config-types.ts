@@ -95,7 +95,7 @@ export interface RunConfig<M extends AnyModelSpec = ModelSpec, D extends AnyData
   data: D;
   optimizer: { name: string; options?: Record<string, unknown> };
   plugins?: { name: string; options?: Record<string, unknown> }[];
-  output: { dir: string; trace?: TraceSpec };
+  output: { dir: string; trace?: TraceSpec; tensorboard?: boolean };
 }
 
 export function pairOf(p: Pair | undefined, fallback: [number, number]): [number, number] {

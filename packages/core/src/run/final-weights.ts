@@ -27,7 +27,7 @@ export async function writeFinalWeights(runDir: RunDir, trainer: Trainer): Promi
   const entries: WeightEntry[] = [];
   let i = 0;
   for (const p of trainer.anatomy.layers) {
-    for (const [name, v] of [['kernel', p.kernel], ['bias', p.bias]] as const) {
+    for (const [name, v] of [[p.kernelName, p.kernel], [p.biasName, p.bias]] as const) {
       if (!v) continue;
       const file = `${String(i++).padStart(2, '0')}.npy`;
       writeFileSynced(path.join(partial, file), encodeNpy({ dtype: 'float32', shape: v.shape, data: await v.data() as Float32Array }), { exclusive: true });

@@ -5,20 +5,42 @@ import { writeFileAtomic } from '../store/atomic.js';
 import { readJsonl } from '../store/jsonl.js';
 import { METRICS_CSV, METRICS_JSONL, type RunDir } from '../store/run-dir.js';
 import type { Trainer } from '../trainer.js';
+import { openRunEvents, scalarsOfRow, type EventFileWriter } from '../export/tensorboard.js';
 
 export type MetricsKind = 'round' | 'epoch';
 export type TaggedRow = MetricsRow & { kind: MetricsKind };
 
+export interface RecordMetricsOptions {
+  /** Also write the rows as TensorBoard scalars into `<runDir>/tensorboard/` (output.tensorboard). */
+  tensorboard?: boolean;
+}
+
 /**
  * Append every 'round' and 'epoch' row, tagged with its kind; flush (and fsync) at each epoch,
- * so a crash loses at most the current epoch's rows. Returns a function that stops listening and
+ * so a crash loses at most the current epoch's rows, and hand rows to the OS at the first round
+ * after a second has passed, so a live view (`taylorlens watch`) sees them while an epoch runs. Returns a function that stops listening and
  * writes metrics.csv once (a view rebuilt from the whole file: once per session, not per epoch).
  */
-export function recordMetrics(trainer: Trainer, runDir: RunDir): () => void {
-  const onRound = (row: MetricsRow) => runDir.appendMetrics({ kind: 'round', ...row });
+export function recordMetrics(trainer: Trainer, runDir: RunDir, opts: RecordMetricsOptions = {}): () => void {
+  // A resumed run has cut metrics.jsonl back to its checkpoint: the event file starts from that.
+  const tb: EventFileWriter | null = opts.tensorboard ? openRunEvents(runDir.dir, readMetrics(runDir)).writer : null;
+  let lastDrain = Date.now();
+  const append = (row: TaggedRow) => {
+    runDir.appendMetrics(row);
+    const s = tb && scalarsOfRow(row);
+    if (s) tb!.scalars(s.step, s.scalars);
+  };
+  const onRound = (row: MetricsRow) => {
+    append({ kind: 'round', ...row });
+    if (Date.now() - lastDrain < 1000) return;
+    lastDrain = Date.now();
+    runDir.flush().catch(() => {}); // best effort: the epoch's flushSync reports a failing disk
+    tb?.flush();
+  };
   const onEpoch = (row: MetricsRow) => {
-    runDir.appendMetrics({ kind: 'epoch', ...row });
+    append({ kind: 'epoch', ...row });
     runDir.flushSync();
+    tb?.flush();
   };
   trainer.events.on('round', onRound);
   trainer.events.on('epoch', onEpoch);
@@ -31,6 +53,11 @@ export function recordMetrics(trainer: Trainer, runDir: RunDir): () => void {
       writeMetricsCsv(runDir);
     } catch (e) {
       trainer.events.emit('warning', { source: 'core', message: `metrics.csv not written: ${(e as Error).message}` });
+    }
+    try {
+      tb?.close();
+    } catch (e) {
+      trainer.events.emit('warning', { source: 'core', message: `TensorBoard event file not finished: ${(e as Error).message}` });
     }
   };
 }

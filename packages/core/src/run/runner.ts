@@ -439,7 +439,7 @@ async function runIn(runDir: RunDir, p: Prepared): Promise<RunOutcome> {
       });
       yieldEveryRound(t);
       t.hooks.afterRun.tap({ name: 'taylorlens:summary', stage: STAGE_REPORT + 10_000 }, (_ctx, s) => { summary = s; });
-      stopMetrics = recordMetrics(t, runDir);
+      stopMetrics = recordMetrics(t, runDir, { tensorboard: cfg.output.tensorboard === true });
       stopTracking = rep.track?.(t, { epochs: cfg.epochs, batchesPerEpoch: data.batchesPerEpoch, fromEpoch: from.epoch }) ?? stopTracking;
       signals?.training(t);
       opts.onTrainer?.(t, runDir.dir);

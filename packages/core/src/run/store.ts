@@ -14,7 +14,7 @@ export const RUN_LOCK = 'run.lock';
 /** The copy of a saved model (config `model.saved`) the run started from (run/saved-model.ts). */
 export const SAVED_MODEL_DIR = 'saved-model';
 /** Names in a run folder that belong to the core; a plugin cannot take them. */
-export const RESERVED_NAMES = [RUN_JSON, METRICS_JSONL, METRICS_CSV, CHECKPOINT_DIR, TRACE_DIR, WEIGHTS_DIR, REPORT_HTML, RUN_LOCK, SAVED_MODEL_DIR];
+export const RESERVED_NAMES = [RUN_JSON, METRICS_JSONL, METRICS_CSV, CHECKPOINT_DIR, TRACE_DIR, WEIGHTS_DIR, REPORT_HTML, RUN_LOCK, SAVED_MODEL_DIR, 'tensorboard'];
 
 /**
  * A path that comes from a plugin's options, confined to the run folder: relative to it, never

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelAnatomy } from '../anatomy.js';
+import type { ModelAnatomy, ParamKind } from '../anatomy.js';
 import { writeJsonAtomic, writeNpyAtomic } from '../store/atomic.js';
 import type { Trainer } from '../trainer.js';
 import { pairOf, type LayerSpec, type LossName, type ModelSpec } from './config-types.js';
@@ -36,7 +36,8 @@ export interface TraceIndex {
   dtype: 'float32';
   order: 'C';
   model: KerasModel;
-  weights: { index: number; layer: string; name: 'kernel' | 'bias'; shape: number[]; layout: string }[];
+  /** `name`: the tfjs weight name (`kernel`, `bias`; `gamma`/`beta`, `alpha`, `depthwise_kernel`, `embeddings` for the other scoped kinds). */
+  weights: { index: number; layer: string; name: string; shape: number[]; layout: string }[];
   loss: { name: string; definition: string; on: 'outputs' | 'logits' };
   /** `stream`: a streamed source (`data.source: "module"`): y is the ys of the batch the stream gave. */
   target: 'labels' | 'input' | 'stream';
@@ -125,12 +126,24 @@ export function savedKerasDescription(topology: Record<string, unknown>, inputSh
   return out;
 }
 
+/** The tfjs layout of each scoped kind's first weight (its bias/β is `[out]`). */
+const KERNEL_LAYOUT: Record<ParamKind, string> = {
+  dense: '[in, out]',
+  conv2d: '[kernel_height, kernel_width, in_channels, out_channels]',
+  conv1d: '[kernel_width, in_channels, out_channels]',
+  depthwiseConv2d: '[kernel_height, kernel_width, in_channels, depth_multiplier]',
+  conv2dTranspose: '[kernel_height, kernel_width, out_channels, in_channels]',
+  batchNormalization: '[channels] (gamma)',
+  layerNormalization: '[features] (gamma)',
+  prelu: '[alpha shape: the input shape with shared axes 1]',
+  embedding: '[vocabulary, output_dim]',
+};
+
 function weightEntries(anatomy: ModelAnatomy): TraceIndex['weights'] {
   const out: TraceIndex['weights'] = [];
   for (const p of anatomy.layers) {
-    const kernelLayout = p.kind === 'dense' ? '[in, out]' : '[kernel_height, kernel_width, in_channels, out_channels]';
-    out.push({ index: out.length, layer: p.name, name: 'kernel', shape: [...p.kernel.shape], layout: kernelLayout });
-    if (p.bias) out.push({ index: out.length, layer: p.name, name: 'bias', shape: [...p.bias.shape], layout: '[out]' });
+    out.push({ index: out.length, layer: p.name, name: p.kernelName, shape: [...p.kernel.shape], layout: KERNEL_LAYOUT[p.kind] });
+    if (p.bias) out.push({ index: out.length, layer: p.name, name: p.biasName, shape: [...p.bias.shape], layout: '[out]' });
   }
   return out;
 }

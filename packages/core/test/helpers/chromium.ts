@@ -49,7 +49,7 @@ export class ChromiumMissingError extends Error {
   }
 }
 
-const FLAGS = [
+export const FLAGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -157,7 +157,7 @@ export async function renderInChromium(htmlPath: string, opts: ChromiumOptions =
 }
 
 /** Minimal DevTools-protocol client over Chromium's debugging pipe. */
-class Cdp {
+export class Cdp {
   private nextId = 1;
   private pending = new Map<number, { resolve: (v: Json) => void; reject: (e: Error) => void }>();
   private listeners = new Map<string, ((params: Json) => void)[]>();

@@ -14,7 +14,7 @@ import { expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import {
-  captureForward, clampedForward, denseMap, forwardFrom, modelAnatomy, perSampleJacobian,
+  captureForward, clampedForward, denseMap, forwardFrom, modelAnatomy, paramMap, perSampleJacobian,
   type BatchCapture, type GraphNode, type ModelAnatomy, type ParamLayer,
 } from '@taylorlens/core';
 
@@ -59,7 +59,8 @@ export function hold(anatomy: ModelAnatomy, cap: BatchCapture): { replacements: 
   const replacements = new Map<tfl.layers.Layer, (ins: tf.Tensor[]) => tf.Tensor>();
   const owned: tf.Tensor[] = [];
   for (const node of anatomy.graph) {
-    if (node.role !== 'derivatives') continue;
+    // BatchNormalization is a scoped layer now (role 'param') unless it has no γ: held either way.
+    if (node.role !== 'derivatives' && !(node.role === 'param' && node.className === 'BatchNormalization')) continue;
     if (node.className === 'BatchNormalization') {
       const x = cap.nodeRounds.get(node.id)!.inputs[0];
       const cfg = node.layer.getConfig() as { axis: number; epsilon: number };
@@ -122,15 +123,25 @@ export function jacobianByDifferences(anatomy: ModelAnatomy, l: number, a: tf.Te
   return J;
 }
 
-/** The scoped layer's linear map with a given kernel and bias (its pre-activation). */
+/**
+ * The scoped layer's linear map with a given kernel and bias (its pre-activation). Dense and
+ * Conv2D by hand; the other scoped kinds through core's `paramMap`, which
+ * derivatives-scoped-params.test.ts checks against the real layers with their weights moved.
+ */
 function linearWith(p: ParamLayer, x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
   let a: tf.Tensor;
   if (p.kind === 'dense') a = denseMap(x, kernel);
-  else {
+  else if (p.kind === 'conv2d') {
     const c = p.conv!;
     a = tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, c.strides, c.padding, 'NHWC', c.dilation);
-  }
+  } else return paramMap(p, x, kernel, bias);
   return bias ? tf.add(a, bias) : a;
+}
+
+/** The pre-activation at given weights: the linear map, plus PReLU's offset relu(x) (its map is affine in α). */
+function preActivationWith(p: ParamLayer, x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
+  const a = linearWith(p, x, kernel, bias);
+  return p.kind === 'prelu' ? tf.add(tf.relu(x), a) : a;
 }
 
 export interface CheckOptions {
@@ -263,7 +274,7 @@ function parameterJacobianErrors(anatomy: ModelAnatomy, cap: BatchCapture, l: nu
     const errors = { differences: 0, backward: 0 };
     if (opts.differences !== false) {
       const eps = TOL.step;
-      const at = (t: number) => forwardFrom(anatomy, l, linearWith(p, xin, tf.add(K, tf.mul(dK, t)), b && tf.add(b, tf.mul(db!, t))), x);
+      const at = (t: number) => forwardFrom(anatomy, l, preActivationWith(p, xin, tf.add(K, tf.mul(dK, t)), b && tf.add(b, tf.mul(db!, t))), x);
       const fd = tf.div(tf.sub(at(eps), at(-eps)), 2 * eps);
       errors.differences = relErr(pv, fd.dataSync());
     }
@@ -272,7 +283,7 @@ function parameterJacobianErrors(anatomy: ModelAnatomy, cap: BatchCapture, l: nu
       const dirs = b ? [dK, db!] : [dK];
       const ref = new Float32Array(pL);
       for (let k = 0; k < pL; k++) {
-        const gs = tf.grads((...w: tf.Tensor[]) => tf.sum(tf.slice(tf.reshape(forwardFrom(anatomy, l, linearWith(p, xin, w[0], w[1] ?? null), x), [B, pL]), [0, k], [B, 1])))(b ? [K, b] : [K]);
+        const gs = tf.grads((...w: tf.Tensor[]) => tf.sum(tf.slice(tf.reshape(forwardFrom(anatomy, l, preActivationWith(p, xin, w[0], w[1] ?? null), x), [B, pL]), [0, k], [B, 1])))(b ? [K, b] : [K]);
         ref[k] = gs.reduce((s, g, i) => s + tf.sum(tf.mul(g, dirs[i])).dataSync()[0], 0);
       }
       errors.backward = relErr(summed, ref);

@@ -165,3 +165,115 @@ export function labelData(n: number, inShape: number[], classes: number, seed = 
     y: tf.randomUniform([n], 0, classes, 'int32', seed + 1) as tf.Tensor1D,
   }));
 }
+
+/**
+ * A sequence net for the scoped layers beyond Dense/Conv2D on sequences: Conv1D 3/2 same (ReLU) →
+ * Conv1D 2 valid (no bias, tanh) → BatchNormalization → Activation('relu') (folded into BN) →
+ * Dense on the rank-3 output (ReLU, applied at every position) → Flatten → Dense. Input `[8, 2]`.
+ */
+export function sequenceNet(seed = 1, opts: { classes?: number; output?: 'softmax' | 'linear' } = {}): tfl.Sequential {
+  const m = tfl.sequential();
+  m.add(tfl.layers.conv1d({ inputShape: [8, 2], filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', ...init(seed) }));
+  m.add(tfl.layers.conv1d({ filters: 3, kernelSize: 2, useBias: false, activation: 'tanh', ...init(seed + 1) }));
+  m.add(batchNorm(seed));
+  m.add(tfl.layers.activation({ activation: 'relu' }));
+  m.add(tfl.layers.dense({ units: 2, activation: 'relu', ...init(seed + 2) }));
+  m.add(tfl.layers.flatten());
+  m.add(tfl.layers.dense({ units: opts.classes ?? 3, activation: opts.output ?? 'softmax', ...init(seed + 3) }));
+  return m;
+}
+
+/**
+ * Depthwise convolutions with and without bias: conv 3×3 (ReLU) → DepthwiseConv2D 3×3/2 same,
+ * depth multiplier 2, with bias (ReLU) → DepthwiseConv2D 2×2 valid, no bias (tanh) → Flatten →
+ * Dense. Input 6×6×2.
+ */
+export function depthwiseNet(seed = 1, opts: { classes?: number; output?: 'softmax' | 'linear' } = {}): tfl.Sequential {
+  const m = tfl.sequential();
+  m.add(tfl.layers.conv2d({ inputShape: [6, 6, 2], filters: 2, kernelSize: 3, padding: 'same', activation: 'relu', ...init(seed) }));
+  m.add(tfl.layers.depthwiseConv2d({
+    kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, activation: 'relu',
+    depthwiseInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }), biasInitializer: tfl.initializers.randomUniform({ minval: -0.1, maxval: 0.1, seed: seed + 2 }),
+  }));
+  m.add(tfl.layers.depthwiseConv2d({ kernelSize: 2, useBias: false, activation: 'tanh', depthwiseInitializer: tfl.initializers.glorotUniform({ seed: seed + 3 }) }));
+  m.add(tfl.layers.flatten());
+  m.add(tfl.layers.dense({ units: opts.classes ?? 3, activation: opts.output ?? 'softmax', ...init(seed + 4) }));
+  return m;
+}
+
+/**
+ * PReLU on images and on features: conv 3×3 → PReLU with α shared over height and width (one α
+ * per channel) → conv 2×2/2 valid (no bias) → PReLU with one α per entry → global average
+ * pooling → Dense. Input 5×5×2.
+ */
+export function preluConvNet(seed = 1, opts: { classes?: number; output?: 'softmax' | 'linear' } = {}): tfl.Sequential {
+  const alpha = (s: number) => tfl.initializers.randomUniform({ minval: 0.1, maxval: 0.4, seed: seed + s });
+  const m = tfl.sequential();
+  m.add(tfl.layers.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 3, padding: 'same', ...init(seed) }));
+  m.add(tfl.layers.prelu({ sharedAxes: [1, 2], alphaInitializer: alpha(7) }));
+  m.add(tfl.layers.conv2d({ filters: 3, kernelSize: 2, strides: 2, useBias: false, ...init(seed + 1) }));
+  m.add(tfl.layers.prelu({ alphaInitializer: alpha(8) }));
+  m.add(tfl.layers.globalAveragePooling2d({}));
+  m.add(tfl.layers.dense({ units: opts.classes ?? 3, activation: opts.output ?? 'softmax', ...init(seed + 2) }));
+  return m;
+}
+
+/**
+ * LayerNormalization in a small transformer-like MLP on a sequence: Dense on the rank-3 input →
+ * LayerNormalization over the features (γ, β per feature) with a folded ReLU → Dense (tanh) →
+ * LayerNormalization over the last two axes (γ, β per entry) → Flatten → Dense. Input `[3, 4]`.
+ */
+export function layerNormNet(seed = 1, opts: { classes?: number; output?: 'softmax' | 'linear' } = {}): tfl.Sequential {
+  const gb = (s: number) => ({
+    gammaInitializer: tfl.initializers.randomUniform({ minval: 0.5, maxval: 1.5, seed: seed + s }),
+    betaInitializer: tfl.initializers.randomUniform({ minval: -0.3, maxval: 0.3, seed: seed + s + 1 }),
+  });
+  const m = tfl.sequential();
+  m.add(tfl.layers.dense({ inputShape: [3, 4], units: 5, ...init(seed) }));
+  m.add(tfl.layers.layerNormalization(gb(10)));
+  m.add(tfl.layers.activation({ activation: 'relu' }));
+  m.add(tfl.layers.dense({ units: 4, activation: 'tanh', ...init(seed + 1) }));
+  m.add(tfl.layers.layerNormalization({ axis: [-2, -1], ...gb(20) }));
+  m.add(tfl.layers.flatten());
+  m.add(tfl.layers.dense({ units: opts.classes ?? 3, activation: opts.output ?? 'softmax', ...init(seed + 2) }));
+  return m;
+}
+
+/**
+ * Transposed convolutions (a decoder): conv 3×3 (ReLU) → Conv2DTranspose 3×3/2 same with bias
+ * (ReLU) → Conv2DTranspose 2×2 valid without bias (tanh) → global average pooling → Dense.
+ * Input 3×3×2.
+ */
+export function transposeNet(seed = 1, opts: { classes?: number; output?: 'softmax' | 'linear' } = {}): tfl.Sequential {
+  const m = tfl.sequential();
+  m.add(tfl.layers.conv2d({ inputShape: [3, 3, 2], filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', ...init(seed) }));
+  m.add(tfl.layers.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', ...init(seed + 1) }));
+  m.add(tfl.layers.conv2dTranspose({ filters: 2, kernelSize: 2, useBias: false, activation: 'tanh', ...init(seed + 2) }));
+  m.add(tfl.layers.globalAveragePooling2d({}));
+  m.add(tfl.layers.dense({ units: opts.classes ?? 3, activation: opts.output ?? 'softmax', ...init(seed + 3) }));
+  return m;
+}
+
+/**
+ * An Embedding of integer ids (vocabulary 7, dimension 3, sequences of 5) → Dense on its rank-3
+ * output (ReLU) → Flatten → Dense; with `idData` for inputs.
+ */
+export function embeddingNet(seed = 1, opts: { classes?: number; output?: 'softmax' | 'linear' } = {}): tfl.Sequential {
+  const m = tfl.sequential();
+  m.add(tfl.layers.embedding({ inputShape: [5], inputDim: 7, outputDim: 3, embeddingsInitializer: tfl.initializers.randomNormal({ seed }) }));
+  m.add(tfl.layers.dense({ units: 4, activation: 'relu', ...init(seed + 1) }));
+  m.add(tfl.layers.flatten());
+  m.add(tfl.layers.dense({ units: opts.classes ?? 3, activation: opts.output ?? 'softmax', ...init(seed + 2) }));
+  return m;
+}
+
+/** Integer ids in [0, 7) `[n, 5]` and targets: one-hot classes, or standard normal rows. */
+export function idData(n: number, outSize: number, seed = 7, oneHot = false): { x: tf.Tensor; y: tf.Tensor } {
+  return tf.tidy(() => {
+    const x = tf.randomUniform([n, 5], 0, 7, 'int32', seed);
+    const y = oneHot
+      ? tf.cast(tf.oneHot(tf.randomUniform([n], 0, outSize, 'int32', seed + 1), outSize), 'float32')
+      : tf.randomNormal([n, outSize], 0, 1, 'float32', seed + 1);
+    return { x, y };
+  });
+}

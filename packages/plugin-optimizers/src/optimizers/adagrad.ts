@@ -1,13 +1,15 @@
+import type { ResolvedOptionsFromSchema } from '@taylorlens/core';
 import { defineOptimizer } from '../define-optimizer.js';
 import { scaleByLearningRate } from '../pieces/scale-by-learning-rate.js';
 import { scaleByRss } from '../pieces/scale-by-rss.js';
 import { epsilonOption, learningRateOption, numberOption, optionsSchema } from './schema.js';
 
-export interface AdagradOptions {
-  learningRate: number;
-  initialAccumulatorValue: number;
-  epsilon: number;
-}
+export const ADAGRAD_SCHEMA = optionsSchema({
+    learningRate: learningRateOption(0.001),
+    initialAccumulatorValue: numberOption(0.1, 'a₀, the accumulator start', { minimum: 0 }),
+    epsilon: epsilonOption(),
+  });
+export type AdagradOptions = ResolvedOptionsFromSchema<typeof ADAGRAD_SCHEMA>;
 
 /**
  * AdaGrad as tfjs's AdagradOptimizer: a ← a + g², w ← w − η·g/√(a + ε), a₀ = 0.1.
@@ -18,11 +20,7 @@ export interface AdagradOptions {
  */
 export const adagrad = defineOptimizer<AdagradOptions>({
   name: 'taylorlens.Adagrad',
-  schema: optionsSchema({
-    learningRate: learningRateOption(0.001),
-    initialAccumulatorValue: numberOption(0.1, 'a₀, the accumulator start', { minimum: 0 }),
-    epsilon: epsilonOption(),
-  }),
+  schema: ADAGRAD_SCHEMA,
   pieces: (o) => [
     scaleByRss({ initialAccumulatorValue: o.initialAccumulatorValue, epsilon: o.epsilon }),
     scaleByLearningRate(o.learningRate),

@@ -1,15 +1,9 @@
+import type { ResolvedOptionsFromSchema } from '@taylorlens/core';
 import { defineOptimizer } from '../define-optimizer.js';
 import { addDecayedWeights } from '../pieces/add-decayed-weights.js';
 import { scaleByAdam } from '../pieces/scale-by-adam.js';
 import { scaleByLearningRate } from '../pieces/scale-by-learning-rate.js';
 import { epsilonOption, learningRateOption, numberOption, optionsSchema, unitInterval } from './schema.js';
-
-export interface AdamOptions {
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-}
 
 const adamOptions = {
   learningRate: learningRateOption(0.001),
@@ -17,6 +11,9 @@ const adamOptions = {
   beta2: numberOption(0.999, 'β₂, decay of the second moment', unitInterval),
   epsilon: epsilonOption(),
 };
+
+export const ADAM_SCHEMA = optionsSchema(adamOptions);
+export type AdamOptions = ResolvedOptionsFromSchema<typeof ADAM_SCHEMA>;
 
 /**
  * Adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − η·m̂/(√v̂ + ε) with bias-corrected m̂, v̂.
@@ -26,13 +23,12 @@ const adamOptions = {
  */
 export const adam = defineOptimizer<AdamOptions>({
   name: 'taylorlens.Adam',
-  schema: optionsSchema(adamOptions),
+  schema: ADAM_SCHEMA,
   pieces: (o) => [scaleByAdam(o), scaleByLearningRate(o.learningRate)],
 });
 
-export interface AdamwOptions extends AdamOptions {
-  weightDecay: number;
-}
+export const ADAMW_SCHEMA = optionsSchema({ ...adamOptions, weightDecay: numberOption(0.004, 'λ, decoupled weight decay', { minimum: 0 }) });
+export type AdamwOptions = ResolvedOptionsFromSchema<typeof ADAMW_SCHEMA>;
 
 /**
  * AdamW: w ← w − η·(m̂/(√v̂ + ε) + λ·w), the decay decoupled from the adaptive scaling and
@@ -43,9 +39,11 @@ export interface AdamwOptions extends AdamOptions {
  */
 export const adamw = defineOptimizer<AdamwOptions>({
   name: 'taylorlens.AdamW',
-  schema: optionsSchema({ ...adamOptions, weightDecay: numberOption(0.004, 'λ, decoupled weight decay', { minimum: 0 }) }),
+  schema: ADAMW_SCHEMA,
   pieces: (o) => [scaleByAdam(o), addDecayedWeights(o.weightDecay), scaleByLearningRate(o.learningRate)],
 });
+
+export const AMSGRAD_SCHEMA = optionsSchema(adamOptions);
 
 /**
  * AMSGrad: Adam with v_max ← max(v_max, v) in place of v (max of the raw second moment, then bias
@@ -55,6 +53,6 @@ export const adamw = defineOptimizer<AdamwOptions>({
  */
 export const amsgrad = defineOptimizer<AdamOptions>({
   name: 'taylorlens.AMSGrad',
-  schema: optionsSchema(adamOptions),
+  schema: AMSGRAD_SCHEMA,
   pieces: (o) => [scaleByAdam({ ...o, amsgrad: true }), scaleByLearningRate(o.learningRate)],
 });

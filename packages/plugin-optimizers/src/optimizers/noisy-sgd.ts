@@ -1,14 +1,16 @@
+import type { ResolvedOptionsFromSchema } from '@taylorlens/core';
 import { defineOptimizer } from '../define-optimizer.js';
 import { addAnnealedNoise } from '../pieces/add-annealed-noise.js';
 import { scaleByLearningRate } from '../pieces/scale-by-learning-rate.js';
 import { learningRateOption, numberOption, optionsSchema } from './schema.js';
 
-export interface NoisySgdOptions {
-  learningRate: number;
-  eta: number;
-  gamma: number;
-  seed: number;
-}
+export const NOISY_S_G_D_SCHEMA = optionsSchema({
+    learningRate: learningRateOption(0.01),
+    eta: numberOption(0.01, 'η, noise variance at t = 0', { minimum: 0 }),
+    gamma: numberOption(0.55, 'γ, annealing exponent', { minimum: 0 }),
+    seed: { type: 'integer', default: 0, description: 'seed of the noise' },
+  });
+export type NoisySgdOptions = ResolvedOptionsFromSchema<typeof NOISY_S_G_D_SCHEMA>;
 
 /**
  * SGD with annealed Gaussian gradient noise: w ← w − η_lr·(g + ε_t), ε_t ~ N(0, η/(1+t)^γ),
@@ -20,11 +22,6 @@ export interface NoisySgdOptions {
  */
 export const noisySGD = defineOptimizer<NoisySgdOptions>({
   name: 'taylorlens.NoisySGD',
-  schema: optionsSchema({
-    learningRate: learningRateOption(0.01),
-    eta: numberOption(0.01, 'η, noise variance at t = 0', { minimum: 0 }),
-    gamma: numberOption(0.55, 'γ, annealing exponent', { minimum: 0 }),
-    seed: { type: 'integer', default: 0, description: 'seed of the noise' },
-  }),
+  schema: NOISY_S_G_D_SCHEMA,
   pieces: (o) => [addAnnealedNoise({ eta: o.eta, gamma: o.gamma, seed: o.seed }), scaleByLearningRate(o.learningRate)],
 });

@@ -1,3 +1,4 @@
+import type { ResolvedOptionsFromSchema } from '@taylorlens/core';
 import { defineOptimizer } from '../define-optimizer.js';
 import { scaleByLearningRate } from '../pieces/scale-by-learning-rate.js';
 import { scaleByRms } from '../pieces/scale-by-rms.js';
@@ -5,13 +6,14 @@ import { trace } from '../pieces/trace.js';
 import type { AnyTransformation } from '../transform.js';
 import { booleanOption, epsilonOption, learningRateOption, numberOption, optionsSchema, unitInterval } from './schema.js';
 
-export interface RmspropOptions {
-  learningRate: number;
-  decay: number;
-  momentum: number;
-  epsilon: number;
-  centered: boolean;
-}
+export const RMSPROP_SCHEMA = optionsSchema({
+    learningRate: learningRateOption(0.001),
+    decay: numberOption(0.9, 'ρ, decay of the mean square', unitInterval),
+    momentum: numberOption(0, 'μ, momentum of the scaled step', unitInterval),
+    epsilon: epsilonOption(),
+    centered: booleanOption(false, 'divide by the running standard deviation'),
+  });
+export type RmspropOptions = ResolvedOptionsFromSchema<typeof RMSPROP_SCHEMA>;
 
 /**
  * RMSProp as tfjs's RMSPropOptimizer: s ← ρs + (1−ρ)g², m ← μm + g/√(s + ε), w ← w − η·m
@@ -25,13 +27,7 @@ export interface RmspropOptions {
  */
 export const rmsprop = defineOptimizer<RmspropOptions>({
   name: 'taylorlens.RMSProp',
-  schema: optionsSchema({
-    learningRate: learningRateOption(0.001),
-    decay: numberOption(0.9, 'ρ, decay of the mean square', unitInterval),
-    momentum: numberOption(0, 'μ, momentum of the scaled step', unitInterval),
-    epsilon: epsilonOption(),
-    centered: booleanOption(false, 'divide by the running standard deviation'),
-  }),
+  schema: RMSPROP_SCHEMA,
   pieces: (o) => {
     const pieces: AnyTransformation[] = [scaleByRms({ decay: o.decay, epsilon: o.epsilon, centered: o.centered })];
     if (o.momentum > 0) pieces.push(trace({ decay: o.momentum }));

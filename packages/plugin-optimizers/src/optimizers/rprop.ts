@@ -1,15 +1,17 @@
+import type { ResolvedOptionsFromSchema } from '@taylorlens/core';
 import { defineOptimizer } from '../define-optimizer.js';
 import { scaleByLearningRate } from '../pieces/scale-by-learning-rate.js';
 import { scaleByRprop } from '../pieces/scale-by-rprop.js';
 import { numberOption, optionsSchema } from './schema.js';
 
-export interface RpropOptions {
-  initialStepSize: number;
-  etaMinus: number;
-  etaPlus: number;
-  minStepSize: number;
-  maxStepSize: number;
-}
+export const RPROP_SCHEMA = optionsSchema({
+    initialStepSize: numberOption(0.01, 'Δ₀, every weight\'s first step', { exclusiveMinimum: 0 }),
+    etaMinus: numberOption(0.5, 'η⁻, shrink factor after a sign change', { exclusiveMinimum: 0, exclusiveMaximum: 1 }),
+    etaPlus: numberOption(1.2, 'η⁺, growth factor while the sign holds', { exclusiveMinimum: 1 }),
+    minStepSize: numberOption(1e-6, 'Δmin', { minimum: 0 }),
+    maxStepSize: numberOption(50, 'Δmax', { exclusiveMinimum: 0 }),
+  });
+export type RpropOptions = ResolvedOptionsFromSchema<typeof RPROP_SCHEMA>;
 
 /**
  * iRprop−: per-weight step sizes grown by η⁺ while the gradient keeps its sign and shrunk by η⁻
@@ -22,12 +24,6 @@ export interface RpropOptions {
  */
 export const rprop = defineOptimizer<RpropOptions>({
   name: 'taylorlens.Rprop',
-  schema: optionsSchema({
-    initialStepSize: numberOption(0.01, 'Δ₀, every weight\'s first step', { exclusiveMinimum: 0 }),
-    etaMinus: numberOption(0.5, 'η⁻, shrink factor after a sign change', { exclusiveMinimum: 0, exclusiveMaximum: 1 }),
-    etaPlus: numberOption(1.2, 'η⁺, growth factor while the sign holds', { exclusiveMinimum: 1 }),
-    minStepSize: numberOption(1e-6, 'Δmin', { minimum: 0 }),
-    maxStepSize: numberOption(50, 'Δmax', { exclusiveMinimum: 0 }),
-  }),
+  schema: RPROP_SCHEMA,
   pieces: (o) => [scaleByRprop(o), scaleByLearningRate(1)],
 });

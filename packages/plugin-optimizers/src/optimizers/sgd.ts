@@ -1,11 +1,11 @@
+import type { ResolvedOptionsFromSchema } from '@taylorlens/core';
 import { defineOptimizer } from '../define-optimizer.js';
 import { scaleByLearningRate } from '../pieces/scale-by-learning-rate.js';
 import { trace } from '../pieces/trace.js';
 import { learningRateOption, numberOption, optionsSchema, unitInterval } from './schema.js';
 
-export interface SgdOptions {
-  learningRate: number;
-}
+export const SGD_SCHEMA = optionsSchema({ learningRate: learningRateOption(0.01) });
+export type SgdOptions = ResolvedOptionsFromSchema<typeof SGD_SCHEMA>;
 
 /**
  * Plain stochastic gradient descent: w ← w − η·g. Default η = 0.01 (Keras; tfjs requires it).
@@ -14,14 +14,15 @@ export interface SgdOptions {
  */
 export const sgd = defineOptimizer<SgdOptions>({
   name: 'taylorlens.SGD',
-  schema: optionsSchema({ learningRate: learningRateOption(0.01) }),
+  schema: SGD_SCHEMA,
   pieces: (o) => [scaleByLearningRate(o.learningRate)],
 });
 
-export interface MomentumOptions {
-  learningRate: number;
-  momentum: number;
-}
+export const MOMENTUM_SCHEMA = optionsSchema({
+    learningRate: learningRateOption(0.01),
+    momentum: numberOption(0.9, 'β, the momentum', unitInterval),
+  });
+export type MomentumOptions = ResolvedOptionsFromSchema<typeof MOMENTUM_SCHEMA>;
 
 /**
  * Heavy-ball momentum as tfjs's MomentumOptimizer: m ← β·m + g, w ← w − η·m. Defaults η = 0.01,
@@ -32,12 +33,14 @@ export interface MomentumOptions {
  */
 export const momentum = defineOptimizer<MomentumOptions>({
   name: 'taylorlens.Momentum',
-  schema: optionsSchema({
-    learningRate: learningRateOption(0.01),
-    momentum: numberOption(0.9, 'β, the momentum', unitInterval),
-  }),
+  schema: MOMENTUM_SCHEMA,
   pieces: (o) => [trace({ decay: o.momentum }), scaleByLearningRate(o.learningRate)],
 });
+
+export const NESTEROV_SCHEMA = optionsSchema({
+    learningRate: learningRateOption(0.01),
+    momentum: numberOption(0.9, 'β, the momentum', unitInterval),
+  });
 
 /**
  * Nesterov momentum as tfjs's MomentumOptimizer with useNesterov: m ← β·m + g,
@@ -48,9 +51,6 @@ export const momentum = defineOptimizer<MomentumOptions>({
  */
 export const nesterov = defineOptimizer<MomentumOptions>({
   name: 'taylorlens.Nesterov',
-  schema: optionsSchema({
-    learningRate: learningRateOption(0.01),
-    momentum: numberOption(0.9, 'β, the momentum', unitInterval),
-  }),
+  schema: NESTEROV_SCHEMA,
   pieces: (o) => [trace({ decay: o.momentum, nesterov: true }), scaleByLearningRate(o.learningRate)],
 });

@@ -1,5 +1,5 @@
 import type { ModelAnatomy, ParamLayer } from '@taylorlens/core';
-import { positions } from '../jacobian/linear.js';
+import { flatDense, positions } from '../jacobian/linear.js';
 import { perSampleFloats } from './resolve.js';
 import type { ScopeCost, ScopeDescription } from './scope.js';
 
@@ -66,7 +66,7 @@ export function estimateCost(anatomy: ModelAnatomy, d: ScopeDescription, B: numb
     const P = d.params;
     let macs: number;
     let memory: number;
-    if (p.kind === 'dense') {
+    if (flatDense(p)) {
       const jac = B * gramMacs(anatomy, p.index, B);
       macs = d.kind === 'layer' ? B * q * q * p.channels * p.channels + jac : B * K * q * q + jac;
       memory = d.kind === 'layer' ? 12 * P * P : 12 * K * q * q;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAnatomy } from '@taylorlens/core';
 import { thetaOf } from '../jacobian/linear.js';
-import { selectChannels } from '@taylorlens/core';
+import { kernelRows, selectChannels } from '@taylorlens/core';
 import type { ScopeDescription } from './scope.js';
 
 /**
@@ -39,7 +39,8 @@ export function scopeParamsColumns(anatomy: ModelAnatomy, desc: ScopeDescription
     // Select the sampled channels before assembling Θ's columns (an output layer may be wide).
     const units = tf.tensor1d(desc.units!, 'int32');
     const K = desc.units!.length;
-    const k = selectChannels(tf.reshape(kernel, [p.kernelFanIn, p.channels]), units, p.channels) as tf.Tensor2D;
+    const rows = p.kind === 'conv2dTranspose' ? kernelRows(p, kernel) : tf.reshape(kernel, [p.kernelFanIn, p.channels]);
+    const k = selectChannels(rows, units, p.channels) as tf.Tensor2D;
     if (!p.bias) return k;
     const b = bias ? tf.reshape(selectChannels(tf.reshape(bias, [1, p.channels]), units, p.channels), [1, K]) : tf.zeros([1, K]);
     return tf.concat([k, b], 0) as tf.Tensor2D;

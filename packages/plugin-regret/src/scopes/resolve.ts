@@ -9,7 +9,7 @@ export function selectLayers(anatomy: ModelAnatomy, sel: LayerSelection, what: s
   return sel.map((s) => {
     const p = typeof s === 'number' ? anatomy.layers[s] : anatomy.layers.find((q) => q.name === s);
     if (!p) {
-      throw new Error(`regret: ${what} names layer ${JSON.stringify(s)}, which is not one of the model's Dense/Conv2D layers: `
+      throw new Error(`regret: ${what} names layer ${JSON.stringify(s)}, which is not one of the model's Dense/Conv2D layers or other scoped layers (Conv1D, DepthwiseConv2D, Conv2DTranspose, BatchNormalization, LayerNormalization, PReLU, Embedding): `
         + anatomy.layers.map((q) => `${q.index} "${q.name}"`).join(', '));
     }
     return p.index;
@@ -99,6 +99,8 @@ export function resolveScopes(anatomy: ModelAnatomy, o: RegretOptions, gamma: nu
  */
 export function networkScopeRefusal(anatomy: ModelAnatomy): string | null {
   if (!anatomy.isChain) return 'replays chain models only (this model has branches or merges)';
+  const other = anatomy.layers.find((p) => p.kind !== 'dense' && p.kind !== 'conv2d');
+  if (other) return `replays Dense/Conv2D layers only; layer "${other.name}" (${other.layer.getClassName()}) is not one yet`;
   if (anatomy.otherVariables.length > 0) {
     const layer = anatomy.model.layers.find((l) => l.trainableWeights.some((w) => anatomy.otherVariables.includes(w.read() as never)));
     return `moves Dense/Conv2D parameters only; layer "${layer?.name}" (${layer?.getClassName()}) has others`;
@@ -133,6 +135,8 @@ function neuronCounts(anatomy: ModelAnatomy, selected: number[], perLayer: Regre
 
 /** Store whichever of (layer input + Jacobian) or (Jacobian tensor G) takes fewer bytes. */
 function chooseRepresentation(anatomy: ModelAnatomy, p: ParamLayer, kind: 'layer' | 'neurons', K: number): 'factored' | 'direct' {
+  // A subset of a per-channel layer's channels is no layer of its kind: its neurons store G (fan-in kh·kw or 2: small).
+  if (kind === 'neurons' && p.perChannel) return 'direct';
   const f = perSampleFloats(anatomy, p, kind, K);
   return f.direct < f.factored ? 'direct' : 'factored';
 }

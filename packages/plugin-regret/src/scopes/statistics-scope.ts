@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAnatomy, ParamLayer } from '@taylorlens/core';
-import { patches } from '../jacobian/linear.js';
+import { flatDense, patches } from '../jacobian/linear.js';
 import { selectChannels } from '@taylorlens/core';
 import { layerJacobianTensor, neuronJacobianTensors } from '../jacobian/jacobian-tensor.js';
 import { denseLayerPieces, denseLayerReducer } from '../quadratic/dense-layer-statistics.js';
@@ -55,7 +55,8 @@ export class StatisticsScope implements Scope {
 
   constructor(readonly desc: ScopeDescription, private readonly anatomy: ModelAnatomy, private readonly opts: StatisticsOptions) {
     const p = anatomy.layers[desc.layerIndex!];
-    const dense = p.kind === 'dense';
+    // Dense on a flat input (one position): the Gram shortcuts; Dense on rank > 2 inputs shares its kernel over positions, as a conv.
+    const dense = flatDense(p);
     this.gIdx = dense && desc.kind === 'layer' ? packedIndices(p.channels) : null;
     const K = desc.problems;
     const q = p.fanIn;
@@ -118,7 +119,7 @@ export class StatisticsScope implements Scope {
     const input = capture.layers[l].input;
     if (!input) throw new Error(`scope ${this.desc.key}: layer inputs were not captured`);
     const pieces = tf.tidy(() => {
-      if (p.kind === 'dense') {
+      if (flatDense(p)) {
         const xt = inputRows(p, input);
         const delta = capture.layers[l].preActivationGrad as tf.Tensor2D;
         if (this.desc.kind === 'layer') {

@@ -31,9 +31,10 @@ export function taylorAtNext(anatomy: ModelAnatomy, capture: BatchCapture, loss:
       const l = d.layerIndex!;
       const p = anatomy.layers[l];
       const K = d.units!.length;
-      const shape = p.outputShape.map((_, i) => (i === p.outputShape.length - 1 ? p.channels : 1));
-      const onehot = tf.reshape(tf.oneHot(tf.tensor1d(d.units!, 'int32'), p.channels), [1, K, ...shape]);
-      const dirs = tf.mul(tf.expandDims(change(l), 1), onehot); // neuron k moves alone
+      // Channels are the trailing entries of the row-major pre-activation (the last axis, or PReLU's α's axes).
+      const pos = p.units / p.channels;
+      const onehot = tf.reshape(tf.oneHot(tf.tensor1d(d.units!, 'int32'), p.channels), [1, K, 1, p.channels]);
+      const dirs = tf.reshape(tf.mul(tf.reshape(change(l), [B, 1, pos, p.channels]), onehot), [B, K, ...p.outputShape]); // neuron k moves alone
       const z = clampedPush(anatomy, capture, { from: l, B, K, kernel: kernelN, inject: (m) => (m === l ? dirs : null) });
       const T = tf.add(tf.expandDims(f, 1), z);
       const yRest = y.shape.slice(1); // [pL], or [] / [1] for class indices

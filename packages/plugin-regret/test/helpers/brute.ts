@@ -40,6 +40,38 @@ function bnReductionAxes(layer: ModelAnatomy['graph'][number]['layer'], rank: nu
 }
 
 /**
+ * A scoped layer's pre-activation with explicit weights by the plain tfjs op the layer calls
+ * (not the code under test's parameter map): Dense/Conv2D as plugin-regret's linearWith (checked
+ * elsewhere against the layers), Conv1D by tf.conv1d, DepthwiseConv2D by tf.depthwiseConv2d, PReLU by tf.prelu,
+ * LayerNormalization by tf.moments and its formula.
+ */
+function realLinear(p: ModelAnatomy['layers'][number], x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
+  const cfg = p.layer.getConfig() as { strides: number | number[]; padding: 'same' | 'valid'; dilationRate: number | number[] };
+  const one = (v: number | number[]) => (Array.isArray(v) ? v[0] : v);
+  let a: tf.Tensor;
+  if (p.kind === 'conv1d') a = tf.conv1d(x as tf.Tensor3D, kernel as tf.Tensor3D, one(cfg.strides), cfg.padding, 'NWC', one(cfg.dilationRate));
+  else if (p.kind === 'depthwiseConv2d') a = tf.depthwiseConv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, cfg.strides as [number, number], cfg.padding);
+  else if (p.kind === 'prelu') return tf.prelu(x, kernel);
+  else if (p.kind === 'embedding') return tf.gather(kernel, tf.cast(x, 'int32'));
+  else if (p.kind === 'conv2dTranspose') {
+    const [h, w, filters] = p.outputShape;
+    a = tf.conv2dTranspose(x as tf.Tensor4D, kernel as tf.Tensor4D, [x.shape[0], h, w, filters], cfg.strides as [number, number], cfg.padding);
+  }
+  else if (p.kind === 'layerNormalization') {
+    // As tfjs-layers computes it: per-sample moments over γ's (trailing) axes, then the affine normalisation.
+    const n = kernel.rank;
+    const m = tf.moments(x, Array.from({ length: n }, (_, i) => x.rank - n + i), true);
+    const full = (t: tf.Tensor) => tf.reshape(t, [...Array.from({ length: x.rank - n }, () => 1), ...p.kernel.shape]); // the moments' rank
+    // (by hand: tf.batchNorm's gradient fails on these broadcasts in tfjs 4.22)
+    const xhat = tf.mul(tf.sub(x, m.mean), tf.rsqrt(tf.add(m.variance, (p.layer.getConfig() as { epsilon: number }).epsilon)));
+    const scaled = tf.mul(xhat, full(kernel));
+    return bias ? tf.add(scaled, full(bias)) : scaled;
+  }
+  else return linearWith(p, x, kernel, bias);
+  return bias ? tf.add(a, bias) : a;
+}
+
+/**
  * The real network with explicit weights (anatomy.variables order), through the real tfjs layers:
  * Dense/Conv2D layers as their linear maps with the given kernel and bias and their activation,
  * every other layer applied as itself in training mode — except BatchNormalization, evaluated as
@@ -55,9 +87,9 @@ export function forwardWith(anatomy: ModelAnatomy, weights: readonly tf.Tensor[]
   for (const node of anatomy.graph) {
     const ins = node.inputs.map((i) => values.get(i)!);
     let h: tf.Tensor;
-    if (node.role === 'param') {
+    if (node.role === 'param' && node.className !== 'BatchNormalization') {
       const p = anatomy.layers[node.param!];
-      const a = linearWith(p, ins[0], at(p.kernel)!, at(p.bias));
+      const a = realLinear(p, ins[0], at(p.kernel)!, at(p.bias));
       h = p.node === anatomy.outputNode && anatomy.absorbedOutputActivation ? a : activate(p, a);
     } else if (node.role === 'folded' || node.role === 'absorbed') {
       h = ins[0];
@@ -72,6 +104,8 @@ export function forwardWith(anatomy: ModelAnatomy, weights: readonly tf.Tensor[]
       const gamma = weightOf(anatomy, weights, node.layer, 'gamma');
       const beta = weightOf(anatomy, weights, node.layer, 'beta');
       h = tf.batchNorm(ins[0], st.mean, st.variance, beta ?? undefined, gamma ?? undefined, cfg.epsilon);
+      // A scoped BN's folded activation (an Activation layer right after it).
+      if (node.role === 'param') h = activate(anatomy.layers[node.param!], h);
     } else if (DROPOUT.has(node.className) && frozen) {
       const mask = frozen.masks.get(node.id);
       if (!mask) throw new Error(`no dropout mask for layer "${node.layer.name}"`);

@@ -12,6 +12,10 @@ export interface NetCase {
   classes: number;
   /** Data other than standard normal inputs (ties, constant backgrounds). */
   data?: (n: number, seed: number) => { x: tf.Tensor; y: tf.Tensor };
+  /** False where the checkpoint-optimum check is not run (the net says why). */
+  optimum?: boolean;
+  /** Trains on cpu only (tfjs lacks a gradient kernel on wasm). */
+  cpuOnly?: boolean;
 }
 
 export const NETS: NetCase[] = [
