@@ -12,6 +12,9 @@ const alias = {
   '@taylorlens/sweep': src('sweep'),
 };
 
+// One event-loop turn before every test (why: vitest.setup.ts).
+const setupFiles = [fileURLToPath(new URL('./vitest.setup.ts', import.meta.url))];
+
 // Tiers by suffix: `*.test.ts` is fast (the default `pnpm test`), `*.slow.test.ts` runs in CI too.
 export default defineConfig({
   resolve: { alias },
@@ -27,6 +30,7 @@ export default defineConfig({
           include: ['packages/*/test/**/*.test.ts', 'examples/test/**/*.test.ts'],
           exclude: ['**/*.slow.test.ts', '**/node_modules/**'],
           pool: 'forks',
+          setupFiles,
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
@@ -37,6 +41,7 @@ export default defineConfig({
           name: 'slow',
           include: ['packages/*/test/**/*.slow.test.ts', 'examples/test/**/*.slow.test.ts'],
           pool: 'forks',
+          setupFiles,
           testTimeout: 600_000,
           hookTimeout: 600_000,
         },
