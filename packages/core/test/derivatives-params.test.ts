@@ -1,7 +1,8 @@
 // The derivatives of layers with parameters and of layers with random or batch state
 // (packages/core/src/derivatives/): the scoped layers (Dense, Conv2D, Conv1D, DepthwiseConv2D,
-// Conv2DTranspose, BatchNormalization γ/β, LayerNormalization γ/β, PReLU α, Embedding) in their
-// variants, the layers whose parameters are held at W_n (SeparableConv2D), and dropout. For every scoped layer l,
+// SeparableConv2D, Conv2DTranspose, BatchNormalization γ/β, LayerNormalization γ/β, PReLU α,
+// Embedding) in their variants, layers whose parameters are held at W_n (a non-trainable
+// SeparableConv2D), and dropout. For every scoped layer l,
 // J_l by the push and by the pull must equal per-output backward passes through the real tfjs
 // layers (1e-5 relative) and central differences of the real network (5e-3, step 1e-3), and the
 // parameter Jacobian ⟨G_l, δW⟩ likewise (helpers/derivatives-check.ts).
@@ -54,11 +55,14 @@ const SCOPED: Net[] = [
   { name: 'Conv2DTranspose stride 2 same (tanh)', make: () => chain([3, 3, 2], [conv(3, 1, { activation: 'relu' }), tfl.layers.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh', ...init(2) }), conv(2, 3, { strides: 2 }), ...tail(4)]), x: () => normal([2, 3, 3, 2], 15) },
   { name: 'Conv2DTranspose stride 2 valid (linear)', make: () => chain([3, 3, 2], [conv(3, 1, { activation: 'relu' }), tfl.layers.conv2dTranspose({ filters: 2, kernelSize: 2, strides: 2, ...init(2) }), conv(2, 3, { strides: 2 }), ...tail(4)]), x: () => normal([2, 3, 3, 2], 16) },
   { name: 'Embedding as the first layer, then Dense on its rank-3 output', make: () => chain([5], [tfl.layers.embedding({ inputDim: 7, outputDim: 3, embeddingsInitializer: tfl.initializers.randomNormal({ seed: 1 }) }), dense(4, 2, 'relu'), ...tail(3)], 'int32'), x: () => tf.tensor2d([[0, 3, 6, 2, 2], [5, 1, 4, 0, 3]], [2, 5], 'int32') },
+  // SeparableConv2D: scoped (pointwise kernel and bias; its depthwise kernel, the layer scope's second group, in derivatives-scoped-params.test.ts).
+  { name: 'SeparableConv2D dilation 2 same (no tfjs gradient: differences only)', make: () => chain([6, 6, 2], [conv(2, 1, { activation: 'tanh' }), tfl.layers.separableConv2d({ filters: 2, kernelSize: 2, dilationRate: 2, padding: 'same', depthwiseInitializer: tfl.initializers.glorotUniform({ seed: 2 }), pointwiseInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }), ...tail(4)]), x: () => normal([2, 6, 6, 2], 24), backward: false },
+  { name: 'SeparableConv2D valid (relu)', make: () => chain([6, 6, 2], [conv(3, 1, { activation: 'tanh' }), tfl.layers.separableConv2d({ filters: 3, kernelSize: 3, depthMultiplier: 2, activation: 'relu', depthwiseInitializer: tfl.initializers.glorotUniform({ seed: 2 }), pointwiseInitializer: tfl.initializers.glorotUniform({ seed: 3 }), biasInitializer: tfl.initializers.randomUniform({ minval: -0.3, maxval: 0.3, seed: 4 }) }), ...tail(5)]), x: () => normal([2, 6, 6, 2], 14), backwardOn: ['cpu'] },
 ];
 
 const HELD: Net[] = [
-  { name: 'SeparableConv2D dilation 2 same (no tfjs gradient: differences only)', make: () => chain([6, 6, 2], [conv(2, 1, { activation: 'tanh' }), tfl.layers.separableConv2d({ filters: 2, kernelSize: 2, dilationRate: 2, padding: 'same', depthwiseInitializer: tfl.initializers.glorotUniform({ seed: 2 }), pointwiseInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }), ...tail(4)]), x: () => normal([2, 6, 6, 2], 24), backward: false },
-  { name: 'SeparableConv2D valid (relu)', make: () => chain([6, 6, 2], [conv(3, 1, { activation: 'tanh' }), tfl.layers.separableConv2d({ filters: 3, kernelSize: 3, depthMultiplier: 2, activation: 'relu', depthwiseInitializer: tfl.initializers.glorotUniform({ seed: 2 }), pointwiseInitializer: tfl.initializers.glorotUniform({ seed: 3 }), biasInitializer: tfl.initializers.randomUniform({ minval: -0.3, maxval: 0.3, seed: 4 }) }), ...tail(5)]), x: () => normal([2, 6, 6, 2], 14), backwardOn: ['cpu'] },
+  // A non-trainable SeparableConv2D: no scope moves its kernels (a trainable one is scoped, above).
+  { name: 'SeparableConv2D not trainable (relu)', make: () => chain([6, 6, 2], [conv(3, 1, { activation: 'tanh' }), tfl.layers.separableConv2d({ filters: 3, kernelSize: 3, depthMultiplier: 2, activation: 'relu', trainable: false, depthwiseInitializer: tfl.initializers.glorotUniform({ seed: 2 }), pointwiseInitializer: tfl.initializers.glorotUniform({ seed: 3 }), biasInitializer: tfl.initializers.randomUniform({ minval: -0.3, maxval: 0.3, seed: 4 }) }), ...tail(5)]), x: () => normal([2, 6, 6, 2], 15), backwardOn: ['cpu'] },
   // tfjs cannot differentiate its LayerNormalization without γ and β (tf.grad throws): differences only.
   { name: 'LayerNormalization without γ, β', make: () => chain([5], [dense(6, 1), tfl.layers.layerNormalization({ center: false, scale: false }), dense(3, 2)]), x: () => normal([3, 5], 19), backward: false },
   // (BatchNormalization without γ or β cannot run in training mode in tfjs-layers 4.22: it reads the missing weight.)

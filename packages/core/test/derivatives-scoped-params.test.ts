@@ -1,5 +1,5 @@
 // The parameter structure of the scoped layers beyond Dense/Conv2D (core's derivatives/params.ts):
-// Conv1D, DepthwiseConv2D, Conv2DTranspose, BatchNormalization γ/β, LayerNormalization γ/β, PReLU α
+// Conv1D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose, BatchNormalization γ/β, LayerNormalization γ/β, PReLU α
 // and Embedding. For each
 // scoped layer l of a tiny net:
 //   - the patches reproduce the parameter map: patches · Θ[:, c] = a[..., c] for a random Θ
@@ -8,13 +8,15 @@
 //     REAL network with the layer's variables moved (assign θ ± ε·δθ, `model.apply` in training
 //     mode): central differences per sample (step 1e-3, 5e-3 relative, float32), and per-output
 //     backward passes in the layer's own variables summed over the batch (1e-5 relative).
+//     SeparableConv2D moves its depthwise kernel too (its layer scope's second group): the
+//     pre-activation change adds `separableDepthwiseMap(x, δD, P_n)`, the first-order term.
 // BatchNormalization's own γ/β do not move its input, so its training-mode batch statistics are
 // those the linearisation holds: the real layer is an exact reference for them. The nets put no
 // BatchNormalization after a checked layer (moving that layer would move the statistics).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { captureForward, clampedForward, modelAnatomy, paramMap, paramPatches, paramPositions, rowsKernel, selectBackend, type ParamLayer } from '@taylorlens/core';
+import { captureForward, clampedForward, modelAnatomy, paramMap, paramPatches, paramPositions, rowsKernel, selectBackend, separableDepthwiseMap, type ParamLayer } from '@taylorlens/core';
 import { relErr, TOL } from './helpers/derivatives-check.js';
 import { chain, conv, dense, init } from './helpers/derivative-nets.js';
 
@@ -28,6 +30,11 @@ const prelu = (seed: number, extra: Record<string, unknown> = {}) =>
 const depthwise = (seed: number, extra: Record<string, unknown>) => tfl.layers.depthwiseConv2d({
   kernelSize: 3, depthwiseInitializer: tfl.initializers.glorotUniform({ seed }), biasInitializer: tfl.initializers.randomUniform({ minval: -0.3, maxval: 0.3, seed: seed + 1 }), ...extra,
 } as Parameters<typeof tfl.layers.depthwiseConv2d>[0]);
+
+const separableInit = (seed: number) => ({
+  depthwiseInitializer: tfl.initializers.glorotUniform({ seed }), pointwiseInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }),
+  biasInitializer: tfl.initializers.randomUniform({ minval: -0.3, maxval: 0.3, seed: seed + 2 }),
+});
 
 interface Net {
   name: string;
@@ -73,8 +80,7 @@ const NETS: Net[] = [
   {
     name: 'Embedding (integer ids), then Dense on its rank-3 output',
     make: () => chain([5], [tfl.layers.embedding({ inputDim: 7, outputDim: 3, embeddingsInitializer: tfl.initializers.randomNormal({ seed: 1 }) }), dense(4, 2, 'tanh'), tfl.layers.flatten(), dense(3, 3)], 'int32'),
-    // tfjs-backend-wasm 4.22 cannot differentiate a gather (no UnsortedSegmentSum): backward passes on cpu.
-    x: () => tf.tensor2d([[0, 3, 6, 2, 2], [5, 1, 4, 0, 3], [6, 6, 1, 0, 2]], [3, 5], 'int32'), kinds: ['embedding'], backwardOn: ['cpu'],
+    x: () => tf.tensor2d([[0, 3, 6, 2, 2], [5, 1, 4, 0, 3], [6, 6, 1, 0, 2]], [3, 5], 'int32'), kinds: ['embedding'],
   },
   {
     name: 'Conv2DTranspose stride 2 same with bias (tanh), then 2×2 valid without bias (tanh)',
@@ -87,6 +93,20 @@ const NETS: Net[] = [
     make: () => chain([3, 4], [dense(5, 1), tfl.layers.layerNormalization(gammaBeta(2)), tfl.layers.activation({ activation: 'relu' }), dense(4, 3, 'tanh'),
       tfl.layers.layerNormalization({ axis: [-2, -1], ...gammaBeta(4) }), tfl.layers.flatten(), dense(3, 5)]),
     x: () => normal([3, 3, 4], 7), kinds: ['layerNormalization'],
+  },
+  {
+    name: 'SeparableConv2D 3×3 stride 2 same with depth multiplier 2 and bias (relu), then 2×2 valid without bias (tanh)',
+    make: () => chain([6, 6, 2], [conv(2, 1, { activation: 'tanh' }),
+      tfl.layers.separableConv2d({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, activation: 'relu', ...separableInit(2) }),
+      tfl.layers.separableConv2d({ filters: 2, kernelSize: 2, useBias: false, activation: 'tanh', ...separableInit(5) }), tfl.layers.flatten(), dense(3, 8)]),
+    x: () => normal([3, 6, 6, 2], 9), kinds: ['separableConv2d'],
+  },
+  {
+    // tfjs has no gradient for a dilated depthwise convolution: central differences only.
+    name: 'SeparableConv2D dilation 2 same (tanh)',
+    make: () => chain([6, 6, 2], [conv(2, 1, { activation: 'tanh' }),
+      tfl.layers.separableConv2d({ filters: 2, kernelSize: 2, dilationRate: 2, padding: 'same', activation: 'tanh', ...separableInit(7) }), tfl.layers.flatten(), dense(3, 9)]),
+    x: () => normal([3, 6, 6, 2], 10), kinds: ['separableConv2d'], backwardOn: [],
   },
   {
     name: 'PReLU with one α per entry of a rank-3 output (channels = h·w·c)',
@@ -117,7 +137,7 @@ function check(net: Net, backend: string): void {
   for (const l of layers) {
     const p = anatomy.layers[l];
     const xs = cap.layers[l].input!;
-    const vars = p.bias ? [p.kernel, p.bias] : [p.kernel];
+    const vars = [p.kernel, ...(p.bias ? [p.bias] : []), ...(p.depthwise ? [p.depthwise] : [])];
     tf.tidy(() => {
       // Patches against the parameter map, at a random Θ (kernel rows, then the bias row).
       const theta = tf.randomNormal([p.fanIn, p.channels], 0, 1, 'float32', 7 + l) as tf.Tensor2D;
@@ -133,9 +153,14 @@ function check(net: Net, backend: string): void {
 
       // ⟨G_l, δθ⟩ by the code under test, for a direction moving no pre-activation by more than 1.
       const d0 = vars.map((v, i) => tf.randomNormal(v.shape, 0, 1, 'float32', 100 + 10 * l + i));
-      const scale = tf.div(1, tf.max(tf.abs(paramMap(p, xs, d0[0], d0[1] ?? null))));
+      // The pre-activation change of a direction (SeparableConv2D: + its depthwise kernel's term, through P at W_n).
+      const change = (d: tf.Tensor[]) => {
+        const a = paramMap(p, xs, d[0], p.bias ? d[1] : null);
+        return p.depthwise ? tf.add(a, separableDepthwiseMap(p.conv!, cap.nodeRounds.get(p.node)!.inputs[0], d[d.length - 1], p.kernel)) : a;
+      };
+      const scale = tf.div(1, tf.max(tf.abs(change(d0))));
       const dirs = d0.map((t) => tf.mul(t, scale));
-      const pushed = tf.reshape(clampedForward(anatomy, cap, l, tf.expandDims(paramMap(p, xs, dirs[0], dirs[1] ?? null), 1)), [B, pL]);
+      const pushed = tf.reshape(clampedForward(anatomy, cap, l, tf.expandDims(change(dirs), 1)), [B, pL]);
       const pv = pushed.dataSync();
 
       // Central differences of the real network in the layer's variables.

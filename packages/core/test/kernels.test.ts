@@ -152,3 +152,45 @@ describe('depthwise gradients on wasm (ours: the block-diagonal convolution)', (
     });
   }
 });
+
+describe('UnsortedSegmentSum on wasm (ours: host sums; gather\'s gradient)', () => {
+  it('equals the stock cpu kernel bit for bit, ids repeated, missing and out of range, rows of rank 2', async () => {
+    const ids = [3, 0, 3, 3, 1, -1, 7, 0];
+    const x = Array.from({ length: ids.length * 6 }, (_, i) => Math.sin(i * 1.7) * (i % 5 === 0 ? 1e-3 : 1));
+    const sums = async (backend: string) => {
+      await selectBackend(backend);
+      const out = tf.unsortedSegmentSum(tf.tensor3d(x, [ids.length, 2, 3]), tf.tensor1d(ids, 'int32'), 5);
+      expect(out.shape).toEqual([5, 2, 3]);
+      const v = out.dataSync().slice();
+      out.dispose();
+      return v;
+    };
+    const cpu = await sums('cpu');
+    expect(Array.from(await sums('wasm'))).toEqual(Array.from(cpu));
+    expect(Array.from(cpu.slice(2 * 6, 3 * 6))).toEqual(new Array(6).fill(0)); // segment 2: no rows
+  });
+
+  it('an Embedding layer trains on wasm, with the same weights as on cpu within float32 rounding', async () => {
+    const layers = await import('@tensorflow/tfjs-layers');
+    const train = async (backend: string) => {
+      await selectBackend(backend);
+      const model = layers.sequential({ layers: [
+        layers.layers.embedding({ inputDim: 7, outputDim: 3, inputLength: 4, embeddingsInitializer: layers.initializers.randomNormal({ seed: 1 }) }),
+        layers.layers.flatten(), layers.layers.dense({ units: 2, kernelInitializer: layers.initializers.glorotUniform({ seed: 2 }) })] });
+      model.compile({ optimizer: tf.train.sgd(0.1), loss: 'meanSquaredError' });
+      const before = Array.from(model.getWeights()[0].dataSync());
+      const xs = tf.tensor2d([[0, 1, 1, 6], [2, 2, 2, 2], [5, 0, 3, 1]], [3, 4], 'float32');
+      const ys = tf.tensor2d([[1, -1], [0, 2], [-1, 0]]);
+      await model.fit(xs, ys, { epochs: 3, batchSize: 3, shuffle: false, verbose: 0 });
+      const w = model.getWeights().map((t) => Array.from(t.dataSync()));
+      expect(maxAbsDiff(w[0], before)).toBeGreaterThan(1e-3); // the embeddings did move
+      tf.dispose([xs, ys]);
+      model.dispose();
+      return w;
+    };
+    const cpu = await train('cpu');
+    const wasm = await train('wasm');
+    expect(wasm.length).toBe(cpu.length);
+    for (let i = 0; i < cpu.length; i++) expect(maxAbsDiff(Float32Array.from(wasm[i]), Float32Array.from(cpu[i]))).toBeLessThan(1e-6);
+  });
+});

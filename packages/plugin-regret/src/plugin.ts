@@ -102,6 +102,8 @@ const KERNEL_OF: Record<string, string> = {
   prelu: 'α flattened row-major as one row (1, α.size): each entry of α is a neuron, no bias',
   conv2dTranspose: 'kernel [kh, kw, filters, c_in] with its last two axes swapped, (kh, kw, c_in) rows',
   embedding: 'embeddings [V, D]: one row per vocabulary entry, a neuron is one embedding dimension (its V entries)',
+  separableConv2d: 'pointwise_kernel [1, 1, C·M, filters] as (C·M, filters) rows, on the depthwise output at W_n: a neuron is one output channel\'s pointwise column and bias, the depthwise kernel held at W_n; '
+    + 'the layer scope appends depthwise_kernel [kh, kw, C, M] flattened row-major after vec(Θ) (first-order Taylor model in both kernels and the bias)',
   layerNormalization: 'γ (the normalised trailing axes) flattened as one row (1, γ.size) and β as the bias row: each entry\'s [γ_i, β_i] (per-sample statistics, exact)',
 };
 

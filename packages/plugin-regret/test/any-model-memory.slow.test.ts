@@ -1,7 +1,7 @@
 // Issue 13: tf.memory().numTensors flat over 500 rounds on the ResNet-style block (a graph with
 // BatchNormalization and a residual add) with every plugin on: regret at layer and neuron scope
 // every round (stored rounds: cross-entropy), the activation plugin, and a taylorlens optimizer
-// that reports its steps. (The network scope refuses graphs, so it is off.) In the Trainer and in
+// that reports its steps. (The network scope refuses BatchNormalization's parameters, so it is off.) In the Trainer and in
 // a hand-written loop (instrument(): taylorlens's own observing pass beside the user's step).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';

@@ -15,15 +15,15 @@ import { CONV, expectResumeMatches, expectSameRegret, filesUnder } from './helpe
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..', '..');
-const CLI_MAIN = path.join(REPO, 'packages', 'core', 'dist', 'cli', 'main.js');
+const CLI_MAIN = path.join(REPO, 'packages', 'cli', 'dist', 'main.js');
 const FAULT = pathToFileURL(path.join(HERE, 'helpers', 'fault.mjs')).href;
 
 let project: string;
 
 beforeAll(() => {
-  // The binary runs from dist/: build core and this plugin (incremental; errors elsewhere do not stop the emit).
+  // The binary runs from dist/: build core, this plugin and the CLI (incremental; errors elsewhere do not stop the emit).
   try {
-    execFileSync(path.join(REPO, 'node_modules', '.bin', 'tsc'), ['-b', 'packages/core', 'packages/plugin-regret'], { cwd: REPO, stdio: 'pipe' });
+    execFileSync(path.join(REPO, 'node_modules', '.bin', 'tsc'), ['-b', 'packages/core', 'packages/plugin-regret', 'packages/cli'], { cwd: REPO, stdio: 'pipe' });
   } catch (e) {
     const out = String((e as { stdout?: Buffer }).stdout ?? '');
     if (/src\/(cli|run|plugin\.ts|rounds|scopes|quadratic|state-files)/.test(out)) throw new Error(`build failed:\n${out}`);

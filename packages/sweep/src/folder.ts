@@ -41,6 +41,8 @@ export interface Attempt {
   endedAt?: string;
   exitCode?: number;
   status?: string;
+  /** The process the run ran in (a local sweep's lane runs several runs, one after another). */
+  pid?: number;
 }
 
 export type RunState = 'pending' | 'running' | 'interrupted' | 'completed' | 'diverged' | 'failed';

@@ -1,21 +1,16 @@
 /**
  * Running one run of a sweep as the ordinary CLI in a child process (`taylorlens run <config>`, or
  * `run --resume <runDir>` when an earlier attempt left a run folder), so a crash of one run never
- * takes its launcher down. The child is started with a guard (dist/guard.js) that interrupts it
+ * takes its launcher down (a local sweep runs it in a lane, lane.ts: a child process that runs
+ * one run after another). The child is started with a guard (dist/guard.js) that interrupts it
  * cleanly when its launcher dies, so a killed worker leaves no orphan holding the run's lock.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { Lane } from './lane.js';
 import { findRunDir, readAttempts, RUN_CONFIG, RUN_LOG, runHome, viewRun, workerName, writeAttempts, type RunState } from './folder.js';
-
-/** The CLI entry of the @taylorlens/core this package depends on. */
-export function coreCliMain(): string {
-  const entry = createRequire(import.meta.url).resolve('@taylorlens/core');
-  return path.join(path.dirname(entry), 'cli', 'main.js');
-}
 
 /** How long a launcher waits for an earlier attempt's process to let go of the run folder. */
 const LOCK_WAIT_MS = 60_000;
@@ -24,6 +19,8 @@ const LOCK_WAIT_MS = 60_000;
 const GUARD = fileURLToPath(new URL('../dist/guard.js', import.meta.url));
 
 export interface LaunchOptions {
+  /** The taylorlens CLI entry (main.js of @taylorlens/cli, which hands in its own; this package cannot depend on it). */
+  cli: string;
   /** --backend for the child. */
   backend?: string;
   /** Folder the child runs in (plugins are looked up from it first). */
@@ -32,6 +29,8 @@ export interface LaunchOptions {
   queuedMs?: number;
   /** Told of the child once it runs (to forward signals). */
   onChild?: (child: ChildProcess) => void;
+  /** Run in this lane (a process that runs one run after another) instead of a process of its own; `onChild` is then not called. */
+  lane?: Lane;
 }
 
 export interface LaunchResult {
@@ -70,22 +69,28 @@ export async function launchRun(sweepDir: string, id: string, opts: LaunchOption
   const log = fs.openSync(path.join(home, RUN_LOG), 'a');
   fs.writeSync(log, `\n== attempt ${mine.attempt} (${action}) by ${mine.worker} at ${mine.startedAt}: taylorlens ${args.join(' ')}\n`);
   let exitCode: number | null;
+  let pid: number | undefined;
   const from = fs.fstatSync(log).size;
   try {
-    // Own process group: a Ctrl-C at the terminal reaches the launcher only, which forwards one SIGINT.
-    const child = spawn(process.execPath, ['--import', GUARD, coreCliMain(), ...args], { cwd: opts.cwd, stdio: ['ignore', log, log], detached: true });
-    opts.onChild?.(child);
-    exitCode = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : null)));
-    });
+    if (opts.lane) {
+      ({ exitCode, pid } = await opts.lane.run(args, path.join(home, RUN_LOG)));
+    } else {
+      // Own process group: a Ctrl-C at the terminal reaches the launcher only, which forwards one SIGINT.
+      const child = spawn(process.execPath, ['--import', GUARD, opts.cli, ...args], { cwd: opts.cwd, stdio: ['ignore', log, log], detached: true });
+      pid = child.pid;
+      opts.onChild?.(child);
+      exitCode = await new Promise<number | null>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : null)));
+      });
+    }
   } finally {
     fs.closeSync(log);
   }
   const after = viewRun(sweepDir, id);
   const list = readAttempts(sweepDir, id);
   const last = list.at(-1);
-  if (last && last.attempt === mine.attempt) Object.assign(last, { endedAt: new Date().toISOString(), exitCode, status: after.run?.status ?? 'not started' });
+  if (last && last.attempt === mine.attempt) Object.assign(last, { endedAt: new Date().toISOString(), exitCode, status: after.run?.status ?? 'not started', pid });
   writeAttempts(sweepDir, id, list);
   const why = exitCode === 1 || exitCode === 2 ? tail(path.join(home, RUN_LOG), from) : undefined;
   return { action, state: after.state, exitCode, ...(why ? { why } : {}) };

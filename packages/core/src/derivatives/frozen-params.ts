@@ -1,6 +1,6 @@
 /**
- * Layers with parameters that taylorlens does not move as a scope (yet: SeparableConv2D; Conv1D,
- * DepthwiseConv2D, Conv2DTranspose and Embedding only when anatomy.ts does not scope them — not
+ * Layers with parameters that taylorlens does not move as a scope (Conv1D, DepthwiseConv2D,
+ * SeparableConv2D, Conv2DTranspose and Embedding only when anatomy.ts does not scope them — not
  * trainable, a dilated transpose — see params.ts): their parameters are
  * held at `W_n` like everything else outside the scope, so in the push they are linear maps of
  * their input (kernel at `W_n`, no bias) followed by their own activation's slope. Embedding

@@ -13,6 +13,15 @@
  *    channels on its third axis, so Θ is the kernel with its last two axes swapped (`kernelRows`);
  *  - DepthwiseConv2D: per-channel patches (channel c·M + m sees only input channel c's window,
  *    fan-in kh·kw);
+ *  - SeparableConv2D: `a = pw(dw(x; D); P) + b` is bilinear in the depthwise kernel D and the
+ *    pointwise kernel P. Θ is P's rows (c_in·M) and the bias, with shared patches the depthwise
+ *    output `dw(x; D_n)` (its scope input): a neuron is one output channel's pointwise column and
+ *    bias, D held at `W_n` — D feeds every output channel, so moving it in a neuron scope would
+ *    move all the other channels too. The layer scope adds D as a second group
+ *    (`ParamLayer.depthwise`, after vec(Θ)): the first-order Taylor model in (D, P, b) at `W_n` is
+ *    `pw(dw(x; D_n); P) + b + pw(dw(x; D − D_n); P_n)` (no cross term), whose D part has the
+ *    depthwise layer's per-channel patches (`depthwisePatches`) and the cotangent pulled back
+ *    through P_n (`separableDepthwiseMap`);
  *  - BatchNormalization: per-channel patches `[x̂, 1]` with x̂ the input normalised by the round's
  *    batch statistics, held fixed (so γ and β of channel c are neuron c's two parameters);
  *  - LayerNormalization: the same with x̂ normalised per sample over γ's axes (which must trail);
@@ -26,9 +35,9 @@
  * BatchNormalization), kept on `capture.layers[l].input`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ParamLayer } from '../anatomy.js';
+import type { ConvGeometry, ParamLayer } from '../anatomy.js';
 import type { LayerDerivatives, NodeState } from './types.js';
-import { depthwiseConv, undilated } from './util.js';
+import { depthwiseConv, perDirection, undilated } from './util.js';
 
 /** `x · K` over the last axis of `x` (a Dense layer on inputs of any rank). */
 export function denseMap(x: tf.Tensor, kernel: tf.Tensor): tf.Tensor {
@@ -69,6 +78,8 @@ const asImage = (x: tf.Tensor) => tf.expandDims(x, 1) as tf.Tensor4D;
  * input normalised with the batch's own statistics (the round's, frozen).
  */
 export function scopeInput(p: ParamLayer, x: tf.Tensor): tf.Tensor {
+  // SeparableConv2D: the depthwise output with D as it is now (the capture runs at W_n).
+  if (p.kind === 'separableConv2d') return depthwiseConv(x as tf.Tensor4D, p.depthwise!, p.conv!.strides, p.conv!.padding, p.conv!.dilation);
   if (p.kind !== 'batchNormalization' && p.kind !== 'layerNormalization') return x;
   return tf.tidy(() => {
     // BatchNormalization: over the batch and positions; LayerNormalization: per sample, over γ's (trailing) axes.
@@ -91,6 +102,7 @@ export function paramMap(p: ParamLayer, xs: tf.Tensor, kernel: tf.Tensor, bias: 
     case 'conv2d': a = tf.conv2d(xs as tf.Tensor4D, kernel as tf.Tensor4D, c!.strides, c!.padding, 'NHWC', c!.dilation); break;
     case 'conv1d': a = tf.squeeze(convNoGradIssue(asImage(xs), tf.expandDims(kernel, 0), c!), [1]); break;
     case 'depthwiseConv2d': a = depthwiseConv(xs as tf.Tensor4D, kernel, c!.strides, c!.padding, c!.dilation); break;
+    case 'separableConv2d': a = tf.conv2d(xs as tf.Tensor4D, kernel as tf.Tensor4D, 1, 'valid'); break; // xs: the depthwise output
     case 'conv2dTranspose': a = transposedConv(p, xs, kernel); break;
     // One-hot rows times the matrix, not a gather: the same values, and a gradient on every backend
     // (tfjs-backend-wasm 4.22 has no UnsortedSegmentSum, a gather's gradient).
@@ -135,18 +147,21 @@ function convNoGradIssue(x: tf.Tensor4D, kernel: tf.Tensor, c: NonNullable<Param
 /**
  * Push an input perturbation `d` (batch first, `[N, ...inputShape]`) through the layer with its
  * kernel `kernel` and the round's state frozen (no bias): linear in `d`, differentiable.
- * `invStd`: BatchNormalization's `1/√(σ²_B + ε)` per channel (the frozen batch statistics).
+ * `shared`: the layer's round state (its derivatives module's `freeze`): BatchNormalization's
+ * `invStd` = `1/√(σ²_B + ε)` per channel (the frozen batch statistics), SeparableConv2D's
+ * depthwise kernel at `W_n`.
  */
-export function inputPush(p: ParamLayer, d: tf.Tensor, kernel: tf.Tensor, invStd?: tf.Tensor): tf.Tensor {
+export function inputPush(p: ParamLayer, d: tf.Tensor, kernel: tf.Tensor, shared?: Record<string, tf.Tensor>): tf.Tensor {
   const c = p.conv;
   switch (p.kind) {
+    case 'separableConv2d': return separableDepthwiseMap(c!, d, shared!.depthwise, kernel);
     case 'dense': return denseMap(d, kernel);
     case 'conv2d': return convNoGradIssue(d as tf.Tensor4D, kernel, c!);
     case 'conv1d': return tf.squeeze(convNoGradIssue(asImage(d), tf.expandDims(kernel, 0), c!), [1]);
     case 'depthwiseConv2d': return depthwiseConv(d as tf.Tensor4D, kernel, c!.strides, c!.padding, c!.dilation);
     case 'conv2dTranspose': return transposedConv(p, d, kernel);
     case 'embedding': throw new Error('an Embedding takes integer ids: nothing upstream perturbs it');
-    case 'batchNormalization': return tf.mul(d, perChannel(tf.mul(kernel, invStd!), d.rank));
+    case 'batchNormalization': return tf.mul(d, perChannel(tf.mul(kernel, shared!.invStd), d.rank));
     case 'prelu':
     case 'layerNormalization': throw new Error(`a ${p.kind} push needs its round state: clampedPush holds it (its derivatives module)`);
   }
@@ -183,6 +198,58 @@ export const scopedPRelu: LayerDerivatives & { pushWith(state: NodeState, d: tf.
   },
 };
 
+/**
+ * The per-channel patches `[B, pos, kh·kw, c_in·M]` of a depthwise kernel `[kh, kw, c_in, M]` on
+ * the input `x` (DepthwiseConv2D's own; SeparableConv2D's depthwise group): channel c·M + m sees
+ * input channel c's window. One-hot depthwise filters extract the windows.
+ */
+export function depthwisePatches(p: ParamLayer, x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const c = p.conv!;
+    const B = x.shape[0];
+    const [kh, kw] = c.kernelSize;
+    const k = kh * kw;
+    const cin = p.inputShape[p.inputShape.length - 1];
+    const M = (p.depthwise ? p.depthwise.shape[3]! : p.channels / cin);
+    const eye = tf.tile(tf.reshape(tf.eye(k), [kh, kw, 1, k]), [1, 1, cin, 1]);
+    const cols = depthwiseConv(x as tf.Tensor4D, eye, c.strides, c.padding, c.dilation); // [B, h, w, cin·k]
+    const pos = cols.shape[1]! * cols.shape[2]!;
+    const win = tf.transpose(tf.reshape(cols, [B, pos, cin, 1, k]), [0, 1, 4, 2, 3]); // [B, pos, k, cin, 1]
+    return tf.reshape(tf.tile(win, [1, 1, 1, 1, M]), [B, pos, k, cin * M]);
+  });
+}
+
+/**
+ * SeparableConv2D without its bias, `pw(dw(x; depthwise); pointwise)`: its push with both kernels
+ * at `W_n`, and, with a depthwise change, the layer scope's D part of the Taylor model.
+ */
+export function separableDepthwiseMap(c: ConvGeometry, x: tf.Tensor, depthwise: tf.Tensor, pointwise: tf.Tensor): tf.Tensor {
+  return tf.conv2d(depthwiseConv(x as tf.Tensor4D, depthwise, c.strides, c.padding, c.dilation), pointwise as tf.Tensor4D, 1, 'valid');
+}
+
+/**
+ * A scoped SeparableConv2D's round state: both kernels at `W_n` (the depthwise one is held in its
+ * neuron scopes and in every push through it; the layer input is `capture.nodeRounds`' for the
+ * layer scope's D part).
+ */
+export const scopedSeparableConv2D: LayerDerivatives = {
+  kind: 'separableConv2d (pointwise kernel and bias scoped; layer scope: + depthwise kernel)',
+  freeze(_layer, r) {
+    return { sample: {}, shared: { depthwise: r.weights.depthwise_kernel, pointwise: r.weights.pointwise_kernel } };
+  },
+  push(layer, state, d, s) {
+    if (!d[0]) return null;
+    return perDirection(d[0], s, s.inputShapes[0], (flat) => separableDepthwiseMap(separableGeometry(layer), flat, state!.shared!.depthwise, state!.shared!.pointwise));
+  },
+};
+
+/** A SeparableConv2D's depthwise geometry from its config. */
+function separableGeometry(layer: { getConfig(): unknown }): ConvGeometry {
+  const cfg = layer.getConfig() as Record<string, unknown>;
+  const two = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0], v[1] ?? v[0]] : [v as number, v as number]);
+  return { kernelSize: two(cfg.kernelSize), strides: two(cfg.strides ?? 1), padding: cfg.padding as 'valid' | 'same', dilation: two(cfg.dilationRate ?? 1) };
+}
+
 /** Positions per channel of a layer's pre-activation (1 for a dense layer on a flat input). */
 export function paramPositions(p: ParamLayer): number {
   return p.units / p.channels;
@@ -206,20 +273,13 @@ export function paramPatches(p: ParamLayer, xs: tf.Tensor): tf.Tensor {
       } else if (p.kind === 'prelu') {
         rows = tf.reshape(negativePart(xs), [B, pos, 1, p.channels]);
       } else {
-        // One-hot depthwise filters extract each input channel's window: output channel c·k + i.
-        const [kh, kw] = c!.kernelSize;
-        const k = kh * kw;
-        const cin = p.inputShape[p.inputShape.length - 1];
-        const M = p.channels / cin;
-        const eye = tf.tile(tf.reshape(tf.eye(k), [kh, kw, 1, k]), [1, 1, cin, 1]);
-        const cols = depthwiseConv(xs as tf.Tensor4D, eye, c!.strides, c!.padding, c!.dilation); // [B, h, w, cin·k]
-        const win = tf.transpose(tf.reshape(cols, [B, pos, cin, 1, k]), [0, 1, 4, 2, 3]); // [B, pos, k, cin, 1]
-        rows = tf.reshape(tf.tile(win, [1, 1, 1, 1, M]), [B, pos, k, p.channels]);
+        rows = depthwisePatches(p, xs);
       }
       return p.bias ? tf.concat([rows, tf.ones([B, pos, 1, p.channels])], 2) : rows;
     }
     const withOnes = (r: tf.Tensor) => (p.bias ? tf.concat([r, tf.ones([B, pos, 1])], 2) : r);
-    if (p.kind === 'dense') return withOnes(tf.reshape(xs, [B, -1, p.kernelFanIn]));
+    // SeparableConv2D: a 1×1 convolution of the depthwise output (its scope input).
+    if (p.kind === 'dense' || p.kind === 'separableConv2d') return withOnes(tf.reshape(xs, [B, -1, p.kernelFanIn]));
     if (p.kind === 'embedding') return withOnes(tf.reshape(tf.oneHot(tf.cast(tf.reshape(xs, [-1]), 'int32'), p.kernelFanIn), [B, pos, p.kernelFanIn]));
     if (p.kind === 'conv2dTranspose') {
       // One-hot filters `[kh, kw, (kh, kw, c_in), c_in]`: output channel (k, c) carries the input

@@ -46,7 +46,7 @@ function linearWithKernel(anatomy: ModelAnatomy, factors: ClampFactors, l: numbe
     const d = tf.reshape(x, [B, K, ...p.inputShape]);
     return tf.reshape(layerNormalization.push(p.layer, state, [d], { B, K, inputShapes: [p.inputShape], outputShape: p.outputShape })!, x.shape);
   }
-  if (p.kind !== 'conv2d') return inputPush(p, x, kernel, factors.nodeState(p.node)?.shared?.invStd);
+  if (p.kind !== 'conv2d') return inputPush(p, x, kernel, factors.nodeState(p.node)?.shared);
   const c = p.conv!;
   // tfjs cannot differentiate a dilated conv2d: the dilation is written into the filter instead.
   if (c.dilation[0] > 1 || c.dilation[1] > 1) return tf.conv2d(x as tf.Tensor4D, undilated(kernel, c.dilation), c.strides, c.padding);

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import CRC32C from 'crc-32/crc32c.js';
 import protobuf from 'protobufjs/light.js';
+import { RecordAppender } from '../store/appender.js';
 
 export const TENSORBOARD_DIR = 'tensorboard';
 const FILE_PREFIX = 'events.out.tfevents.';
@@ -95,51 +96,28 @@ export interface EventWriterOptions {
 /** Appends events to one new event file; buffered until flush() or close(). */
 export class EventFileWriter {
   readonly file: string;
-  private fd: number | null;
-  private chunks: Buffer[] = [];
-  private bytes = 0;
+  private readonly out: RecordAppender;
 
   constructor(dir: string, opts: EventWriterOptions = {}) {
     const time = opts.time ?? Date.now() / 1000;
     const host = (opts.host ?? os.hostname()).replace(/[^A-Za-z0-9._-]/g, '_') || 'localhost';
     fs.mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, `${FILE_PREFIX}${Math.floor(time)}.${host}`);
-    this.fd = fs.openSync(this.file, 'w');
-    this.push(encodeEvent({ wallTime: time, fileVersion: 'brain.Event:2' }));
+    this.out = new RecordAppender(this.file, fs.openSync(this.file, 'w'));
+    this.out.push(tfRecord(encodeEvent({ wallTime: time, fileVersion: 'brain.Event:2' })));
     this.flush();
   }
 
   /** One event holding every scalar of a step; `wallTime` in seconds (default now). */
   scalars(step: number, scalars: readonly (readonly [string, number])[], wallTime = Date.now() / 1000): void {
-    if (scalars.length > 0) this.push(encodeEvent({ wallTime, step, scalars }));
-  }
-
-  private push(data: Uint8Array): void {
-    if (this.fd === null) throw new Error(`${this.file}: write after close`);
-    const rec = tfRecord(data);
-    this.chunks.push(rec);
-    this.bytes += rec.length;
-    if (this.bytes >= 64 * 1024) this.flush();
+    if (scalars.length > 0) this.out.push(tfRecord(encodeEvent({ wallTime, step, scalars })));
   }
 
   /** Hand buffered records to the OS (whole records, so a reader sees at most a torn last one). */
-  flush(): void {
-    if (this.fd === null || this.chunks.length === 0) return;
-    const buf = Buffer.concat(this.chunks);
-    this.chunks = [];
-    this.bytes = 0;
-    let off = 0;
-    while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off);
-  }
+  flush(): void { this.out.drain(); }
 
   /** Flush, fsync and close; idempotent. */
-  close(): void {
-    if (this.fd === null) return;
-    this.flush();
-    fs.fsyncSync(this.fd);
-    fs.closeSync(this.fd);
-    this.fd = null;
-  }
+  close(): void { this.out.close(); }
 }
 
 /**

@@ -4,6 +4,7 @@ import { makeDepthwiseBackpropFilter, makeDepthwiseBackpropInput } from './depth
 import { makeMaxPoolGrad, makeMaxPoolWithArgmax } from './max-pool.js';
 import { makeWebgpuMaxPoolGrad, makeWebgpuMaxPoolWithArgmax } from './max-pool-webgpu.js';
 import { makeWebgpuTile } from './tile-webgpu.js';
+import { makeUnsortedSegmentSum } from './segment-sum.js';
 
 export { maxPoolArgmax } from './max-pool.js';
 
@@ -12,6 +13,7 @@ export const KERNEL_FIXES: { backend: string; kernel: string; why: string; make:
   { backend: 'wasm', kernel: 'Conv2DBackpropFilter', why: 'missing on wasm', make: makeConv2DBackpropFilter },
   { backend: 'wasm', kernel: 'DepthwiseConv2dNativeBackpropInput', why: 'missing on wasm (DepthwiseConv2D and SeparableConv2D cannot train)', make: makeDepthwiseBackpropInput },
   { backend: 'wasm', kernel: 'DepthwiseConv2dNativeBackpropFilter', why: 'missing on wasm (DepthwiseConv2D and SeparableConv2D cannot train)', make: makeDepthwiseBackpropFilter },
+  { backend: 'wasm', kernel: 'UnsortedSegmentSum', why: 'missing on wasm (gather\'s gradient: Embedding cannot train)', make: makeUnsortedSegmentSum },
   { backend: 'wasm', kernel: 'MaxPoolGrad', why: 'wasm drops windows whose maximum is ≤ 0', make: makeMaxPoolGrad },
   { backend: 'wasm', kernel: 'MaxPoolWithArgmax', why: 'wasm picks the wrong cell in windows whose maximum is ≤ 0', make: makeMaxPoolWithArgmax },
   { backend: 'cpu', kernel: 'Conv2DBackpropFilter', why: 'stock cpu kernel takes seconds per step on a small convnet', make: makeConv2DBackpropFilter },

@@ -1,4 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
+import type { VegaLiteSpec } from './render.js';
 import { FIGURE_HEIGHT, FIGURE_WIDTH, PALETTE } from './theme.js';
 
 export { table, type TableColumn, type TableSpec } from './table.js';
@@ -84,7 +85,7 @@ export interface ScatterOrLineOptions extends FigureBase {
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
 /** Lines per series over a shared x axis, with an optional shaded band. */
-export function lineChart(o: LineChartOptions): TopLevelSpec {
+export function lineChart(o: LineChartOptions): VegaLiteSpec {
   const rows = cleanRows(o.data, o.x, o.y, o.band);
   const color = colorEncoding(o.series, rows);
   const layer: Layer[] = [];
@@ -106,13 +107,13 @@ export function lineChart(o: LineChartOptions): TopLevelSpec {
   } else {
     layer.push(...unconvergedLayers(o, rows, color));
   }
-  return {
+  return checked({
     $schema: SCHEMA,
     ...frame(unconverged === 0 ? o : { ...o, subtitle: [o.subtitle, UNCONVERGED_NOTE].filter((t): t is string => Boolean(t)) }),
     data: { values: rows },
     encoding: { x: axisEncoding(o.x, rows) },
     layer,
-  };
+  });
 }
 
 /** What a figure with unconverged values says under its title. */
@@ -173,7 +174,7 @@ function unconvergedLayers(o: LineChartOptions, rows: readonly Row[], color: Ret
  * Values sorted in descending order against their rank (1 = largest), one line per curve:
  * the shape of a distribution at a glance, e.g. switches per data point, sorted.
  */
-export function sortedCurve(o: SortedCurveOptions): TopLevelSpec {
+export function sortedCurve(o: SortedCurveOptions): VegaLiteSpec {
   const maxPoints = Math.max(2, o.maxPoints ?? 400);
   const normalize = o.x?.normalize ?? false;
   const xScale = o.x?.scale ?? 'linear';
@@ -208,7 +209,7 @@ export function sortedCurve(o: SortedCurveOptions): TopLevelSpec {
  * y against x, as joined points, dots or both, with an optional y = x reference line,
  * e.g. cumulative loss against cumulative Taylor-optimal loss.
  */
-export function scatterOrLine(o: ScatterOrLineOptions): TopLevelSpec {
+export function scatterOrLine(o: ScatterOrLineOptions): VegaLiteSpec {
   const mode = o.mode ?? 'line';
   const rows = cleanRows(o.data, o.x, o.y);
   const color = colorEncoding(o.series, rows);
@@ -228,16 +229,21 @@ export function scatterOrLine(o: ScatterOrLineOptions): TopLevelSpec {
         : { type: 'line', point: mode === 'both' ? { filled: true, size: 18 } : false },
     encoding: { ...color, ...(mode === 'points' ? {} : order) },
   });
-  return {
+  return checked({
     $schema: SCHEMA,
     ...frame(o),
     data: { values: rows },
     encoding: { x: axisEncoding(o.x, rows), y: axisEncoding(o.y, rows) },
     layer,
-  };
+  });
 }
 
 // ---------------------------------------------------------------------------------------
+
+/** Specs are checked against vega-lite's types here, and leave as VegaLiteSpec (see render.ts). */
+function checked(spec: TopLevelSpec): VegaLiteSpec {
+  return spec;
+}
 
 // vega-lite only exports TopLevelSpec publicly; derive the layered pieces from it.
 type LayeredSpec = Extract<TopLevelSpec, { layer: unknown }>;

@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { TopLevelSpec } from 'vega-lite';
 import { escapeHtml, formatValue } from './format.js';
-import { renderSvg } from './render.js';
+import { renderSvg, type VegaLiteSpec } from './render.js';
 import { REPORT_CSS } from './style.js';
 import { table, type TableSpec } from './table.js';
 
 export interface ReportFigure {
   /** One sentence telling the reader what to look for. */
   caption: string;
-  spec: TopLevelSpec;
+  spec: VegaLiteSpec;
 }
 
 export interface ReportSection {

@@ -13,7 +13,7 @@ export {
 } from './figures.js';
 export { table, type TableColumn, type TableSpec } from './table.js';
 export { escapeHtml, formatNumber } from './format.js';
-export { renderSvg, type RenderOptions } from './render.js';
+export { renderSvg, type RenderOptions, type VegaLiteSpec } from './render.js';
 export {
   buildReport,
   writeReport,

@@ -3,6 +3,13 @@ import type { TopLevelSpec } from 'vega-lite';
 import { vegaTextWidth } from './text-metrics.js';
 import { theme } from './theme.js';
 
+/**
+ * A Vega-Lite spec as core's public types name it. vega and vega-lite are optional peers (only
+ * rendering needs them), so the declarations a library user compiles against must not import
+ * vega-lite's types: figures.ts checks its specs against them and hands them on as this.
+ */
+export type VegaLiteSpec = object;
+
 export interface RenderOptions {
   /**
    * Prefix for every `id` in the SVG (clip paths, gradients). Several SVGs inlined in one
@@ -58,9 +65,9 @@ function offlineLoader(vega: typeof Vega, refused: string[]): Vega.Loader {
  * no canvas, no network. The house theme sits under the spec's own `config`.
  * Rejects if vega reports an error (e.g. a spec asking to load remote data).
  */
-export async function renderSvg(spec: TopLevelSpec, options: RenderOptions = {}): Promise<string> {
+export async function renderSvg(spec: VegaLiteSpec, options: RenderOptions = {}): Promise<string> {
   const { vega, compile } = await loadRenderer();
-  const vgSpec = compile(spec, { config: theme }).spec;
+  const vgSpec = compile(spec as TopLevelSpec, { config: theme }).spec;
   const errors: string[] = [];
   const warnings: string[] = [];
   const refused: string[] = [];

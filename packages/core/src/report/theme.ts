@@ -29,7 +29,7 @@ const ink = '#1f2328';
 const muted = '#57606a';
 
 /** The house style; renderSvg applies it under every spec, so hand-written specs look alike too. */
-export const theme: Config = {
+export const theme = {
   font: FONT_STACK,
   background: 'white',
   padding: 8,
@@ -77,4 +77,4 @@ export const theme: Config = {
   mark: { color: PALETTE[0] },
   line: { strokeWidth: 1.8, strokeCap: 'round', strokeJoin: 'round' },
   point: { size: 22, filled: true, opacity: 0.8 },
-};
+} satisfies Config;

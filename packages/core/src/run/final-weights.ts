@@ -13,26 +13,24 @@ import { encodeNpy } from '../store/npy.js';
 import { fsyncDir, writeFileSynced } from '../store/atomic.js';
 import type { Trainer } from '../trainer.js';
 import { WEIGHTS_DIR } from './store.js';
+import { modelWeights } from './model-weights.js';
 
 const LEFTOVER = new RegExp(`^${WEIGHTS_DIR}\\.(partial|old)-[0-9a-f]+$`);
 
-export interface WeightEntry { file: string; layer: string; name: string; shape: number[] }
+/** `trainable: false` only on state training does not step (BatchNormalization's moving statistics, a frozen layer's weights). */
+export interface WeightEntry { file: string; layer: string; name: string; shape: number[]; trainable?: false }
 
-/** weights/NN.npy (float32, tfjs layouts) and weights/index.json naming each, replaced as a set. */
+/** weights/NN.npy (float32, tfjs layouts) and weights/index.json naming each (every weight of the model, model-weights.ts), replaced as a set. */
 export async function writeFinalWeights(runDir: RunDir, trainer: Trainer): Promise<void> {
   for (const e of fs.readdirSync(runDir.dir)) if (LEFTOVER.test(e)) fs.rmSync(runDir.path(e), { recursive: true, force: true });
   const token = randomBytes(4).toString('hex');
   const partial = runDir.path(`${WEIGHTS_DIR}.partial-${token}`);
   fs.mkdirSync(partial);
   const entries: WeightEntry[] = [];
-  let i = 0;
-  for (const p of trainer.anatomy.layers) {
-    for (const [name, v] of [[p.kernelName, p.kernel], [p.biasName, p.bias]] as const) {
-      if (!v) continue;
-      const file = `${String(i++).padStart(2, '0')}.npy`;
-      writeFileSynced(path.join(partial, file), encodeNpy({ dtype: 'float32', shape: v.shape, data: await v.data() as Float32Array }), { exclusive: true });
-      entries.push({ file, layer: p.name, name, shape: [...v.shape] });
-    }
+  for (const [i, w] of modelWeights(trainer.anatomy).entries()) {
+    const file = `${String(i).padStart(2, '0')}.npy`;
+    writeFileSynced(path.join(partial, file), encodeNpy({ dtype: 'float32', shape: w.value.shape, data: await w.value.data() as Float32Array }), { exclusive: true });
+    entries.push({ file, layer: w.layer, name: w.name, shape: w.shape, ...(w.trainable ? {} : { trainable: false as const }) });
   }
   writeFileSynced(path.join(partial, 'index.json'), Buffer.from(JSON.stringify({ dtype: 'float32', order: 'C', weights: entries }, null, 2) + '\n'), { exclusive: true });
   fsyncDir(partial);

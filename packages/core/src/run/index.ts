@@ -16,6 +16,7 @@ export { loadRunData, disposeRunData, sha256File, type RunData, type DataFileRec
 export { BUILTIN_OPTIMIZERS, optimizerCatalog, describeCatalog, type OptimizerEntry } from './optimizers.js';
 export {
   loadPluginModule, loadInstalledPlugins, discoverPluginNames, pluginPackageName, resolvePackage, PluginLoadError,
+  addPackageLookup, lookupPlaces, packageJsonOf,
   type LoadedPluginModule, type InstalledPlugins,
 } from './plugins.js';
 export { RunStore, tracePlan, runFolderPath, CHECKPOINT_DIR, TRACE_DIR, WEIGHTS_DIR, REPORT_HTML, RUN_LOCK, RESERVED_NAMES, DEFAULT_TRACE_MAX_ROUNDS } from './store.js';

@@ -1,7 +1,8 @@
 /**
  * Finding plugin packages by convention: config name `regret` → package `@taylorlens/plugin-regret`,
- * resolved from the user's project (cwd) first, then from the core's own location, and read
- * through its `taylorlensPlugin` export. The core never names a particular plugin.
+ * resolved from the user's project (cwd) first, then from the core's own location and from the
+ * places an application added (the CLI package adds its own, where its plugins are installed), and
+ * read through its `taylorlensPlugin` export. The core never names a particular plugin.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -35,11 +36,29 @@ export class PluginLoadError extends Error {
   }
 }
 
-const coreRequire = createRequire(import.meta.url);
+/** Where packages are looked up after the cwd: the core itself, then what applications added. */
+interface LookupRoot { label: string; dir: string; require: NodeRequire }
+const roots: LookupRoot[] = [{ label: '@taylorlens/core', dir: path.dirname(fileURLToPath(import.meta.url)), require: createRequire(import.meta.url) }];
 
-/** Resolve a package's entry from `cwd` (the user's project) first, then from the core. */
+/**
+ * Also look up plugins (and other packages the core loads by name) from `fileUrl`'s location,
+ * after the cwd and the core: an application that depends on plugins passes its own
+ * `import.meta.url`, so that they are found however the package manager lays them out.
+ */
+export function addPackageLookup(label: string, fileUrl: string): void {
+  const file = fileURLToPath(fileUrl);
+  if (roots.some((r) => r.label === label)) return;
+  roots.push({ label, dir: path.dirname(file), require: createRequire(file) });
+}
+
+/** Where lookups go after the cwd, for messages: "@taylorlens/core and @taylorlens/cli". */
+export function lookupPlaces(): string {
+  return roots.map((r) => r.label).join(' and from ');
+}
+
+/** Resolve a package's entry from `cwd` (the user's project) first, then from the core and the added places. */
 export function resolvePackage(pkg: string, cwd: string): string | null {
-  for (const req of [createRequire(path.join(path.resolve(cwd), 'package.json')), coreRequire]) {
+  for (const req of [createRequire(path.join(path.resolve(cwd), 'package.json')), ...roots.map((r) => r.require)]) {
     try {
       return req.resolve(pkg);
     } catch { /* try the next place */ }
@@ -69,7 +88,7 @@ export function loadPluginModule(name: string, cwd: string): Promise<LoadedPlugi
   const entry = resolvePackage(pkg, cwd);
   if (!entry) {
     return Promise.reject(new PluginLoadError(name, 'not-installed',
-      `no package ${pkg} is installed (looked from ${path.resolve(cwd)} and from @taylorlens/core)`));
+      `no package ${pkg} is installed (looked from ${path.resolve(cwd)} and from ${lookupPlaces()})`));
   }
   let p = loaded.get(entry);
   if (!p) {
@@ -105,13 +124,12 @@ function nodeModulesChain(start: string): string[] {
 }
 
 /**
- * Names of every `@taylorlens/plugin-*` package visible from `cwd` or from the core (the folders
- * Node would search), sorted. Names only: nothing is imported.
+ * Names of every `@taylorlens/plugin-*` package visible from `cwd`, from the core or from an added
+ * place (the folders Node would search), sorted. Names only: nothing is imported.
  */
 export function discoverPluginNames(cwd: string): string[] {
-  const coreDir = path.dirname(fileURLToPath(import.meta.url));
   const names = new Set<string>();
-  for (const nm of [...nodeModulesChain(cwd), ...nodeModulesChain(coreDir)]) {
+  for (const nm of [cwd, ...roots.map((r) => r.dir)].flatMap(nodeModulesChain)) {
     const scope = path.join(nm, PLUGIN_SCOPE);
     let entries: string[];
     try {

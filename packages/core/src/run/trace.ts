@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelAnatomy, ParamKind } from '../anatomy.js';
+import type { ModelAnatomy } from '../anatomy.js';
+import { modelWeights } from './model-weights.js';
 import { writeJsonAtomic, writeNpyAtomic } from '../store/atomic.js';
 import type { Trainer } from '../trainer.js';
 import { pairOf, type LayerSpec, type LossName, type ModelSpec } from './config-types.js';
@@ -36,8 +37,13 @@ export interface TraceIndex {
   dtype: 'float32';
   order: 'C';
   model: KerasModel;
-  /** `name`: the tfjs weight name (`kernel`, `bias`; `gamma`/`beta`, `alpha`, `depthwise_kernel`, `embeddings` for the other scoped kinds). */
-  weights: { index: number; layer: string; name: string; shape: number[]; layout: string }[];
+  /**
+   * Every weight of the model (run/model-weights.ts has the order). `name`: the tfjs weight name
+   * (`kernel`, `bias`; `gamma`/`beta`, `alpha`, `depthwise_kernel`, `pointwise_kernel`,
+   * `embeddings`, `moving_mean`/`moving_variance`); `trainable: false` (only there) marks state
+   * training does not step.
+   */
+  weights: { index: number; layer: string; name: string; shape: number[]; layout: string; trainable?: false }[];
   loss: { name: string; definition: string; on: 'outputs' | 'logits' };
   /** `stream`: a streamed source (`data.source: "module"`): y is the ys of the batch the stream gave. */
   target: 'labels' | 'input' | 'stream';
@@ -126,26 +132,8 @@ export function savedKerasDescription(topology: Record<string, unknown>, inputSh
   return out;
 }
 
-/** The tfjs layout of each scoped kind's first weight (its bias/β is `[out]`). */
-const KERNEL_LAYOUT: Record<ParamKind, string> = {
-  dense: '[in, out]',
-  conv2d: '[kernel_height, kernel_width, in_channels, out_channels]',
-  conv1d: '[kernel_width, in_channels, out_channels]',
-  depthwiseConv2d: '[kernel_height, kernel_width, in_channels, depth_multiplier]',
-  conv2dTranspose: '[kernel_height, kernel_width, out_channels, in_channels]',
-  batchNormalization: '[channels] (gamma)',
-  layerNormalization: '[features] (gamma)',
-  prelu: '[alpha shape: the input shape with shared axes 1]',
-  embedding: '[vocabulary, output_dim]',
-};
-
 function weightEntries(anatomy: ModelAnatomy): TraceIndex['weights'] {
-  const out: TraceIndex['weights'] = [];
-  for (const p of anatomy.layers) {
-    out.push({ index: out.length, layer: p.name, name: p.kernelName, shape: [...p.kernel.shape], layout: KERNEL_LAYOUT[p.kind] });
-    if (p.bias) out.push({ index: out.length, layer: p.name, name: p.biasName, shape: [...p.bias.shape], layout: '[out]' });
-  }
-  return out;
+  return modelWeights(anatomy).map((w, index) => ({ index, layer: w.layer, name: w.name, shape: w.shape, layout: w.layout, ...(w.trainable ? {} : { trainable: false as const }) }));
 }
 
 const pad = (n: number) => String(n).padStart(6, '0');
@@ -197,7 +185,8 @@ export class TraceRecorder {
       await writeFloat32(path.join(this.dir, rel, 'x.npy'), ctx.capture.x);
       await writeFloat32(path.join(this.dir, rel, 'y.npy'), ctx.capture.y);
       const weights: string[] = [];
-      for (const [i, v] of trainer.anatomy.variables.entries()) {
+      for (const [i, w] of modelWeights(trainer.anatomy).entries()) {
+        const v = w.value;
         const file = `${rel}/w${String(i).padStart(2, '0')}.npy`;
         await writeFloat32(path.join(this.dir, file), v);
         weights.push(file);

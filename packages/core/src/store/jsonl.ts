@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { RecordAppender } from './appender.js';
 
 export interface JsonlWriterOptions {
   /** Buffered bytes that trigger a write to the OS (not an fsync); default 64 KiB. */
@@ -14,69 +15,36 @@ export class JsonlWriter {
   readonly path: string;
   /** Bytes of a torn last line (from an earlier crash) cut off when this writer opened the file. */
   readonly repairedBytes: number;
-  private fd: number | null;
-  private chunks: string[] = [];
-  private buffered = 0;
-  private readonly highWaterMark: number;
+  private readonly out: RecordAppender;
 
   /** Opens (creating folders and file as needed) for appending. */
   constructor(file: string, opts: JsonlWriterOptions = {}) {
     this.path = path.resolve(file);
-    this.highWaterMark = opts.highWaterMark ?? 64 * 1024;
     fs.mkdirSync(path.dirname(this.path), { recursive: true });
-    this.fd = fs.openSync(this.path, 'a+');
-    this.repairedBytes = repairTail(this.fd, this.path);
+    const fd = fs.openSync(this.path, 'a+');
+    this.repairedBytes = repairTail(fd, this.path);
+    this.out = new RecordAppender(this.path, fd, opts.highWaterMark);
   }
 
-  get closed(): boolean { return this.fd === null; }
+  get closed(): boolean { return this.out.closed; }
 
   /** Buffer one row; written to the OS once the buffer passes highWaterMark, or on flush/close. */
   append(row: object): void {
-    if (this.fd === null) throw new Error(`${this.path}: append after close`);
+    if (this.out.closed) throw new Error(`${this.path}: append after close`);
     // NaN/Infinity become null, as JSON.stringify always does.
     const line = JSON.stringify(row);
     if (line === undefined) throw new Error(`${this.path}: cannot append ${typeof row} as a JSON line`);
-    this.chunks.push(line + '\n');
-    this.buffered += line.length + 1;
-    if (this.buffered >= this.highWaterMark) this.drain();
-  }
-
-  /** Hand buffered rows to the OS in one write (whole lines, so a crash tears at most the last). */
-  private drain(): void {
-    if (this.fd === null || this.chunks.length === 0) return;
-    const bytes = Buffer.from(this.chunks.join(''), 'utf8');
-    this.chunks = [];
-    this.buffered = 0;
-    let off = 0;
-    while (off < bytes.length) off += fs.writeSync(this.fd, bytes, off, bytes.length - off);
+    this.out.push(Buffer.from(line + '\n', 'utf8'));
   }
 
   /** Write and fsync now, synchronously: safe in signal and exit handlers. */
-  flushSync(): void {
-    if (this.fd === null) return;
-    this.drain();
-    fs.fsyncSync(this.fd);
-  }
+  flushSync(): void { this.out.flushSync(); }
 
   /** Write synchronously (cheap), then fsync without blocking the event loop. */
-  async flush(): Promise<void> {
-    if (this.fd === null) return;
-    this.drain();
-    const fd = this.fd;
-    await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => {
-      // A close() racing us already fsynced; the fd is then gone, which is fine.
-      if (err && !(err.code === 'EBADF' && this.fd === null)) reject(new Error(`${this.path}: fsync failed: ${err.message}`));
-      else resolve();
-    }));
-  }
+  flush(): Promise<void> { return this.out.flush(); }
 
   /** Flush, fsync and close; idempotent. */
-  close(): void {
-    if (this.fd === null) return;
-    this.flushSync();
-    fs.closeSync(this.fd);
-    this.fd = null;
-  }
+  close(): void { this.out.close(); }
 }
 
 /**

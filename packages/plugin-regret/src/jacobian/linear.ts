@@ -19,6 +19,11 @@ export function linearWith(p: ParamLayer, x: tf.Tensor, kernel: tf.Tensor, bias:
   return bias ? tf.add(a, bias) : a;
 }
 
+/** A layer scope's parameter count: vec(Θ), then SeparableConv2D's depthwise kernel. */
+export function layerParamCount(p: ParamLayer): number {
+  return p.fanIn * p.channels + (p.depthwise?.size ?? 0);
+}
+
 /** Positions per channel of a layer's pre-activation (1 for dense). */
 export function positions(p: ParamLayer): number {
   return p.units / p.channels;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { incurredLoss, type ModelAnatomy, type TaylorLoss } from '@taylorlens/core';
-import { layerJacobianTensor, neuronJacobianTensors } from '../jacobian/jacobian-tensor.js';
+import { layerJacobianTensor, neuronJacobianTensors, separableRound } from '../jacobian/jacobian-tensor.js';
 import { patches, positions } from '../jacobian/linear.js';
 import { selectChannels } from '@taylorlens/core';
 import { minimizeOverBalls, type BallSolverOptions } from '../convex/projected-lbfgs.js';
@@ -74,7 +74,7 @@ export class LocalRoundsScope implements Scope {
     const pL = this.anatomy.outputSize;
     if (this.desc.representation === 'direct') {
       const rows = patches(p, x);
-      if (this.desc.kind === 'layer') return { G: tf.transpose(layerJacobianTensor(p, J, rows), [1, 0, 2, 3]) };
+      if (this.desc.kind === 'layer') return { G: tf.transpose(layerJacobianTensor(p, J, rows, p.depthwise ? separableRound(r.capture, p, s) : undefined), [1, 0, 2, 3]) };
       return { G: tf.transpose(neuronJacobianTensors(p, J, rows, tf.tensor1d(this.desc.units!, 'int32')), [1, 0, 2, 3]) };
     }
     const Jp = tf.reshape(J, [s, pL, positions(p), p.channels]);

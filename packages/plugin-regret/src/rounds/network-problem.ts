@@ -64,8 +64,9 @@ export interface RoundSource {
  * across rounds are slower still, so rounds stay separate.
  */
 export function isDenseChain(anatomy: ModelAnatomy): boolean {
-  return anatomy.layers.every((p) => p.kind === 'dense' && p.inputShape.length === 1 && p.outputShape.length === 1
-    && p.after.every((st) => st.kind === 'activation' || st.kind === 'dropout'));
+  // (A dropout stage's mask is not in the written-out products: such chains take the general path.)
+  return anatomy.isChain && anatomy.layers.every((p) => p.kind === 'dense' && p.inputShape.length === 1 && p.outputShape.length === 1
+    && p.after.every((st) => st.kind === 'activation'));
 }
 
 interface DenseRound {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { activate, type ModelAnatomy, type TaylorLoss } from '@taylorlens/core';
+import { activate, type GraphNode, type ModelAnatomy, type NodeState, type TaylorLoss } from '@taylorlens/core';
 import { linearWith } from '../jacobian/linear.js';
 import { minimizeOverBalls, type BallSolverOptions } from '../convex/projected-lbfgs.js';
 import { newtonOverBall, solveQuadraticOverBall, type CertifiedSolution } from '../convex/certified-ball.js';
@@ -8,6 +8,7 @@ import { scopeParams, Trajectory } from '../scopes/params.js';
 import type { RoundInput, Scope, ScopeCheckpoint, ScopeDescription, SolverReport } from '../scopes/scope.js';
 import { Reservoir } from '../scopes/schedule.js';
 import { packRows, unpackRows } from './bits.js';
+import { replaysMask, stateAsBits, stateKey, storesState } from './replayable.js';
 import { NetworkProblem, networkPush, splitVariables, type ReplayedRound, type RoundSource } from './network-problem.js';
 import { type MemoryBudget, type RoundArrays, RoundStore } from './round-store.js';
 import { loadRoundsScope, saveRoundsScope, type RoundsScopeState } from './scope-state.js';
@@ -17,7 +18,7 @@ export { splitVariables };
 /** How the derivative of each layer is stored: ReLU masks as bits, other activations as floats, none where linear. */
 function derivativeKind(anatomy: ModelAnatomy, l: number): 'none' | 'bits' | 'float' {
   const p = anatomy.layers[l];
-  const isOutput = l === anatomy.layers.length - 1;
+  const isOutput = p.node === anatomy.outputNode; // (a chain's last layer)
   const name = isOutput && anatomy.absorbedOutputActivation ? 'linear' : p.activation;
   return name === 'linear' ? 'none' : name === 'relu' ? 'bits' : 'float';
 }
@@ -39,8 +40,9 @@ export interface NetworkSolverOptions extends BallSolverOptions {
  * The network scope: every parameter may move. Too big for statistics, so rounds are stored on a
  * schedule (every 100th by default) with what `τ^n_net` needs at any V: the inputs, targets and
  * outputs, the weights `W_n`, the ReLU masks and max-pool choices as packed bits (derivatives of
- * other activations as floats). At a checkpoint each stored round is replayed — the layer inputs
- * recomputed from x and W_n, the masks taken from the bits — and the linear term `J_n(V − W_n)`
+ * other activations, LeakyReLU slopes and dropout masks as floats: replayable.ts). At a checkpoint
+ * each stored round is replayed over the graph — the layer inputs recomputed from x and W_n, the
+ * masks taken from the store — and the linear term `J_n(V − W_n)`
  * is one clamped pass with every layer's displacement injected. The minimum over the ball is
  * certified (`convex/certified-ball.ts`): for squared error Φ is a quadratic and one matrix-free
  * GLTR solve finds it; for softmax cross-entropy a regularised Newton method with exact Hessian
@@ -106,12 +108,20 @@ export class NetworkScope implements Scope {
         else arrays[`d${p.index}`] = { dtype: 'uint8', shape: [s, Math.ceil(p.units / 8)], data: packRows((await d.data()) as Float32Array, s, p.units) };
         if (d !== cap.derivative(p.index)) d.dispose();
       }
-      for (let i = 0; i < p.after.length; i++) {
-        if (p.after[i].kind !== 'maxpool') continue;
-        const m = take(cap.poolMask(p.index, i));
-        const cols = m.size / s;
-        arrays[`p${p.index}_${i}`] = { dtype: 'uint8', shape: [s, Math.ceil(cols / 8)], data: packRows((await m.data()) as Float32Array, s, cols) };
-        if (m !== cap.poolMask(p.index, i)) m.dispose();
+    }
+    // The round state of the layers between them (replayable.ts): max-pool choices as bits, the rest as floats.
+    for (const n of this.anatomy.graph) {
+      if (!storesState(n)) continue;
+      for (const [entry, full] of Object.entries(cap.nodeState(n.id)!.sample)) {
+        const t = take(full);
+        const key = stateKey(n, entry);
+        if (stateAsBits(n)) {
+          const cols = t.size / s;
+          arrays[key] = { dtype: 'uint8', shape: [s, Math.ceil(cols / 8)], data: packRows((await t.data()) as Float32Array, s, cols) };
+        } else {
+          await put(key, t);
+        }
+        if (t !== full) t.dispose();
       }
     }
     const lossValue = (await loss.data())[0];
@@ -135,52 +145,70 @@ export class NetworkScope implements Scope {
     const kernels = anatomy.layers.map((p) => vars[anatomy.variables.indexOf(p.kernel)]);
     const biases = anatomy.layers.map((p) => (p.bias ? vars[anatomy.variables.indexOf(p.bias)] : null));
     const derivs = new Map<number, tf.Tensor | null>();
-    const pools = new Map<string, tf.Tensor>();
+    const states = new Map<number, NodeState>();
     const inputs: tf.Tensor[] = [];
-    let h: tf.Tensor = x;
+    // The round's forward over the graph at W_n: every layer as in training (the same ops), with
+    // the stored state where training drew it (dropout masks); what the clamped pass freezes from
+    // the stored bits and floats.
     tf.tidy(() => {
-      for (const st of anatomy.before) h = st.layer.apply(h, { training: false }) as tf.Tensor;
-      for (const p of anatomy.layers) {
-        inputs.push(tf.keep(h));
-        const a = linearWith(p, h, kernels[p.index], biases[p.index]);
-        const absorbed = p.index === anatomy.layers.length - 1 && anatomy.absorbedOutputActivation !== null;
-        h = absorbed ? a : activate(p, a);
-        p.after.forEach((st, i) => {
-          if (st.kind === 'activation' || st.kind === 'dropout') return;
-          if (st.kind === 'maxpool') {
-            const a2 = arrays[`p${p.index}_${i}`];
-            const mask = tf.reshape(tf.tensor(unpackRows(a2.data as Uint8Array, s, h.size / s)), h.shape);
-            pools.set(`${p.index}:${i}`, tf.keep(mask));
-          }
-          h = st.layer.apply(h, { training: false }) as tf.Tensor;
-        });
-        const kind = derivativeKind(anatomy, p.index);
-        const st = arrays[`d${p.index}`];
-        derivs.set(p.index, kind === 'none' ? null : tf.keep(tf.reshape(
-          kind === 'bits' ? tf.tensor(unpackRows(st.data as Uint8Array, s, p.units)) : tf.tensor(st.data as Float32Array),
-          [s, ...p.outputShape])));
+      const values = new Map<number, tf.Tensor>([[-1, x]]);
+      for (const node of anatomy.graph) {
+        const ins = node.inputs.map((i) => values.get(i)!);
+        let h: tf.Tensor;
+        if (node.role === 'param') {
+          const p = anatomy.layers[node.param!];
+          inputs[p.index] = tf.keep(ins[0]);
+          const a = linearWith(p, ins[0], kernels[p.index], biases[p.index]);
+          const absorbed = p.node === anatomy.outputNode && anatomy.absorbedOutputActivation !== null;
+          h = absorbed ? a : activate(p, a);
+          const kind = derivativeKind(anatomy, p.index);
+          const st = arrays[`d${p.index}`];
+          derivs.set(p.index, kind === 'none' ? null : tf.keep(tf.reshape(
+            kind === 'bits' ? tf.tensor(unpackRows(st.data as Uint8Array, s, p.units)) : tf.tensor(st.data as Float32Array),
+            [s, ...p.outputShape])));
+        } else if (node.role === 'folded' || node.role === 'absorbed') {
+          h = ins[0];
+        } else {
+          const state = storesState(node) ? this.storedState(node, arrays, s) : null;
+          if (state) states.set(node.id, state);
+          h = state && replaysMask(node) ? tf.mul(ins[0], state.sample.mask) : node.layer.apply(ins.length === 1 ? ins[0] : ins, { training: false }) as tf.Tensor;
+        }
+        values.set(node.id, h);
       }
     });
     inputs.forEach(keep);
     for (const d of derivs.values()) if (d) keep(d);
-    for (const m of pools.values()) keep(m);
+    for (const st of states.values()) Object.values(st.sample).forEach(keep);
     const centre = this.trajectory.centre!;
     const offset = keep(tf.sub(w, centre));
     return {
       factors: {
         derivative: (l) => derivs.get(l) ?? null,
-        // A chain's stored max-pool choices; the other stages (flatten, reshape) freeze nothing.
-        nodeState: (id) => {
-          const st = anatomy.graph[id].stage;
-          const mask = st ? pools.get(`${st.layer}:${st.index}`) : undefined;
-          return mask ? { sample: { mask } } : null;
-        },
+        // The stored state of max-pools, LeakyReLU, dropout; the linear layers freeze nothing.
+        nodeState: (id) => states.get(id) ?? null,
       },
       inputs, kernels,
       f: keep(tf.tensor2d(arrays.f.data as Float32Array, arrays.f.shape as [number, number])),
       y: keep(tf.tensor<tf.Rank>(arrays.y.data as Float32Array, arrays.y.shape as number[]) as tf.Tensor2D), // [B, pL], or class indices [B] / [B, 1]
       offset, all,
     };
+  }
+
+  /** A node's stored round state (kept; inside the replay's tidy), shaped as its module froze it. */
+  private storedState(node: GraphNode, arrays: RoundArrays, s: number): NodeState {
+    const sample: Record<string, tf.Tensor> = {};
+    if (stateAsBits(node)) {
+      // A max-pool's mask has its input's shape.
+      const shape = [s, ...node.inputShapes[0]];
+      const a = arrays[stateKey(node, 'mask')];
+      sample.mask = tf.keep(tf.reshape(tf.tensor(unpackRows(a.data as Uint8Array, s, shape.reduce((x, y) => x * y, 1) / s)), shape));
+      return { sample };
+    }
+    const prefix = stateKey(node, '');
+    for (const [key, a] of Object.entries(arrays)) {
+      if (key.startsWith(prefix)) sample[key.slice(prefix.length)] = tf.keep(tf.tensor(a.data as Float32Array, a.shape));
+    }
+    return { sample };
   }
 
   /** `τ^n(w₁ + u)` for a replayed round, as a tensor (differentiable in u `[1, P]`). */

@@ -1,11 +1,13 @@
 import type { ModelAnatomy, ParamLayer } from '@taylorlens/core';
 import { flatDense, positions } from '../jacobian/linear.js';
 import { perSampleFloats } from './resolve.js';
+import { stateAsBits, storesState } from '../rounds/replayable.js';
 import type { ScopeCost, ScopeDescription } from './scope.js';
 
 /** Multiply-adds of one sample's forward pass through layer p. */
 export function forwardMacs(p: ParamLayer): number {
-  return p.units * p.kernelFanIn;
+  // SeparableConv2D: the pointwise part, plus its depthwise kernel at every output position.
+  return p.units * p.kernelFanIn + (p.depthwise ? positions(p) * p.depthwise.size : 0);
 }
 
 /** Multiply-adds of one training step (forward + backward ≈ 3 forward passes) for a batch of B. */
@@ -50,7 +52,9 @@ export function estimateCost(anatomy: ModelAnatomy, d: ScopeDescription, B: numb
     const inSize = anatomy.inputShape.reduce((a, b) => a * b, 1);
     const s = Math.min(d.subBatch ?? B, B);
     const bits = s * anatomy.layers.reduce((t, p) => t + p.units + p.after.filter((a) => a.kind === 'maxpool').length * p.units, 0);
-    const bytes = 4 * (s * (inSize + 2 * pL) + d.params) + Math.ceil(bits / 8);
+    // LeakyReLU slopes and dropout masks are stored as floats, one per entry of the layer's input.
+    const stateFloats = s * anatomy.graph.filter((n) => storesState(n) && !stateAsBits(n)).reduce((t, n) => t + n.inputShapes[0].reduce((a, b) => a * b, 1), 0);
+    const bytes = 4 * (s * (inSize + 2 * pL) + d.params + stateFloats) + Math.ceil(bits / 8);
     const fwd = anatomy.layers.reduce((t, p) => t + forwardMacs(p), 0);
     return {
       key: d.key, memoryBytes: 0, bytesPerRecordedRound: bytes, diskBytes: bytes * R, macsPerRecordedRound: s * fwd, macsPerRound: perRound(s * fwd),
@@ -71,7 +75,7 @@ export function estimateCost(anatomy: ModelAnatomy, d: ScopeDescription, B: numb
       macs = d.kind === 'layer' ? B * q * q * p.channels * p.channels + jac : B * K * q * q + jac;
       memory = d.kind === 'layer' ? 12 * P * P : 12 * K * q * q;
     } else {
-      const G = B * (d.kind === 'layer' ? p.channels : K) * pL * pos * q;
+      const G = B * (d.kind === 'layer' ? p.channels : K) * pL * pos * q + (d.kind === 'layer' && p.depthwise ? B * pL * pos * p.depthwise.size : 0);
       macs = reverseJ(B) + G + (d.kind === 'layer' ? B * pL * P * P : K * B * pL * q * q);
       memory = 12 * K * P * P;
     }

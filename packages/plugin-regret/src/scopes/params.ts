@@ -9,7 +9,8 @@ import type { ScopeDescription } from './scope.js';
  * `anatomy.variables` order):
  *  - neuron α of a layer: `θ_α = Θ[:, α]`, its incoming weights in kernel order then its bias
  *    (a bias-free layer's neurons have no bias entry);
- *  - layer: `vec(Θ)` row-major, Θ `[fanIn, channels]` (kernel rows, then the bias row if any);
+ *  - layer: `vec(Θ)` row-major, Θ `[fanIn, channels]` (kernel rows, then the bias row if any),
+ *    then a SeparableConv2D's depthwise kernel flattened;
  *  - network: every variable flattened, concatenated in `anatomy.variables` order.
  */
 export function scopeParams(anatomy: ModelAnatomy, desc: ScopeDescription, weights?: readonly tf.Tensor[]): tf.Tensor2D {
@@ -33,7 +34,11 @@ export function scopeParamsColumns(anatomy: ModelAnatomy, desc: ScopeDescription
     const p = anatomy.layers[desc.layerIndex!];
     const kernel = pick(p.kernel)!;
     const bias = pick(p.bias) ?? null;
-    if (desc.kind === 'layer') return tf.reshape(thetaOf(p, kernel, bias), [-1, 1]) as tf.Tensor2D;
+    if (desc.kind === 'layer') {
+      const theta = tf.reshape(thetaOf(p, kernel, bias), [-1, 1]) as tf.Tensor2D;
+      // SeparableConv2D: its depthwise kernel follows vec(Θ).
+      return p.depthwise ? tf.concat([theta, tf.reshape(pick(p.depthwise)!, [-1, 1])]) as tf.Tensor2D : theta;
+    }
     const all = desc.units!.length === p.channels && desc.units!.every((u, i) => u === i);
     if (all) return thetaOf(p, kernel, bias);
     // Select the sampled channels before assembling Θ's columns (an output layer may be wide).

@@ -1,6 +1,7 @@
 import { SeededRandom, assertLinearisable, type ModelAnatomy, type ParamLayer } from '@taylorlens/core';
 import { AUTO_SCHEDULE, type LayerSelection, type NeuronCount, type RegretOptions } from '../options.js';
-import { positions } from '../jacobian/linear.js';
+import { layerParamCount, positions } from '../jacobian/linear.js';
+import { replayRefusal } from '../rounds/replayable.js';
 import type { ScopeDescription } from './scope.js';
 
 /** Layer indices a selection names ('all', names or 0-based indices among Dense/Conv2D layers). */
@@ -9,7 +10,7 @@ export function selectLayers(anatomy: ModelAnatomy, sel: LayerSelection, what: s
   return sel.map((s) => {
     const p = typeof s === 'number' ? anatomy.layers[s] : anatomy.layers.find((q) => q.name === s);
     if (!p) {
-      throw new Error(`regret: ${what} names layer ${JSON.stringify(s)}, which is not one of the model's Dense/Conv2D layers or other scoped layers (Conv1D, DepthwiseConv2D, Conv2DTranspose, BatchNormalization, LayerNormalization, PReLU, Embedding): `
+      throw new Error(`regret: ${what} names layer ${JSON.stringify(s)}, which is not one of the model's Dense/Conv2D layers or other scoped layers (Conv1D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose, BatchNormalization, LayerNormalization, PReLU, Embedding): `
         + anatomy.layers.map((q) => `${q.index} "${q.name}"`).join(', '));
     }
     return p.index;
@@ -32,7 +33,7 @@ export function perSampleFloats(anatomy: ModelAnatomy, p: ParamLayer, kind: 'lay
   const channels = kind === 'layer' ? p.channels : K;
   return {
     factored: common + inSize + pL * positions(p) * channels,
-    direct: common + pL * p.fanIn * channels,
+    direct: common + pL * (kind === 'layer' ? layerParamCount(p) : p.fanIn * channels),
   };
 }
 
@@ -56,7 +57,7 @@ export function resolveScopes(anatomy: ModelAnatomy, o: RegretOptions, gamma: nu
       const p = anatomy.layers[l];
       const rep = method === 'rounds' ? chooseRepresentation(anatomy, p, 'layer', p.channels) : undefined;
       out.push({
-        key: `layer:${p.name}`, kind: 'layer', layer: p.name, layerIndex: l, units: null, problems: 1, params: p.fanIn * p.channels,
+        key: `layer:${p.name}`, kind: 'layer', layer: p.name, layerIndex: l, units: null, problems: 1, params: layerParamCount(p),
         method, every: every(o.layers.every), offset: o.layers.offset, reservoir: o.layers.reservoir,
         subBatch: subBatch(o.layers.subBatch), representation: rep, explicit: o.layers.layers !== 'all',
       });
@@ -94,11 +95,11 @@ export function resolveScopes(anatomy: ModelAnatomy, o: RegretOptions, gamma: nu
 
 /**
  * Why the network scope cannot replay this model's stored rounds, or null. It stores each round's
- * activation masks and max-pool choices of a chain of Dense/Conv2D layers; other layers' state
- * (dropout masks, batch statistics, …) and parameters are not stored yet.
+ * activation slopes of Dense/Conv2D layers and the state of the layers between them that it
+ * replays (rounds/replayable.ts: pooling, LeakyReLU, dropout masks, residual Add, any graph of
+ * them); other layers' state (batch statistics, …) and parameters are not stored yet.
  */
 export function networkScopeRefusal(anatomy: ModelAnatomy): string | null {
-  if (!anatomy.isChain) return 'replays chain models only (this model has branches or merges)';
   const other = anatomy.layers.find((p) => p.kind !== 'dense' && p.kind !== 'conv2d');
   if (other) return `replays Dense/Conv2D layers only; layer "${other.name}" (${other.layer.getClassName()}) is not one yet`;
   if (anatomy.otherVariables.length > 0) {
@@ -107,18 +108,10 @@ export function networkScopeRefusal(anatomy: ModelAnatomy): string | null {
   }
   for (const n of anatomy.graph) {
     if (n.role !== 'derivatives') continue;
-    const ok = ['Flatten', 'Reshape'].includes(n.className)
-      || (n.className === 'MaxPooling2D' && n.derivatives?.kind === 'maxPooling' && !overlapping(n.layer));
-    if (!ok) return `cannot replay layer "${n.layer.name}" (${n.className}) from stored rounds yet`;
+    const why = replayRefusal(n);
+    if (why) return `cannot replay layer "${n.layer.name}" (${n.className}) from stored rounds yet (${why})`;
   }
   return null;
-}
-
-function overlapping(layer: ParamLayer['layer']): boolean {
-  const c = layer.getConfig() as { poolSize: number | number[]; strides?: number | number[] | null };
-  const size = Array.isArray(c.poolSize) ? c.poolSize : [c.poolSize, c.poolSize];
-  const strides = c.strides === undefined || c.strides === null ? size : Array.isArray(c.strides) ? c.strides : [c.strides, c.strides];
-  return strides[0] < size[0] || strides[1] < size[1];
 }
 
 /** `neurons.perLayer` as a lookup by layer name; a per-layer map may only name selected layers. */
@@ -137,6 +130,8 @@ function neuronCounts(anatomy: ModelAnatomy, selected: number[], perLayer: Regre
 function chooseRepresentation(anatomy: ModelAnatomy, p: ParamLayer, kind: 'layer' | 'neurons', K: number): 'factored' | 'direct' {
   // A subset of a per-channel layer's channels is no layer of its kind: its neurons store G (fan-in kh·kw or 2: small).
   if (kind === 'neurons' && p.perChannel) return 'direct';
+  // A SeparableConv2D's layer scope also moves its depthwise kernel, which Θ's patches do not carry.
+  if (kind === 'layer' && p.depthwise) return 'direct';
   const f = perSampleFloats(anatomy, p, kind, K);
   return f.direct < f.factored ? 'direct' : 'factored';
 }

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAnatomy, ParamLayer } from '@taylorlens/core';
 import { flatDense, patches } from '../jacobian/linear.js';
 import { selectChannels } from '@taylorlens/core';
-import { layerJacobianTensor, neuronJacobianTensors } from '../jacobian/jacobian-tensor.js';
+import { layerJacobianTensor, neuronJacobianTensors, separableRound } from '../jacobian/jacobian-tensor.js';
 import { denseLayerPieces, denseLayerReducer } from '../quadratic/dense-layer-statistics.js';
 import { addBlockSymmetric, addUnpackedKron, packedIndices } from '../quadratic/packed.js';
 import { denseNeuronPieces, denseNeuronReducer, WIDE_FAN_IN, wideDenseNeuronReducer } from '../quadratic/dense-neuron-statistics.js';
@@ -132,7 +132,7 @@ export class StatisticsScope implements Scope {
       }
       const J = jac.jacobian(l, Infinity);
       const rows = patches(p, input);
-      const G = this.desc.kind === 'layer' ? layerJacobianTensor(p, J, rows) : neuronJacobianTensors(p, J, rows, this.unitIndex!);
+      const G = this.desc.kind === 'layer' ? layerJacobianTensor(p, J, rows, p.depthwise ? separableRound(capture, p) : undefined) : neuronJacobianTensors(p, J, rows, this.unitIndex!);
       const { A, g, c } = jacobianTensorStatistics(G, r.residual(), tf.transpose(dW) as tf.Tensor2D, kappa);
       return [A, g, c];
     });

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { BatchCapture, ModelAnatomy, TaylorLoss } from '@taylorlens/core';
+import { separableDepthwiseMap, type BatchCapture, type ModelAnatomy, type TaylorLoss } from '@taylorlens/core';
 import { clampedPush } from '../jacobian/clamped-push.js';
 import { linearWith } from '../jacobian/linear.js';
+import { separableRound } from '../jacobian/jacobian-tensor.js';
 import { perSampleLoss } from '../convex/per-sample-loss.js';
 import type { ScopeDescription } from '../scopes/scope.js';
 
@@ -19,11 +20,17 @@ export function taylorAtNext(anatomy: ModelAnatomy, capture: BatchCapture, loss:
     const B = capture.batchSize;
     const idx = (v: tf.Variable | undefined) => (v ? anatomy.variables.indexOf(v) : -1);
     const kernelN = (l: number) => before[idx(anatomy.layers[l].kernel)];
-    const change = (l: number) => {
+    // `withDepthwise`: a SeparableConv2D's depthwise change too (layer and network scopes; its
+    // neurons hold it at W_n), first order: through the pointwise kernel at W_n.
+    const change = (l: number, withDepthwise = true) => {
       const p = anatomy.layers[l];
       const k = idx(p.kernel);
       const b = idx(p.bias);
-      return linearWith(p, capture.layers[l].input!, tf.sub(after[k], before[k]), b >= 0 ? tf.sub(after[b], before[b]) : null);
+      const a = linearWith(p, capture.layers[l].input!, tf.sub(after[k], before[k]), b >= 0 ? tf.sub(after[b], before[b]) : null);
+      if (!p.depthwise || !withDepthwise) return a;
+      const dw = idx(p.depthwise);
+      const r = separableRound(capture, p);
+      return tf.add(a, separableDepthwiseMap(p.conv!, r.x, tf.sub(after[dw], before[dw]), before[k]));
     };
     const f = capture.output as tf.Tensor2D;
     const y = capture.y as tf.Tensor2D;
@@ -34,7 +41,7 @@ export function taylorAtNext(anatomy: ModelAnatomy, capture: BatchCapture, loss:
       // Channels are the trailing entries of the row-major pre-activation (the last axis, or PReLU's α's axes).
       const pos = p.units / p.channels;
       const onehot = tf.reshape(tf.oneHot(tf.tensor1d(d.units!, 'int32'), p.channels), [1, K, 1, p.channels]);
-      const dirs = tf.reshape(tf.mul(tf.reshape(change(l), [B, 1, pos, p.channels]), onehot), [B, K, ...p.outputShape]); // neuron k moves alone
+      const dirs = tf.reshape(tf.mul(tf.reshape(change(l, false), [B, 1, pos, p.channels]), onehot), [B, K, ...p.outputShape]); // neuron k moves alone
       const z = clampedPush(anatomy, capture, { from: l, B, K, kernel: kernelN, inject: (m) => (m === l ? dirs : null) });
       const T = tf.add(tf.expandDims(f, 1), z);
       const yRest = y.shape.slice(1); // [pL], or [] / [1] for class indices

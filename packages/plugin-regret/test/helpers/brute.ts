@@ -43,15 +43,17 @@ function bnReductionAxes(layer: ModelAnatomy['graph'][number]['layer'], rank: nu
  * A scoped layer's pre-activation with explicit weights by the plain tfjs op the layer calls
  * (not the code under test's parameter map): Dense/Conv2D as plugin-regret's linearWith (checked
  * elsewhere against the layers), Conv1D by tf.conv1d, DepthwiseConv2D by tf.depthwiseConv2d, PReLU by tf.prelu,
- * LayerNormalization by tf.moments and its formula.
+ * SeparableConv2D by tf.separableConv2d (`depthwise`: its depthwise kernel), LayerNormalization by
+ * tf.moments and its formula.
  */
-function realLinear(p: ModelAnatomy['layers'][number], x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
+function realLinear(p: ModelAnatomy['layers'][number], x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null, depthwise: tf.Tensor | null): tf.Tensor {
   const cfg = p.layer.getConfig() as { strides: number | number[]; padding: 'same' | 'valid'; dilationRate: number | number[] };
   const one = (v: number | number[]) => (Array.isArray(v) ? v[0] : v);
   let a: tf.Tensor;
   if (p.kind === 'conv1d') a = tf.conv1d(x as tf.Tensor3D, kernel as tf.Tensor3D, one(cfg.strides), cfg.padding, 'NWC', one(cfg.dilationRate));
   else if (p.kind === 'depthwiseConv2d') a = tf.depthwiseConv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, cfg.strides as [number, number], cfg.padding);
   else if (p.kind === 'prelu') return tf.prelu(x, kernel);
+  else if (p.kind === 'separableConv2d') a = tf.separableConv2d(x as tf.Tensor4D, depthwise as tf.Tensor4D, kernel as tf.Tensor4D, cfg.strides as [number, number], cfg.padding);
   else if (p.kind === 'embedding') return tf.gather(kernel, tf.cast(x, 'int32'));
   else if (p.kind === 'conv2dTranspose') {
     const [h, w, filters] = p.outputShape;
@@ -89,7 +91,7 @@ export function forwardWith(anatomy: ModelAnatomy, weights: readonly tf.Tensor[]
     let h: tf.Tensor;
     if (node.role === 'param' && node.className !== 'BatchNormalization') {
       const p = anatomy.layers[node.param!];
-      const a = realLinear(p, ins[0], at(p.kernel)!, at(p.bias));
+      const a = realLinear(p, ins[0], at(p.kernel)!, at(p.bias), at(p.depthwise));
       h = p.node === anatomy.outputNode && anatomy.absorbedOutputActivation ? a : activate(p, a);
     } else if (node.role === 'folded' || node.role === 'absorbed') {
       h = ins[0];
@@ -167,14 +169,17 @@ export function withScope(anatomy: ModelAnatomy, d: ScopeDescription, weights: r
   const ki = anatomy.variables.indexOf(p.kernel);
   const bi = p.bias ? anatomy.variables.indexOf(p.bias) : -1;
   let theta: tf.Tensor;
-  if (d.kind === 'layer') theta = tf.reshape(v, [p.fanIn, p.channels]);
-  else {
+  const out = [...weights];
+  if (d.kind === 'layer') {
+    // vec(Θ), then a SeparableConv2D's depthwise kernel.
+    theta = tf.reshape(tf.slice(v, [0, 0], [1, p.fanIn * p.channels]), [p.fanIn, p.channels]);
+    if (p.depthwise) out[anatomy.variables.indexOf(p.depthwise)] = tf.reshape(tf.slice(v, [0, p.fanIn * p.channels], [1, p.depthwise.size]), p.depthwise.shape);
+  } else {
     const E = tf.oneHot(tf.tensor1d(d.units!, 'int32'), p.channels); // [K, C]
     const keep = tf.sub(1, tf.sum(E, 0));
     theta = tf.add(tf.mul(thetaOf(p, weights[ki], bi >= 0 ? weights[bi] : null), keep), tf.matMul(v, E, true, false));
   }
   const { kernel, bias } = splitTheta(p, theta);
-  const out = [...weights];
   out[ki] = kernel;
   if (bi >= 0) out[bi] = bias!;
   return out;

@@ -143,3 +143,29 @@ export function disposeRounds(rounds: KeptRound[]): void {
 }
 
 export { meanSquaredError, softmaxCrossEntropy };
+
+/**
+ * Two SeparableConv2D layers: 3×3 stride 2 'same' without bias (relu), then 2×2 'valid' with depth
+ * multiplier 2 and a bias (relu6), flatten, dense. With `separableData` the top rows of every
+ * input are a constant 0 background: the bias-free first layer's pre-activation is exactly 0 there
+ * (ReLU at its kink, where tfjs's slope is 0).
+ */
+export function separableNet(seed: number, output: 'linear' | 'softmax' = 'softmax'): tfl.LayersModel {
+  const glorot = (s: number) => tfl.initializers.glorotUniform({ seed: s });
+  const m = tfl.sequential();
+  m.add(tfl.layers.separableConv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, strides: 2, padding: 'same', useBias: false, activation: 'relu',
+    depthwiseInitializer: glorot(seed), pointwiseInitializer: glorot(seed + 1) }));
+  m.add(tfl.layers.separableConv2d({ filters: 2, kernelSize: 2, depthMultiplier: 2, padding: 'valid', activation: 'relu6',
+    depthwiseInitializer: glorot(seed + 2), pointwiseInitializer: glorot(seed + 3),
+    biasInitializer: tfl.initializers.randomUniform({ minval: -0.1, maxval: 0.3, seed: seed + 4 }) }));
+  m.add(tfl.layers.flatten());
+  m.add(tfl.layers.dense({ units: 3, activation: output, kernelInitializer: glorot(seed + 5) }));
+  return m;
+}
+
+export function separableData(n: number, seed: number, oneHot: boolean): { x: tf.Tensor; y: tf.Tensor } {
+  const { x, y } = randomData(n, [6, 6, 2], 3, seed, oneHot);
+  const background = tf.tidy(() => tf.concat([tf.zeros([n, 3, 6, 2]), tf.slice(x, [0, 3, 0, 0], [n, 3, 6, 2])], 1));
+  x.dispose();
+  return { x: background, y };
+}

@@ -4,24 +4,23 @@
  * data, a run folder that cannot be resumed or has another writer, usage), 130 interrupted.
  */
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { DataFileError } from '../data/read.js';
-import { exportTensorBoard } from '../export/run.js';
-import { serveDuringRun, watchRun } from '../live/cli.js';
-import { ConfigError } from '../run/problems.js';
-import { loadConfigFile, validateConfig } from '../run/config.js';
-import { demoConfig, DEMO_DEFAULTS } from '../run/demo.js';
-import { UsageError } from '../run/errors.js';
-import { resolvePackage } from '../run/plugins.js';
-import { writeCompareReport, writeRunReport } from '../run/report.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, resumeRun, startRun, type RunOutcome } from '../run/runner.js';
-import { coreVersion } from '../run/versions.js';
+import {
+  addPackageLookup, ConfigError, coreVersion, DataFileError, DEMO_DEFAULTS, demoConfig, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exportTensorBoard, loadConfigFile,
+  lookupPlaces, resolvePackage, resumeRun, startRun, UsageError, validateConfig, writeCompareReport, writeRunReport, type RunOutcome,
+} from '@taylorlens/core';
 import { doctor } from './doctor.js';
 import type { CliIo } from './io.js';
+import { serveDuringRun, watchRun } from './live.js';
 import { cliReporter } from './progress.js';
 
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow', 'webgpu'] as const;
+
+/** This package: plugins (its dependencies) and @taylorlens/sweep (an optional peer) are looked up from here too. */
+export const CLI_PACKAGE = '@taylorlens/cli';
+/** The compiled entry (from src/ in tests as from dist/): what sweeps spawn for each run. */
+export const CLI_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -33,15 +32,16 @@ function positiveInt(name: string) {
 
 /** The sweep commands live in @taylorlens/sweep (it brings BullMQ and ioredis), loaded only when used. */
 const SWEEP_PACKAGE = '@taylorlens/sweep';
+type SweepIo = CliIo & { cli: string };
 interface SweepPackage {
-  sweepCommand(file: string, o: object, io: CliIo): Promise<number>;
-  sweepStatusCommand(dir: string, o: object, io: CliIo): Promise<number>;
-  sweepCompareCommand(dir: string, o: object, io: CliIo): Promise<number>;
-  workerCommand(o: object, io: CliIo): Promise<number>;
+  sweepCommand(file: string, o: object, io: SweepIo): Promise<number>;
+  sweepStatusCommand(dir: string, o: object, io: SweepIo): Promise<number>;
+  sweepCompareCommand(dir: string, o: object, io: SweepIo): Promise<number>;
+  workerCommand(o: object, io: SweepIo): Promise<number>;
 }
 async function sweepPackage(cwd: string): Promise<SweepPackage> {
   const entry = resolvePackage(SWEEP_PACKAGE, cwd);
-  if (!entry) throw new UsageError(`this command needs the package ${SWEEP_PACKAGE}, which is not installed (looked from ${path.resolve(cwd)} and from @taylorlens/core): npm i ${SWEEP_PACKAGE}`);
+  if (!entry) throw new UsageError(`this command needs the package ${SWEEP_PACKAGE}, which is not installed (looked from ${path.resolve(cwd)} and from ${lookupPlaces()}): npm i ${SWEEP_PACKAGE}`);
   return import(pathToFileURL(entry).href);
 }
 
@@ -53,6 +53,7 @@ function portNumber(v: string): number {
 
 /** Runs one command. Never calls process.exit; signals are handled only when `io.signals` is set. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
+  addPackageLookup(CLI_PACKAGE, import.meta.url);
   let code = EXIT_OK;
   const program = new Command('taylorlens')
     .description('Instrument neural-network training in TensorFlow.js: runs, traces, reports.')
@@ -64,6 +65,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const backendOf = (cmd: Command) => (cmd.optsWithGlobals() as { backend?: string }).backend;
   const runOpts = (cmd: Command) => ({ cwd: io.cwd, backend: backendOf(cmd), reporter: cliReporter(io), handleSignals: io.signals ?? false });
   const finish = (o: RunOutcome) => { code = o.exitCode; };
+  // The sweep package starts each run as this CLI in a child process.
+  const sweepIo: SweepIo = { ...io, cli: CLI_MAIN };
 
   program.command('run')
     .description('train from a JSON config, or continue an interrupted run with --resume')
@@ -149,20 +152,20 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--queue <url>', 'enqueue the runs on this Redis (redis://host:port) for `taylorlens worker`')
     .option('--queue-name <name>', 'BullMQ queue name (default taylorlens-sweep)')
     .action(async (file: string, o: object, cmd: Command) => {
-      code = await (await sweepPackage(io.cwd)).sweepCommand(file, { ...o, backend: backendOf(cmd) }, io);
+      code = await (await sweepPackage(io.cwd)).sweepCommand(file, { ...o, backend: backendOf(cmd) }, sweepIo);
     });
 
   program.command('sweep-status')
     .description("a sweep's runs: status, epochs done, worker, attempts")
     .argument('<sweepDir>')
     .option('--json', 'print JSON')
-    .action(async (dir: string, o: object) => { code = await (await sweepPackage(io.cwd)).sweepStatusCommand(dir, o, io); });
+    .action(async (dir: string, o: object) => { code = await (await sweepPackage(io.cwd)).sweepStatusCommand(dir, o, sweepIo); });
 
   program.command('sweep-compare')
     .description("the compare report over a sweep's completed runs, and mean ± std over seeds grouped by the swept axes")
     .argument('<sweepDir>')
     .requiredOption('--out <dir>', 'folder to write report.html and sweep-summary.* into')
-    .action(async (dir: string, o: object) => { code = await (await sweepPackage(io.cwd)).sweepCompareCommand(dir, o, io); });
+    .action(async (dir: string, o: object) => { code = await (await sweepPackage(io.cwd)).sweepCompareCommand(dir, o, sweepIo); });
 
   program.command('worker')
     .description('take sweep runs from a queue and run them, until stopped (SIGINT/SIGTERM)')
@@ -171,7 +174,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--concurrency <n>', 'runs at a time (default: one per core)', positiveInt('--concurrency'))
     .option('--stall-ms <ms>', "how long a dead worker's run waits before another worker takes it over (default 30000)", positiveInt('--stall-ms'))
     .action(async (o: object, cmd: Command) => {
-      code = await (await sweepPackage(io.cwd)).workerCommand({ ...o, backend: backendOf(cmd) }, io);
+      code = await (await sweepPackage(io.cwd)).workerCommand({ ...o, backend: backendOf(cmd) }, sweepIo);
     });
 
   program.command('doctor')

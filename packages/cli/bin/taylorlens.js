@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // Thin shim so the bin exists before the first build; the CLI lives in dist/.
-import("../dist/cli/main.js");
+import("../dist/main.js");

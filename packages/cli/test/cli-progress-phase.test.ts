@@ -1,10 +1,10 @@
 // `phase` events (a checkpoint solve, step by step): the progress display names the phase and counts
 // its steps instead of leaving the round bar and its estimate ("1s left") standing while it runs.
 import { describe, expect, it } from 'vitest';
-import { createEventBus, type PhaseEvent } from '../src/events.js';
-import { memoryIo } from '../src/cli/io.js';
-import { cliReporter, PLAIN_INTERVAL_MS, phaseLine } from '../src/cli/progress.js';
-import type { Trainer } from '../src/trainer.js';
+import { createEventBus, type PhaseEvent } from '@taylorlens/core';
+import { memoryIo } from '../src/io.js';
+import { cliReporter, PLAIN_INTERVAL_MS, phaseLine } from '../src/progress.js';
+import type { Trainer } from '@taylorlens/core';
 
 const fakeTrainer = () => ({ events: createEventBus() } as unknown as Trainer);
 const PHASE = 'regret: solving checkpoint (epoch 1)';

@@ -3,9 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/program.js';
-import { memoryIo } from '../src/cli/io.js';
-import { tempProject, tinyConfig, writeConfig, type Project } from './fixtures/project.js';
+import { main } from '../src/program.js';
+import { memoryIo } from '../src/io.js';
+import { tempProject, tinyConfig, writeConfig, type Project } from '../../core/test/fixtures/project.js';
 
 type Json = Record<string, any>;
 let project: Project;

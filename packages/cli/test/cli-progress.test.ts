@@ -1,10 +1,10 @@
 // Progress output without a terminal: one line per epoch plus at most one per ~10 s, and
 // plugins' `<name>:progress` events for long analyses; with a terminal, a bar that never throws.
 import { describe, expect, it } from 'vitest';
-import { createEventBus } from '../src/events.js';
-import { memoryIo } from '../src/cli/io.js';
-import { cliReporter, PLAIN_INTERVAL_MS } from '../src/cli/progress.js';
-import type { Trainer } from '../src/trainer.js';
+import { createEventBus } from '@taylorlens/core';
+import { memoryIo } from '../src/io.js';
+import { cliReporter, PLAIN_INTERVAL_MS } from '../src/progress.js';
+import type { Trainer } from '@taylorlens/core';
 
 function fakeTrainer() {
   return { events: createEventBus() } as unknown as Trainer;

@@ -5,17 +5,15 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { modelAnatomy } from '../anatomy.js';
-import { selectBackend } from '../backend.js';
-import { KERNEL_FIXES } from '../kernels/index.js';
-import { softmaxCrossEntropy } from '../losses.js';
-import { missingKernels, preflight } from '../preflight.js';
-import { loadInstalledPlugins, packageJsonOf, resolvePackage } from '../run/plugins.js';
-import { runtimeVersions } from '../run/versions.js';
+import {
+  KERNEL_FIXES, loadInstalledPlugins, missingKernels, modelAnatomy, packageJsonOf, preflight, resolvePackage,
+  runtimeVersions, selectBackend, softmaxCrossEntropy,
+} from '@taylorlens/core';
 import type { CliIo } from './io.js';
 
 /** The kernels a small dense + conv + max-pool net with softmax cross-entropy runs to train (found on cpu). */
@@ -81,7 +79,7 @@ export async function webgpuStatus(cwd: string): Promise<string> {
     const missing = [!backend && '@tensorflow/tfjs-backend-webgpu', !dawn && 'webgpu'].filter(Boolean).join(' and ');
     return `not installed (${missing} missing; install both to try --backend webgpu)`;
   }
-  const core = new URL('../backend.js', import.meta.url).href;
+  const core = pathToFileURL(createRequire(import.meta.url).resolve('@taylorlens/core')).href;
   const probe = `const { webgpuStatus } = await import(${JSON.stringify(core)});
     console.log(JSON.stringify(await webgpuStatus())); process.exit(0);`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 30_000 });

@@ -3,10 +3,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryIo } from '../src/cli/io.js';
-import { main } from '../src/cli/program.js';
-import { renderInChromium } from './helpers/chromium.js';
-import { onlyRun, readJson, readRows, tempProject, tinyConfig, writeConfig, type Project } from './fixtures/project.js';
+import { memoryIo } from '../src/io.js';
+import { main } from '../src/program.js';
+import { renderInChromium } from '../../core/test/helpers/chromium.js';
+import { onlyRun, readJson, readRows, tempProject, tinyConfig, writeConfig, type Project } from '../../core/test/fixtures/project.js';
 
 let project: Project;
 let demoDir: string;

@@ -7,10 +7,7 @@
  * stopped moving (the round bar's "1s left" while a solve takes a minute).
  */
 import cliProgress from 'cli-progress';
-import type { AnalysisProgressEvent, PhaseEvent, ProgressEvent } from '../events.js';
-import type { MetricsRow } from '../events.js';
-import type { RunReporter } from '../run/runner.js';
-import type { Trainer } from '../trainer.js';
+import type { AnalysisProgressEvent, MetricsRow, PhaseEvent, ProgressEvent, RunReporter, Trainer } from '@taylorlens/core';
 import type { CliIo } from './io.js';
 
 export const PLAIN_INTERVAL_MS = 10_000;

@@ -1,7 +1,6 @@
 /** The live view from the command line: `taylorlens watch <runDir>` and `taylorlens run … --serve`. */
-import type { CliIo } from '../cli/io.js';
-import type { Trainer } from '../trainer.js';
-import { serveRun, type LiveServer } from './server.js';
+import { serveRun, type LiveServer, type Trainer } from '@taylorlens/core';
+import type { CliIo } from './io.js';
 
 /** Resolves on the first SIGINT/SIGTERM (while listening, the CLI's exit-at-once handler stands aside). */
 function untilSignal(): Promise<string> {
