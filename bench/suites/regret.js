@@ -46,6 +46,7 @@ function regretTrainer(options, model = autoencoder(1)) {
 
 export async function run(bench) {
   const names = ['layer3', 'neurons50-hidden', 'neurons50-input', 'network', 'network.checkpoint', 'checkpoint-solve'].map((n) => `regret.${n}.autoencoder`);
+  names.push('regret.neurons50-input.autoencoder.every-round', 'regret.layer-output.autoencoder');
   const wanted = names.filter((n) => bench.wants(n));
   if (wanted.length > 0) {
     await selectBackend('wasm');
@@ -71,6 +72,24 @@ export async function run(bench) {
       { scope: 'neurons of layers 2–6 (50, or all where fewer: 180 units), every round, exact MSE statistics' });
     await overhead('regret.neurons50-input.autoencoder', { network: NONE, layers: NONE, neurons: { layers: [0], perLayer: 50, every: 10 } },
       { scope: '50 neurons of layer 1 (fan-in 785), every 10th round, exact MSE statistics' }, { warmup: 1, iterations: 5 });
+    await overhead('regret.layer-output.autoencoder', { network: NONE, neurons: NONE, layers: { layers: [5] } },
+      { scope: 'layer 6 (50→784 linear, 39,984 parameters), every round, exact MSE statistics as unit blocks (one shared 51×51 block)' });
+    if (bench.wants('regret.neurons50-input.autoencoder.every-round')) {
+      // Issue 15: the input layer's 50 neurons every round, on real MNIST (its zeros and its units'
+      // activity decide the cost: inactive samples are skipped), 40 rounds of batch 64.
+      const { loadMnist } = await import('@taylorlens/core');
+      const ds = loadMnist({ split: 'train', limit: BATCH * ROUNDS });
+      const mx = tf.tensor2d(ds.images, [ds.count, 784]);
+      const plainM = new Trainer(autoencoder(1));
+      const { plugin, trainer } = regretTrainer({ network: NONE, layers: NONE, neurons: { layers: [0], perLayer: 50, every: 1 } });
+      const r = await paired(() => epochMs(plainM, mx, mx, BATCH, null), () => epochMs(trainer, mx, mx, BATCH, plugin), { warmup: 1, iterations: 5 });
+      bench.record('regret.neurons50-input.autoencoder.every-round', r.cand, {
+        baseline: BASELINE,
+        extra: { scope: '50 neurons of layer 1 (fan-in 785), every round, exact MSE statistics, real MNIST', budget: 1.5, ratio_paired: r.ratio, baseline_paired_ms: Math.round(r.base * 1000) / 1000 },
+      });
+      plugin.dispose();
+      mx.dispose();
+    }
     if (bench.wants('regret.network.autoencoder')) {
       // Every 100th round: epochs of 200 rounds, so that two rounds are stored in each timed epoch.
       const big = mnistLike(BATCH * 200);

@@ -1,4 +1,5 @@
 export { symmetricEigen, SymmetricEigen } from './linalg/symmetric-eigen.js';
+export { BlockEigen, type Eigenbasis } from './linalg/block-eigen.js';
 export { solveTrustRegion, leastNormMinimum, type TrustRegionResult, type LeastNormResult, type TrustRegionOptions } from './linalg/trust-region.js';
 export { projectOntoBall, frankWolfeGap } from './convex/ball.js';
 export { minimizeOverBalls, type BallSolution, type BallSolverOptions, type BatchEvaluator, type BatchEvaluation } from './convex/projected-lbfgs.js';
@@ -18,7 +19,7 @@ export { RoundStore, MemoryBudget, type RoundArrays, type RoundMeta, type Stored
 export { taylorOutputs, type LocalRoundTensors } from './rounds/local-taylor.js';
 export { packRows, unpackRows } from './rounds/bits.js';
 export { scopeParams, Trajectory } from './scopes/params.js';
-export { resolveScopes, sampleUnits, selectLayers } from './scopes/resolve.js';
+export { resolveScopes, sampleUnits, selectLayers, hasUnitBlocks } from './scopes/resolve.js';
 export { estimateCost, stepMacs, recordedRounds, forwardMacs, HOST_MACS_PER_MS } from './scopes/cost.js';
 export { scheduled, Reservoir } from './scopes/schedule.js';
 export { QuadraticStatistics } from './quadratic/statistics.js';

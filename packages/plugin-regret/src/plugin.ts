@@ -258,7 +258,8 @@ export class RegretPlugin extends Plugin<RegretOptions> {
       if (d.kind === 'network') continue;
       const p = anatomy.layers[d.layerIndex!];
       if (d.method === 'statistics' && flatDense(p)) {
-        this.trainer.requireDerived(d.kind === 'neurons' ? { gramDiagonals: [p.index] } : { grams: [p.index] });
+        // Unit blocks read the Gram's diagonal (an output layer's Gram is diagonal), as neurons do.
+        this.trainer.requireDerived(d.kind === 'neurons' || d.structure === 'unit-blocks' ? { gramDiagonals: [p.index] } : { grams: [p.index] });
       } else {
         this.trainer.requireDerived({ jacobians: [{ layer: p.index, subBatch: d.subBatch }] });
       }

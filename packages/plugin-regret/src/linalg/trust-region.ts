@@ -7,7 +7,7 @@
  *    including the hard case where g has no component along the lowest eigenvectors;
  *  - without constraint, the least-norm minimiser with a spectral cut-off (rank reported).
  */
-import type { SymmetricEigen } from './symmetric-eigen.js';
+import type { Eigenbasis } from './block-eigen.js';
 
 export interface TrustRegionResult {
   /** Minimiser (one of them when it is not unique). */
@@ -42,11 +42,11 @@ export interface LeastNormResult {
   unbounded: boolean;
 }
 
-function coordinates(eig: SymmetricEigen, g: ArrayLike<number>): Float64Array {
+function coordinates(eig: Eigenbasis, g: ArrayLike<number>): Float64Array {
   return eig.toEigenbasis(g);
 }
 
-function fromCoordinates(eig: SymmetricEigen, uh: Float64Array): Float64Array {
+function fromCoordinates(eig: Eigenbasis, uh: Float64Array): Float64Array {
   return eig.fromEigenbasis(uh);
 }
 
@@ -73,7 +73,7 @@ export interface TrustRegionOptions {
   tolerance?: number;
 }
 
-export function solveTrustRegion(eig: SymmetricEigen, g: ArrayLike<number>, radius: number, opts: TrustRegionOptions = {}): TrustRegionResult {
+export function solveTrustRegion(eig: Eigenbasis, g: ArrayLike<number>, radius: number, opts: TrustRegionOptions = {}): TrustRegionResult {
   const { n, values } = eig;
   if (!(radius >= 0)) throw new Error(`solveTrustRegion: radius must be ≥ 0, got ${radius}`);
   const tol = opts.tolerance ?? 1e-10;
@@ -159,7 +159,7 @@ export function solveTrustRegion(eig: SymmetricEigen, g: ArrayLike<number>, radi
  * zero. The default rcond, `max(n, 10) · 2⁻²³`, is numpy's matrix-rank rule for float32 data:
  * the per-round contributions to A are float32 products.
  */
-export function leastNormMinimum(eig: SymmetricEigen, g: ArrayLike<number>, rcond?: number): LeastNormResult {
+export function leastNormMinimum(eig: Eigenbasis, g: ArrayLike<number>, rcond?: number): LeastNormResult {
   const { n, values } = eig;
   const rc = rcond ?? Math.max(n, 10) * 2 ** -23;
   const gh = coordinates(eig, g);

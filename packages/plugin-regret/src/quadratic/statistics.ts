@@ -2,8 +2,18 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadFloat64, loadTensor, saveFloat64, saveTensor } from '../state-files.js';
 
-/** Turns a few buffered rounds' pieces into their summed contribution `(A, g, c)` (device layout of A). */
-export type Reducer = (rounds: readonly tf.Tensor[][]) => { A: tf.Tensor; g: tf.Tensor; c: tf.Tensor };
+/**
+ * Turns a few buffered rounds' pieces into their summed contribution `(A, g, c)` (device layout
+ * of A); with `skipA` (a host accumulator already added A) A is null.
+ */
+export type Reducer = (rounds: readonly tf.Tensor[][], skipA?: boolean) => { A: tf.Tensor | null; g: tf.Tensor; c: tf.Tensor };
+
+/**
+ * Adds buffered rounds' A straight into the float64 host totals, or declines (returns false) so
+ * the device reducer forms it. Such statistics keep A's upper triangle only (the device part is
+ * added with `addUpper`); `flush` mirrors it into the lower one.
+ */
+export type HostAccumulator = (rounds: readonly tf.Tensor[][], A: Float64Array) => boolean;
 
 /**
  * Running sums `A = Σ κ M_bᵀM_b`, `g = Σ κ M_bᵀe_b`, `c' = Σ (κ‖e_b‖² − ℓ_n)` for K problems of
@@ -33,7 +43,8 @@ export class QuadraticStatistics {
    * @param addToHost adds the device layout of A (read back) into the host matrices `[K, P, P]`
    */
   constructor(readonly K: number, readonly P: number, private readonly reduce: Reducer,
-    private readonly addToHost: (a: ArrayLike<number>, A: Float64Array) => void = addFull(K, P), readonly bufferRounds = 10, readonly flushEvery = 100) {
+    private readonly addToHost: (a: ArrayLike<number>, A: Float64Array) => void = addFull(K, P), readonly bufferRounds = 10, readonly flushEvery = 100,
+    private readonly host: HostAccumulator | null = null) {
     this.A = new Float64Array(K * P * P);
     this.g = new Float64Array(K * P);
     this.c = new Float64Array(K);
@@ -55,12 +66,19 @@ export class QuadraticStatistics {
   private reduceBuffer(): void {
     if (this.buffer.length === 0) return;
     const acc = (old: tf.Tensor | null, t: tf.Tensor) => (old ? tf.add(old, t) : t);
-    const next = tf.tidy(() => {
-      const { A, g, c } = this.reduce(this.buffer);
-      return [acc(this.devA, A), acc(this.devG, g), acc(this.devC, c)];
-    });
-    tf.dispose([...this.buffer.flat(), ...[this.devA, this.devG, this.devC].filter((t): t is tf.Tensor => t !== null)]);
-    [this.devA, this.devG, this.devC] = next.map((t) => tf.keep(t));
+    const onHost = this.host?.(this.buffer, this.A) ?? false;
+    const { A, g, c } = tf.tidy(() => {
+      const r = this.reduce(this.buffer, onHost);
+      const sums: Record<string, tf.Tensor> = { g: acc(this.devG, r.g), c: acc(this.devC, r.c) };
+      if (r.A) sums.A = acc(this.devA, r.A);
+      return sums;
+    }) as { A?: tf.Tensor; g: tf.Tensor; c: tf.Tensor };
+    // The device A stays as it was when the host took this buffer's A.
+    const replaced = [A ? this.devA : null, this.devG, this.devC].filter((t): t is tf.Tensor => t !== null);
+    tf.dispose([...this.buffer.flat(), ...replaced]);
+    if (A) this.devA = tf.keep(A);
+    this.devG = tf.keep(g);
+    this.devC = tf.keep(c);
     this.buffer = [];
   }
 
@@ -68,15 +86,19 @@ export class QuadraticStatistics {
   async flush(): Promise<void> {
     this.reduceBuffer();
     this.pending = 0;
-    if (!this.devA) return;
-    const [a, g, c] = await Promise.all([this.devA.data(), this.devG!.data(), this.devC!.data()]);
-    this.addToHost(a, this.A);
+    if (!this.devG) {
+      if (this.host) mirrorUpper(this.K, this.P, this.A);
+      return;
+    }
+    const [a, g, c] = await Promise.all([this.devA?.data() ?? null, this.devG.data(), this.devC!.data()]);
+    if (a) this.addToHost(a, this.A);
+    if (this.host) mirrorUpper(this.K, this.P, this.A);
     for (let i = 0; i < g.length; i++) this.g[i] += g[i];
     if (c.length === 1) for (let k = 0; k < this.K; k++) this.c[k] += c[0];
     else for (let k = 0; k < c.length; k++) this.c[k] += c[k];
     // Zeroed rather than dropped: the device holds the same tensors whether or not a flush just ran.
-    const zero = [this.devA, this.devG!, this.devC!].map((t) => tf.keep(tf.zerosLike(t)));
-    tf.dispose([this.devA, this.devG!, this.devC!]);
+    const zero = [this.devA, this.devG, this.devC].map((t) => (t ? tf.keep(tf.zerosLike(t)) : null));
+    tf.dispose([this.devA, this.devG, this.devC].filter((t): t is tf.Tensor => t !== null));
     [this.devA, this.devG, this.devC] = zero;
   }
 
@@ -113,16 +135,16 @@ export class QuadraticStatistics {
     saveFloat64(path.join(dir, 'A.npy'), this.A, [this.K, this.P, this.P]);
     saveFloat64(path.join(dir, 'g.npy'), this.g, [this.K, this.P]);
     saveFloat64(path.join(dir, 'c.npy'), this.c, [this.K]);
-    const device = this.devA !== null;
+    const device = this.devG !== null;
     if (device) {
-      await saveTensor(path.join(dir, 'device-A.npy'), this.devA!);
+      if (this.devA) await saveTensor(path.join(dir, 'device-A.npy'), this.devA);
       await saveTensor(path.join(dir, 'device-g.npy'), this.devG!);
       await saveTensor(path.join(dir, 'device-c.npy'), this.devC!);
     }
     for (const [i, round] of this.buffer.entries()) {
       for (const [j, t] of round.entries()) await saveTensor(path.join(dir, `buffer-${i}-${j}.npy`), t);
     }
-    return { K: this.K, P: this.P, rounds: this.rounds, pending: this.pending, device, buffer: this.buffer.map((r) => r.length) };
+    return { K: this.K, P: this.P, rounds: this.rounds, pending: this.pending, device, deviceA: this.devA !== null, buffer: this.buffer.map((r) => r.length) };
   }
 
   /** Restore what `saveState` wrote (into a fresh instance of the same shape). */
@@ -134,7 +156,10 @@ export class QuadraticStatistics {
     this.dispose();
     this.rounds = s.rounds;
     this.pending = s.pending;
-    if (s.device) [this.devA, this.devG, this.devC] = ['A', 'g', 'c'].map((n) => tf.keep(loadTensor(path.join(dir, `device-${n}.npy`))));
+    if (s.device) {
+      // deviceA: absent in states written before host accumulation existed (they always had it).
+      [this.devA, this.devG, this.devC] = ['A', 'g', 'c'].map((n) => (n === 'A' && s.deviceA === false ? null : tf.keep(loadTensor(path.join(dir, `device-${n}.npy`)))));
+    }
     this.buffer = s.buffer.map((n, i) => Array.from({ length: n }, (_, j) => tf.keep(loadTensor(path.join(dir, `buffer-${i}-${j}.npy`)))));
   }
 
@@ -154,8 +179,29 @@ export interface QuadraticStatisticsState {
   pending: number;
   /** Whether device partial sums exist (device-{A,g,c}.npy). */
   device: boolean;
+  /** Whether device-A.npy exists (false when a host accumulator added every A so far). */
+  deviceA?: boolean;
   /** Pieces per buffered round (buffer-<round>-<piece>.npy). */
   buffer: number[];
+}
+
+/** Copies the upper triangle of K P×P matrices into their lower one. */
+export function mirrorUpper(K: number, P: number, A: Float64Array): void {
+  for (let k = 0; k < K; k++) {
+    const base = k * P * P;
+    for (let i = 0; i < P; i++) for (let j = i + 1; j < P; j++) A[base + j * P + i] = A[base + i * P + j];
+  }
+}
+
+/** The upper triangles (diagonal included) of full matrices `[K, P, P]` (or one shared `[P, P]`), added into `A`. */
+export function addUpper(K: number, P: number): (a: ArrayLike<number>, A: Float64Array) => void {
+  return (a, A) => {
+    const P2 = P * P;
+    for (let k = 0; k < K; k++) {
+      const src = a.length === P2 ? 0 : k * P2;
+      for (let i = 0; i < P; i++) for (let j = i; j < P; j++) A[k * P2 + i * P + j] += a[src + i * P + j];
+    }
+  };
 }
 
 /** Full matrices `[K, P, P]`, or one `[P, P]` shared by every problem. */

@@ -70,7 +70,13 @@ export function estimateCost(anatomy: ModelAnatomy, d: ScopeDescription, B: numb
     const P = d.params;
     let macs: number;
     let memory: number;
-    if (flatDense(p)) {
+    let solveMacs = K * 5 * P * P * P;
+    if (d.structure === 'unit-blocks') {
+      // One q×q block per unit (neuron statistics of every unit), solved through one ball.
+      macs = B * p.channels * q * q;
+      memory = 12 * p.channels * q * q;
+      solveMacs = p.channels * 5 * q * q * q;
+    } else if (flatDense(p)) {
       const jac = B * gramMacs(anatomy, p.index, B);
       macs = d.kind === 'layer' ? B * q * q * p.channels * p.channels + jac : B * K * q * q + jac;
       memory = d.kind === 'layer' ? 12 * P * P : 12 * K * q * q;
@@ -81,7 +87,7 @@ export function estimateCost(anatomy: ModelAnatomy, d: ScopeDescription, B: numb
     }
     return {
       key: d.key, memoryBytes: memory, bytesPerRecordedRound: 0, diskBytes: 0, macsPerRecordedRound: macs, macsPerRound: perRound(macs),
-      solveMacs: K * 5 * P * P * P, solveOnHost: true,
+      solveMacs, solveOnHost: true,
     };
   }
   const s = Math.min(d.subBatch ?? B, B);

@@ -1,6 +1,6 @@
 import { SeededRandom, assertLinearisable, type ModelAnatomy, type ParamLayer } from '@taylorlens/core';
 import { AUTO_SCHEDULE, type LayerSelection, type NeuronCount, type RegretOptions } from '../options.js';
-import { layerParamCount, positions } from '../jacobian/linear.js';
+import { flatDense, layerParamCount, positions } from '../jacobian/linear.js';
 import { replayRefusal } from '../rounds/replayable.js';
 import type { ScopeDescription } from './scope.js';
 
@@ -60,6 +60,7 @@ export function resolveScopes(anatomy: ModelAnatomy, o: RegretOptions, gamma: nu
         key: `layer:${p.name}`, kind: 'layer', layer: p.name, layerIndex: l, units: null, problems: 1, params: layerParamCount(p),
         method, every: every(o.layers.every), offset: o.layers.offset, reservoir: o.layers.reservoir,
         subBatch: subBatch(o.layers.subBatch), representation: rep, explicit: o.layers.layers !== 'all',
+        ...(method === 'statistics' && hasUnitBlocks(anatomy, p) ? { structure: 'unit-blocks' as const } : {}),
       });
     }
   }
@@ -91,6 +92,17 @@ export function resolveScopes(anatomy: ModelAnatomy, o: RegretOptions, gamma: nu
     }
   }
   return out;
+}
+
+/**
+ * Whether a squared-error layer scope's A is block-diagonal over the layer's units: a dense
+ * layer on a flat input whose output is the network output through an elementwise activation
+ * (nothing after it), so `J_b[:, α]` is `s'(a_bα)` times the unit vector `e_α` and units couple
+ * only through the ball.
+ */
+export function hasUnitBlocks(anatomy: ModelAnatomy, p: ParamLayer): boolean {
+  return flatDense(p) && anatomy.isChain && p.index === anatomy.layers.length - 1 && p.after.length === 0
+    && !['softmax', 'logsoftmax'].includes(p.activation) && anatomy.outputSize === p.channels;
 }
 
 /**

@@ -27,6 +27,12 @@ export interface ScopeDescription {
   subBatch: number | null;
   /** Stored rounds: 'factored' (layer input + Jacobian) or 'direct' (Jacobian tensor G). */
   representation?: 'factored' | 'direct' | 'replay';
+  /**
+   * Statistics of a squared-error output layer's layer scope held per unit (`unit-blocks`): its
+   * units' Jacobian columns are orthogonal, so A is block-diagonal, one `fanIn × fanIn` block per
+   * unit (one shared block when the output is linear), solved exactly through one ball.
+   */
+  structure?: 'unit-blocks';
 }
 
 /** One recorded round, as scopes see it in afterBackward (weights are still `W_n`). */

@@ -7,10 +7,11 @@ import { selectChannels } from '@taylorlens/core';
 import { layerJacobianTensor, neuronJacobianTensors, separableRound } from '../jacobian/jacobian-tensor.js';
 import { denseLayerPieces, denseLayerReducer } from '../quadratic/dense-layer-statistics.js';
 import { addBlockSymmetric, addUnpackedKron, packedIndices } from '../quadratic/packed.js';
-import { denseNeuronPieces, denseNeuronReducer, WIDE_FAN_IN, wideDenseNeuronReducer } from '../quadratic/dense-neuron-statistics.js';
+import { denseNeuronPieces, denseNeuronReducer, sparseNeuronAccumulator, WIDE_FAN_IN, wideDenseNeuronReducer } from '../quadratic/dense-neuron-statistics.js';
 import { jacobianTensorStatistics, sumReducer } from '../quadratic/jacobian-tensor-statistics.js';
-import { addFull, QuadraticStatistics, type QuadraticStatisticsState } from '../quadratic/statistics.js';
-import { symmetricEigen, type SymmetricEigen } from '../linalg/symmetric-eigen.js';
+import { addUpper, QuadraticStatistics, type QuadraticStatisticsState } from '../quadratic/statistics.js';
+import { symmetricEigen } from '../linalg/symmetric-eigen.js';
+import { BlockEigen, type Eigenbasis } from '../linalg/block-eigen.js';
 import { leastNormMinimum, solveTrustRegion } from '../linalg/trust-region.js';
 import { scopeParams, scopeParamsColumns, Trajectory, type TrajectoryState } from './params.js';
 import { loadRows, loadTensor, saveRows, saveTensor, syncDir } from '../state-files.js';
@@ -49,6 +50,8 @@ export class StatisticsScope implements Scope {
   private readonly unitIndex: tf.Tensor1D | null;
   private readonly gIdx: { I: tf.Tensor1D; J: tf.Tensor1D; flat: tf.Tensor1D } | null;
   private readonly sharedA: boolean;
+  /** A layer scope held as one block per unit (desc.structure 'unit-blocks'): K units of fanIn parameters. */
+  private readonly blocks: { K: number; q: number } | null;
   /** Statistics of the same layout (the running sums, or one round's for the per-round reading). */
   private readonly makeStats: (bufferRounds?: number, flushEvery?: number) => QuadraticStatistics;
   readonly perRound: PerRoundReading | null;
@@ -57,22 +60,24 @@ export class StatisticsScope implements Scope {
     const p = anatomy.layers[desc.layerIndex!];
     // Dense on a flat input (one position): the Gram shortcuts; Dense on rank > 2 inputs shares its kernel over positions, as a conv.
     const dense = flatDense(p);
-    this.gIdx = dense && desc.kind === 'layer' ? packedIndices(p.channels) : null;
-    const K = desc.problems;
     const q = p.fanIn;
+    this.blocks = desc.structure === 'unit-blocks' ? { K: p.channels, q } : null;
+    this.gIdx = dense && desc.kind === 'layer' && !this.blocks ? packedIndices(p.channels) : null;
+    // Unit blocks are the statistics of every unit as a neuron; the layer's problem joins them at the solve.
+    const K = this.blocks ? p.channels : desc.problems;
     this.makeStats = (buffer, flush) => {
       if (!dense) return new QuadraticStatistics(K, desc.params, sumReducer, undefined, buffer, flush);
-      if (desc.kind === 'layer') return new QuadraticStatistics(K, desc.params, denseLayerReducer, (a, A) => addUnpackedKron(a, q, p.channels, A), buffer, flush);
-      if (q > WIDE_FAN_IN) return new QuadraticStatistics(K, desc.params, wideDenseNeuronReducer, addFull(K, q), buffer, flush);
-      return new QuadraticStatistics(K, desc.params, denseNeuronReducer, (a, A) => addBlockSymmetric(a, K, q, A), buffer, flush);
+      if (desc.kind === 'layer' && !this.blocks) return new QuadraticStatistics(K, desc.params, denseLayerReducer, (a, A) => addUnpackedKron(a, q, p.channels, A), buffer, flush);
+      if (q > WIDE_FAN_IN) return new QuadraticStatistics(K, q, wideDenseNeuronReducer, addUpper(K, q), buffer, flush, sparseNeuronAccumulator(K, q));
+      return new QuadraticStatistics(K, q, denseNeuronReducer, (a, A) => addBlockSymmetric(a, K, q, A), buffer, flush);
     };
     this.stats = this.makeStats();
-    this.perRound = opts.perRound ? new PerRoundReading(K, opts.perRound.every) : null;
+    this.perRound = opts.perRound ? new PerRoundReading(desc.problems, opts.perRound.every) : null;
     this.unitIndex = desc.units ? tf.keep(tf.tensor1d(desc.units, 'int32')) : null;
     const L = anatomy.layers.length - 1;
     // An output layer's neurons under squared error: J[:, α] is a unit vector (times s'(a_L)), so
     // with a linear output every neuron has the same A.
-    this.sharedA = desc.kind === 'neurons' && dense && p.index === L && (p.activation === 'linear' || anatomy.absorbedOutputActivation !== null);
+    this.sharedA = (desc.kind === 'neurons' || this.blocks !== null) && dense && p.index === L && (p.activation === 'linear' || anatomy.absorbedOutputActivation !== null);
   }
 
   readParams(weights?: readonly tf.Tensor[]): tf.Tensor2D {
@@ -99,7 +104,32 @@ export class StatisticsScope implements Scope {
 
   /** `Σ_n τ^n(w₁ + u)` for problem k (after `await statistics.flush()`). */
   taylorSum(k: number, u: ArrayLike<number>): number {
-    return this.lossSum + this.stats.value(k, u);
+    if (!this.blocks) return this.lossSum + this.stats.value(k, u);
+    const { K, q } = this.blocks;
+    let s = this.lossSum;
+    for (let j = 0; j < K; j++) s += this.stats.value(j, Float64Array.from({ length: q }, (_, i) => u[i * K + j]));
+    return s;
+  }
+
+  /** Problem k's quadratic `uᵀAu + 2gᵀu + c'` as an eigenbasis, g and c' (after `await statistics.flush()`). */
+  problem(k: number): { eig: Eigenbasis; g: Float64Array; c: number } {
+    for (const [j, pr] of problemsOf(this.stats, this.desc.params, this.blocks)) if (j === k) return pr;
+    throw new Error(`scope ${this.desc.key}: no problem ${k}`);
+  }
+
+  /** The gradient of `taylorSum` at u, `2(Au + g)` (after `await statistics.flush()`). */
+  taylorGradient(k: number, u: ArrayLike<number>): Float64Array {
+    const grad = (j: number, v: ArrayLike<number>) => {
+      const A = this.stats.matrix(j);
+      const g = this.stats.vector(j);
+      const n = g.length;
+      return Float64Array.from({ length: n }, (_, i) => { let s = g[i]; for (let m = 0; m < n; m++) s += A[i * n + m] * v[m]; return 2 * s; });
+    };
+    if (!this.blocks) return grad(k, u);
+    const { K, q } = this.blocks;
+    const out = new Float64Array(K * q);
+    for (let j = 0; j < K; j++) grad(j, Float64Array.from({ length: q }, (_, i) => u[i * K + j])).forEach((v, i) => { out[i * K + j] = v; });
+    return out;
   }
 
   usage() {
@@ -122,6 +152,10 @@ export class StatisticsScope implements Scope {
       if (flatDense(p)) {
         const xt = inputRows(p, input);
         const delta = capture.layers[l].preActivationGrad as tf.Tensor2D;
+        if (this.blocks) {
+          const n = this.sharedA ? tf.ones([B, 1]) as tf.Tensor2D : jac.gramDiagonal(l);
+          return denseNeuronPieces(xt, n, delta, tf.reshape(dW, [p.fanIn, p.channels]) as tf.Tensor2D, kappa);
+        }
         if (this.desc.kind === 'layer') {
           return denseLayerPieces(xt, jac.gram(l), delta, tf.reshape(dW, [p.fanIn, p.channels]) as tf.Tensor2D, kappa, this.gIdx!);
         }
@@ -151,7 +185,7 @@ export class StatisticsScope implements Scope {
       await one.flush();
       const K = this.desc.problems;
       const radii = Array.from(await this.trajectory.farthestDistance(K), (d) => d * this.opts.ballFactor);
-      const { regret, solver } = solveBall(one, radii, this.desc.params);
+      const { regret, solver } = solveBall(one, radii, this.desc.params, this.blocks);
       this.perRound!.add(new Array(K).fill(loss), regret.map((r) => loss - r), solver);
     } finally {
       one.dispose();
@@ -173,9 +207,8 @@ export class StatisticsScope implements Scope {
       ? { phi: [], regret: [], solver: [], rank: [], cutoff: [], residual: [], rcond: NaN }
       : null;
     // The unconstrained minimum reuses each problem's eigendecomposition before it is dropped.
-    const solved = solveBall(this.stats, radii, P, unc ? (k, eig, g) => {
+    const solved = solveBall(this.stats, radii, P, this.blocks, unc ? (k, eig, g, cPrime) => {
       {
-        const cPrime = this.stats.c[k];
         const ln = leastNormMinimum(eig, g, this.opts.rcond ?? undefined);
         const uregret = 0 - (cPrime + ln.value);
         unc.phi.push(this.lossSum - uregret);
@@ -241,29 +274,52 @@ export interface StatisticsScopeState {
  * uᵀAu + 2gᵀu`, so regret is `−(c' + min)` with no difference of large sums. One
  * eigendecomposition per problem, handed to `each` (the unconstrained minimum) before it is dropped.
  */
-function solveBall(stats: QuadraticStatistics, radii: number[], P: number,
-  each?: (k: number, eig: SymmetricEigen, g: Float64Array) => void): { regret: number[]; solver: SolverReport[]; optima: Float64Array[] } {
+function solveBall(stats: QuadraticStatistics, radii: number[], P: number, blocks: { K: number; q: number } | null,
+  each?: (k: number, eig: Eigenbasis, g: Float64Array, cPrime: number) => void): { regret: number[]; solver: SolverReport[]; optima: Float64Array[] } {
   const regret: number[] = [];
   const solver: SolverReport[] = [];
   const optima: Float64Array[] = [];
-  for (let k = 0; k < stats.K; k++) {
-    const eig = symmetricEigen(stats.matrix(k), P);
-    const g = stats.vector(k);
+  for (const [k, { eig, g, c }] of problemsOf(stats, P, blocks)) {
     if (radii[k] === 0) {
       // The ball is one point (a first round): u = 0 is the optimum, with no multiplier to certify.
-      regret.push(0 - stats.c[k]);
+      regret.push(0 - c);
       solver.push({ method: 'trust-region (eigendecomposition + secular equation)', converged: true, residual: 0, onBoundary: true, iterations: 0 });
       optima.push(new Float64Array(P));
     } else {
       const trs = solveTrustRegion(eig, g, radii[k]);
-      regret.push(0 - (stats.c[k] + trs.value));
+      regret.push(0 - (c + trs.value));
       solver.push({
         method: 'trust-region (eigendecomposition + secular equation)', converged: trs.residual < 1e-6 && trs.boundaryError < 1e-9,
         residual: trs.residual, lambda: trs.lambda, hardCase: trs.hardCase, onBoundary: trs.onBoundary, iterations: trs.iterations,
       });
       optima.push(trs.u);
     }
-    each?.(k, eig, g);
+    each?.(k, eig, g, c);
   }
   return { regret, solver, optima };
+}
+
+/**
+ * Each problem's eigenbasis, linear term and constant `c'`, one at a time (a decomposition is
+ * dropped after its problem). Unit blocks make one problem of K blocks: the union of their
+ * spectra (one decomposition when every block is the same matrix), g in the layer's order, the
+ * constants summed.
+ */
+function* problemsOf(stats: QuadraticStatistics, P: number, blocks: { K: number; q: number } | null): Generator<[number, { eig: Eigenbasis; g: Float64Array; c: number }]> {
+  if (!blocks) {
+    for (let k = 0; k < stats.K; k++) yield [k, { eig: symmetricEigen(stats.matrix(k), P), g: stats.vector(k), c: stats.c[k] }];
+    return;
+  }
+  const { K, q } = blocks;
+  const same = (j: number) => { const a = stats.matrix(0); const b = stats.matrix(j); for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false; return true; };
+  const first = symmetricEigen(stats.matrix(0), q);
+  const eigs = Array.from({ length: K }, (_, j) => (j === 0 ? first : same(j) ? first : symmetricEigen(stats.matrix(j), q)));
+  const g = new Float64Array(K * q);
+  let c = 0;
+  for (let j = 0; j < K; j++) {
+    const gj = stats.vector(j);
+    for (let i = 0; i < q; i++) g[i * K + j] = gj[i];
+    c += stats.c[j];
+  }
+  yield [0, { eig: new BlockEigen(eigs, q), g, c }];
 }

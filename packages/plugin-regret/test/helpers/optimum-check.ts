@@ -112,9 +112,9 @@ export async function checkOptimum(net: NetCase, options: object = {
           expect(unc.rank[k]).toBe(cut.rank);
           expect(Math.abs(unc.phi[k] - cut.value)).toBeLessThan(1e-4 * Math.max(1, Math.abs(phi)));
           const free = bruteMinimum(rounds, P, kind, c, Infinity, 200000);
-          const st = scope.statistics;
-          const exact = leastNormMinimum(symmetricEigen(st.matrix(k), P), st.vector(k), 1e-13);
-          const exactPhi = scope.cumulativeLoss + st.c[k] + exact.value;
+          const pr = scope.problem(k);
+          const exact = leastNormMinimum(pr.eig, pr.g, 1e-13);
+          const exactPhi = scope.cumulativeLoss + pr.c + exact.value;
           expect(exactPhi).toBeLessThanOrEqual(free.value + tol);
           expect(unc.phi[k]).toBeGreaterThanOrEqual(exactPhi - tol);
           expect(unc.phi[k]).toBeLessThanOrEqual(bruteObjective(rounds, P, kind, c).value + tol);

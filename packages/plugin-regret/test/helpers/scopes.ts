@@ -5,16 +5,7 @@ import { LocalRoundsScope, NetworkScope, StatisticsScope, type Scope } from '@ta
 export async function taylorSums(scope: Scope, us: Float64Array[]): Promise<{ values: number[]; grads: Float64Array[] }> {
   if (scope instanceof StatisticsScope) {
     await scope.statistics.flush();
-    const st = scope.statistics;
-    const P = st.P;
-    return {
-      values: us.map((u, k) => scope.taylorSum(k, u)),
-      grads: us.map((u, k) => {
-        const A = st.matrix(k);
-        const g = st.vector(k);
-        return Float64Array.from({ length: P }, (_, i) => { let s = g[i]; for (let j = 0; j < P; j++) s += A[i * P + j] * u[j]; return 2 * s; });
-      }),
-    };
+    return { values: us.map((u, k) => scope.taylorSum(k, u)), grads: us.map((u, k) => scope.taylorGradient(k, u)) };
   }
   if (scope instanceof LocalRoundsScope || scope instanceof NetworkScope) {
     const r = await scope.evaluate(us);
