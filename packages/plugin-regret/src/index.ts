@@ -1,5 +1,5 @@
 export { symmetricEigen, SymmetricEigen } from './linalg/symmetric-eigen.js';
-export { BlockEigen, type Eigenbasis } from './linalg/block-eigen.js';
+export { BlockEigen, supportEigen, type Eigenbasis } from './linalg/block-eigen.js';
 export { solveTrustRegion, leastNormMinimum, type TrustRegionResult, type LeastNormResult, type TrustRegionOptions } from './linalg/trust-region.js';
 export { projectOntoBall, frankWolfeGap } from './convex/ball.js';
 export { minimizeOverBalls, type BallSolution, type BallSolverOptions, type BatchEvaluator, type BatchEvaluation } from './convex/projected-lbfgs.js';

@@ -77,7 +77,8 @@ export interface RegretFile {
   /** How ℓ_n was reduced: 'float64 on the host' (built-in losses) or 'float32 on the backend' (losses without hostValue). */
   lossReduction?: string;
   scopes: Record<string, ScopeRecord>;
-  timing: { recordMs: number; recordedRounds: number; checkpointMs: number };
+  /** Wall-clock totals; `scopeRecordMs` splits recordMs by scope (after the shared Jacobians; absent in files written before it). */
+  timing: { recordMs: number; recordedRounds: number; checkpointMs: number; scopeRecordMs?: Record<string, number> };
   /**
    * Only in a run resumed from a checkpoint without regret state (written before checkpoints held
    * it): the sums start afresh at `firstRound`, and what the earlier sessions wrote is kept in
@@ -408,7 +409,12 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     };
     try {
       await jac.prepare();
-      for (const s of due) await s.record(input);
+      const byScope = (this.results.timing.scopeRecordMs ??= {});
+      for (const s of due) {
+        const ts = performance.now();
+        await s.record(input);
+        byScope[s.desc.key] = (byScope[s.desc.key] ?? 0) + performance.now() - ts;
+      }
     } finally {
       memo.residual?.dispose();
     }

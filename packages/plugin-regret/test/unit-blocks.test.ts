@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { meanSquaredError, selectBackend, Trainer } from '@taylorlens/core';
-import { BlockEigen, RegretPlugin, solveTrustRegion, leastNormMinimum, symmetricEigen } from '@taylorlens/plugin-regret';
+import { BlockEigen, RegretPlugin, solveTrustRegion, leastNormMinimum, supportEigen, symmetricEigen } from '@taylorlens/plugin-regret';
 import { checkOptimum } from './helpers/optimum-check.js';
 import { checkTaylor } from './helpers/taylor-check.js';
 import { NETS, type NetCase } from './helpers/nets.js';
@@ -65,6 +65,31 @@ describe('layer scope of a squared-error output layer as unit blocks', () => {
       const hard = solveTrustRegion(block, gHard, 50);
       expect(hard.value).toBeCloseTo(solveTrustRegion(dense, gHard, 50).value, 7);
       expect(hard.residual).toBeLessThan(1e-8);
+    }
+  });
+
+  it('supportEigen: zero rows (inputs never seen, dead units) decouple with eigenvalue 0; the same solutions as the full decomposition, a zero matrix included', () => {
+    let s = 5;
+    const rnd = () => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648 - 0.5; };
+    const n = 9;
+    for (const support of [[0, 2, 3, 7], [4], [], [0, 1, 2, 3, 4, 5, 6, 7, 8]]) {
+      const A = new Float64Array(n * n);
+      const R = Array.from({ length: n * n }, rnd);
+      for (const i of support) for (const j of support) { let v = 0; for (let m = 0; m < n; m++) v += R[i * n + m] * R[j * n + m]; A[i * n + j] = v; }
+      const reduced = supportEigen(A, n);
+      const full = symmetricEigen(A, n);
+      for (let i = 0; i < n; i++) expect(reduced.values[i]).toBeCloseTo(full.values[i], 12);
+      const g = Float64Array.from({ length: n }, rnd); // nonzero on the zero rows too: a linear term there
+      for (const r of [0.1, 1, 100]) {
+        const a = solveTrustRegion(reduced, g, r);
+        const b = solveTrustRegion(full, g, r);
+        expect(a.value).toBeCloseTo(b.value, 10);
+        expect(a.residual).toBeLessThan(1e-9);
+        for (let i = 0; i < n; i++) expect(a.u[i]).toBeCloseTo(b.u[i], 8);
+      }
+      expect(leastNormMinimum(reduced, g).rank).toBe(leastNormMinimum(full, g).rank);
+      const back = reduced.fromEigenbasis(reduced.toEigenbasis(g));
+      for (let i = 0; i < n; i++) expect(back[i]).toBeCloseTo(g[i], 12);
     }
   });
 

@@ -50,6 +50,7 @@ describe('dense neuron statistics for wide fan-in', () => {
 });
 
 describe('wide sparse inputs: A accumulated on the host from the nonzero entries', () => {
+  const sums: Record<string, Float64Array> = {};
   /** Rounds of pieces [x̃, κn, h, c'] with x̃ `zeros` zero (MNIST-like), n zero on inactive samples and a dead unit. */
   const sparseRounds = (R: number, B: number, K: number, q: number, zeros: number, seed: number) => Array.from({ length: R }, (_, r) => tf.tidy(() => {
     const dense = tf.randomUniform([B, q], 0, 1, 'float32', seed + r);
@@ -69,16 +70,23 @@ describe('wide sparse inputs: A accumulated on the host from the nonzero entries
     return A;
   };
 
-  it('sparse buffers go to the host (float64: equal to a float64 brute force to 1e-12), dense ones to the device; mixed, the totals are one symmetric A', async () => {
+  for (const offThread of [false, true]) it(`sparse buffers go to the host${offThread ? ' (a worker thread)' : ''} (float64: equal to a float64 brute force to 1e-12), dense ones to the device; mixed, the totals are one symmetric A`, async () => {
     const K = 4, q = 140, B = 6;
     const sparse = sparseRounds(3, B, K, q, 0.85, 1);
     const dense = sparseRounds(3, B, K, q, 0, 9);
     const expectSparse = brute(sparse, K, q);
     const expectAll = brute([...sparse, ...dense], K, q);
-    const accumulate = sparseNeuronAccumulator(K, q);
+    const factory = sparseNeuronAccumulator(K, q, offThread);
     let onHost = 0;
-    const counting: typeof accumulate = (rounds, A) => { const r = accumulate(rounds, A); if (r) onHost++; return r; };
+    const counting: typeof factory = {
+      offThread,
+      create: (A) => {
+        const inner = factory.create(A);
+        return { ...inner, take: (rounds) => { const job = inner.take(rounds); if (job) onHost++; return job; } };
+      },
+    };
     const stats = new QuadraticStatistics(K, q, wideDenseNeuronReducer, addUpper(K, q), 3, 100, counting);
+    expect(stats.A.buffer instanceof SharedArrayBuffer).toBe(offThread);
     const before = tf.memory().numTensors;
     for (const r of sparse) await stats.add(r.map((t) => t.clone()));
     await stats.flush();
@@ -87,6 +95,8 @@ describe('wide sparse inputs: A accumulated on the host from the nonzero entries
     const scale = Math.max(...expectSparse.map(Math.abs));
     for (let i = 0; i < expectSparse.length; i++) worst = Math.max(worst, Math.abs(stats.A[i] - expectSparse[i]));
     expect(worst / scale).toBeLessThan(1e-12);
+    sums[String(offThread)] = Float64Array.from(stats.A);
+    if (offThread) expect(sums.true).toEqual(sums.false); // the worker sums in the same order: the same bits
     for (const r of dense) await stats.add(r.map((t) => t.clone()));
     await stats.flush();
     expect(onHost).toBe(1); // the dense buffer declined: the device formed its A

@@ -1,4 +1,4 @@
-import type { SymmetricEigen } from './symmetric-eigen.js';
+import { symmetricEigen, type SymmetricEigen } from './symmetric-eigen.js';
 
 /** What the exact solvers need of an eigendecomposition `A = Q Λ Qᵀ`: Λ ascending, `Qᵀg` and `Qû`. */
 export interface Eigenbasis {
@@ -23,7 +23,7 @@ export class BlockEigen implements Eigenbasis {
   /** Sorted position s holds block-major coordinate `order[s]` (= j·q + its index in block j). */
   private readonly order: Int32Array;
 
-  constructor(private readonly blocks: readonly SymmetricEigen[], private readonly q: number) {
+  constructor(private readonly blocks: readonly Eigenbasis[], private readonly q: number) {
     const K = blocks.length;
     this.n = K * q;
     for (const b of blocks) if (b.n !== q) throw new Error(`BlockEigen: every block must be ${q}×${q}, got ${b.n}×${b.n}`);
@@ -55,6 +55,61 @@ export class BlockEigen implements Eigenbasis {
       const v = this.blocks[j].fromEigenbasis(blockMajor.subarray(j * q, (j + 1) * q));
       for (let i = 0; i < q; i++) out[i * K + j] = v[i];
     }
+    return out;
+  }
+}
+
+/**
+ * The eigendecomposition of a symmetric n×n matrix with zero rows (an input that never fired, a
+ * dead unit, pixels that are 0 in every sample seen): each such coordinate is an eigenvector of
+ * eigenvalue exactly 0, and only the rest (the support) is decomposed — O(m³) instead of O(n³),
+ * nothing at all for a zero matrix. The plain decomposition when every row is nonzero.
+ */
+export function supportEigen(a: Float64Array, n: number): Eigenbasis {
+  const support: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const row = a.subarray(i * n, (i + 1) * n);
+    if (row.some((v) => v !== 0)) support.push(i);
+  }
+  if (support.length === n) return symmetricEigen(a, n);
+  const m = support.length;
+  const sub = new Float64Array(m * m);
+  for (let r = 0; r < m; r++) for (let c = 0; c < m; c++) sub[r * m + c] = a[support[r] * n + support[c]];
+  return new SupportEigen(n, Int32Array.from(support), symmetricEigen(sub, m));
+}
+
+class SupportEigen implements Eigenbasis {
+  readonly values: Float64Array;
+  /** Sorted position s holds coordinate `order[s]` of [support eigen-coordinates…, zero coordinates…]. */
+  private readonly order: Int32Array;
+  private readonly zeros: Int32Array;
+
+  constructor(readonly n: number, private readonly support: Int32Array, private readonly eig: SymmetricEigen) {
+    const inSupport = new Uint8Array(n);
+    for (const i of support) inSupport[i] = 1;
+    this.zeros = Int32Array.from({ length: n }, (_, i) => i).filter((i) => !inSupport[i]);
+    const all = new Float64Array(n);
+    all.set(eig.values, 0); // the zero coordinates' eigenvalues stay 0
+    this.order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => all[a] - all[b] || a - b);
+    this.values = Float64Array.from(this.order, (i) => all[i]);
+  }
+
+  toEigenbasis(g: ArrayLike<number>): Float64Array {
+    const m = this.support.length;
+    const joined = new Float64Array(this.n);
+    joined.set(this.eig.toEigenbasis(Float64Array.from(this.support, (i) => g[i])), 0);
+    this.zeros.forEach((i, k) => { joined[m + k] = g[i]; });
+    return Float64Array.from(this.order, (i) => joined[i]);
+  }
+
+  fromEigenbasis(uh: ArrayLike<number>): Float64Array {
+    const m = this.support.length;
+    const joined = new Float64Array(this.n);
+    for (let s = 0; s < this.n; s++) joined[this.order[s]] = uh[s];
+    const out = new Float64Array(this.n);
+    const v = this.eig.fromEigenbasis(joined.subarray(0, m));
+    this.support.forEach((i, r) => { out[i] = v[r]; });
+    this.zeros.forEach((i, k) => { out[i] = joined[m + k]; });
     return out;
   }
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { blockOuterRows } from './packed.js';
-import type { HostAccumulator, Reducer } from './statistics.js';
+import type { HostAccumulatorFactory, Reducer } from './statistics.js';
+import { HostSummer, type SparseRows } from './host-summer.js';
 
 /**
  * One round of K neurons of a dense layer under squared error, centred at `w₁`. Neuron α's
@@ -78,57 +79,63 @@ export const wideDenseNeuronReducer: Reducer = (rounds, skipA) => {
 export const HOST_COST_RATIO = 20;
 
 /**
- * The wide reducer's A from the nonzero entries of x̃ alone, added in float64 straight into the
- * host totals (upper triangles, see HostAccumulator): `A_α += Σ_b κn_bα x̃_b x̃_bᵀ` costs
- * `nnz_b²/2` per active (sample, neuron) instead of `q²`. MNIST's images are 81% zeros, so the
- * input layer's neurons cost a 27th of the products. It declines (the device reducer runs) when
- * the buffered inputs are dense enough that the matmul is cheaper, and for a shared n.
+ * The wide reducer's A from the nonzero entries of x̃ alone, added in float64 into the host
+ * totals (upper triangles, see HostAccumulator): `A_α += Σ_b κn_bα x̃_b x̃_bᵀ` costs `nnz²/2` per
+ * active (sample, neuron) instead of `q²`. MNIST's images are 81% zeros, so the input layer's
+ * neurons cost a 27th of the products. It declines (the device reducer runs) when the buffered
+ * inputs are dense enough that the matmul is cheaper, and for a shared n. With `offThread` the
+ * sums run on a worker thread (the second core) while training goes on, in the same order.
  */
-export function sparseNeuronAccumulator(K: number, q: number): HostAccumulator {
-  return (rounds, A) => {
-    if (rounds[0][1].shape[1] !== K) return false;
-    const xs = rounds.map((r) => r[0].dataSync());
-    let S = 0;
-    let sparseCost = 0;
-    const nnz = xs.map((x) => {
-      const B = x.length / q;
-      S += B;
-      const counts = new Int32Array(B);
-      for (let b = 0; b < B; b++) { let m = 0; for (let j = b * q; j < (b + 1) * q; j++) if (x[j] !== 0) m++; counts[b] = m; sparseCost += (m * (m + 1)) / 2; }
-      return counts;
-    });
-    if (sparseCost * HOST_COST_RATIO >= S * q * q) return false;
-    // x̃'s nonzero entries, sample by sample (CSR), and n, over the whole buffer.
-    const idx = new Int32Array(S * q);
-    const val = new Float64Array(S * q);
-    const start = new Int32Array(S + 1);
-    const n = new Float32Array(S * K);
-    let b = 0;
-    let m = 0;
-    rounds.forEach((r, ri) => {
-      const x = xs[ri];
-      n.set(r[1].dataSync(), b * K);
-      for (let s = 0; s < nnz[ri].length; s++, b++) {
-        for (let j = s * q; j < (s + 1) * q; j++) if (x[j] !== 0) { idx[m] = j - s * q; val[m] = x[j]; m++; }
-        start[b + 1] = m;
-      }
-    });
-    // Neuron by neuron, so that one A_α (q² doubles) stays in cache over the buffer.
-    for (let a = 0; a < K; a++) {
-      const base = a * q * q;
-      for (let s = 0; s < S; s++) {
-        const w = n[s * K + a];
-        if (w === 0) continue; // unit a inactive on sample s: J_s[:, a] = 0
-        const e = start[s + 1];
-        for (let i = start[s]; i < e; i++) {
-          const wi = w * val[i];
-          const row = base + idx[i] * q;
-          for (let c = i; c < e; c++) A[row + idx[c]] += wi * val[c];
-        }
-      }
-    }
-    return true;
+export function sparseNeuronAccumulator(K: number, q: number, offThread: boolean): HostAccumulatorFactory {
+  return {
+    offThread,
+    create: (A) => {
+      const summer = new HostSummer(A, K, q);
+      return {
+        take: (rounds) => {
+          const rows = sparseRows(rounds, K, q);
+          return rows ? summer.add(rows) : null;
+        },
+        settle: () => summer.settle(),
+        dispose: () => summer.dispose(),
+      };
+    },
   };
+}
+
+/** The buffer's x̃ as sparse rows with n, or null when the matmul would cost less (or n is shared). */
+function sparseRows(rounds: readonly tf.Tensor[][], K: number, q: number): SparseRows | null {
+  if (rounds[0][1].shape[1] !== K) return null;
+  const xs = rounds.map((r) => r[0].dataSync());
+  let S = 0;
+  let nnz = 0;
+  let sparseCost = 0;
+  for (const x of xs) {
+    const B = x.length / q;
+    S += B;
+    for (let b = 0; b < B; b++) {
+      let m = 0;
+      for (let j = b * q; j < (b + 1) * q; j++) if (x[j] !== 0) m++;
+      nnz += m;
+      sparseCost += (m * (m + 1)) / 2;
+    }
+  }
+  if (sparseCost * HOST_COST_RATIO >= S * q * q) return null;
+  const idx = new Int32Array(nnz);
+  const val = new Float64Array(nnz);
+  const start = new Int32Array(S + 1);
+  const n = new Float32Array(S * K);
+  let s = 0;
+  let m = 0;
+  rounds.forEach((r, ri) => {
+    const x = xs[ri];
+    n.set(r[1].dataSync(), s * K);
+    for (let b = 0; b < x.length / q; b++, s++) {
+      for (let j = b * q; j < (b + 1) * q; j++) if (x[j] !== 0) { idx[m] = j - b * q; val[m] = x[j]; m++; }
+      start[s + 1] = m;
+    }
+  });
+  return { S, idx, val, start, n };
 }
 
 /** Above this fan-in the packed outer products cost more memory than the batched matmul. */

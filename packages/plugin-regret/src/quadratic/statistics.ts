@@ -9,11 +9,22 @@ import { loadFloat64, loadTensor, saveFloat64, saveTensor } from '../state-files
 export type Reducer = (rounds: readonly tf.Tensor[][], skipA?: boolean) => { A: tf.Tensor | null; g: tf.Tensor; c: tf.Tensor };
 
 /**
- * Adds buffered rounds' A straight into the float64 host totals, or declines (returns false) so
- * the device reducer forms it. Such statistics keep A's upper triangle only (the device part is
- * added with `addUpper`); `flush` mirrors it into the lower one.
+ * Adds buffered rounds' A straight into the float64 host totals, or declines (`take` returns
+ * null) so the device reducer forms it. Such statistics keep A's upper triangle only (the device
+ * part is added with `addUpper`); `flush` mirrors it into the lower one. `take` reads the pieces
+ * at once; the sum may land later (a worker thread): `settle` waits for it.
  */
-export type HostAccumulator = (rounds: readonly tf.Tensor[][], A: Float64Array) => boolean;
+export interface HostAccumulator {
+  take(rounds: readonly tf.Tensor[][]): Promise<void> | null;
+  settle(): Promise<void>;
+  dispose(): void;
+}
+
+/** Makes a statistics object's host accumulator for its totals A (in a SharedArrayBuffer when `offThread`). */
+export interface HostAccumulatorFactory {
+  offThread: boolean;
+  create(A: Float64Array): HostAccumulator;
+}
 
 /**
  * Running sums `A = Σ κ M_bᵀM_b`, `g = Σ κ M_bᵀe_b`, `c' = Σ (κ‖e_b‖² − ℓ_n)` for K problems of
@@ -37,6 +48,7 @@ export class QuadraticStatistics {
   private devC: tf.Tensor | null = null;
   private buffer: tf.Tensor[][] = [];
   private pending = 0;
+  private readonly host: HostAccumulator | null;
 
   /**
    * @param reduce buffered pieces → (A, g, c), A in the device layout
@@ -44,8 +56,9 @@ export class QuadraticStatistics {
    */
   constructor(readonly K: number, readonly P: number, private readonly reduce: Reducer,
     private readonly addToHost: (a: ArrayLike<number>, A: Float64Array) => void = addFull(K, P), readonly bufferRounds = 10, readonly flushEvery = 100,
-    private readonly host: HostAccumulator | null = null) {
-    this.A = new Float64Array(K * P * P);
+    hostFactory: HostAccumulatorFactory | null = null) {
+    this.A = hostFactory?.offThread ? new Float64Array(new SharedArrayBuffer(8 * K * P * P)) : new Float64Array(K * P * P);
+    this.host = hostFactory?.create(this.A) ?? null;
     this.g = new Float64Array(K * P);
     this.c = new Float64Array(K);
   }
@@ -59,14 +72,16 @@ export class QuadraticStatistics {
   async add(pieces: tf.Tensor[]): Promise<void> {
     this.buffer.push(pieces.map((t) => tf.keep(t)));
     this.rounds++;
-    if (this.buffer.length >= this.bufferRounds) this.reduceBuffer();
-    if (++this.pending >= this.flushEvery) await this.flush();
+    if (this.buffer.length >= this.bufferRounds) await this.reduceBuffer();
+    if (++this.pending >= this.flushEvery) await this.moveDeviceSums();
   }
 
-  private reduceBuffer(): void {
-    if (this.buffer.length === 0) return;
+  /** Reduces the buffer (the host's share of A may still be summing when it resolves: settle before reading A). */
+  private reduceBuffer(): Promise<void> | null {
+    if (this.buffer.length === 0) return null;
     const acc = (old: tf.Tensor | null, t: tf.Tensor) => (old ? tf.add(old, t) : t);
-    const onHost = this.host?.(this.buffer, this.A) ?? false;
+    const job = this.host?.take(this.buffer) ?? null;
+    const onHost = job !== null;
     const { A, g, c } = tf.tidy(() => {
       const r = this.reduce(this.buffer, onHost);
       const sums: Record<string, tf.Tensor> = { g: acc(this.devG, r.g), c: acc(this.devC, r.c) };
@@ -80,19 +95,28 @@ export class QuadraticStatistics {
     this.devG = tf.keep(g);
     this.devC = tf.keep(c);
     this.buffer = [];
+    return job;
   }
 
-  /** Move the device sums into the float64 totals. */
+  /** Everything into the float64 totals, ready to read: device sums moved, the host's sums landed, A symmetric. */
   async flush(): Promise<void> {
-    this.reduceBuffer();
+    await this.moveDeviceSums();
+    await this.host?.settle();
+    if (this.host) mirrorUpper(this.K, this.P, this.A);
+  }
+
+  /**
+   * Move the device sums into the float64 totals. The host's sums may still be landing in A (a
+   * worker thread keeps summing while training goes on); they are awaited only before the device
+   * adds into A too, so the additions happen in the same order either way.
+   */
+  private async moveDeviceSums(): Promise<void> {
+    await this.reduceBuffer();
     this.pending = 0;
-    if (!this.devG) {
-      if (this.host) mirrorUpper(this.K, this.P, this.A);
-      return;
-    }
+    if (!this.devG) return;
+    if (this.devA) await this.host?.settle();
     const [a, g, c] = await Promise.all([this.devA?.data() ?? null, this.devG.data(), this.devC!.data()]);
     if (a) this.addToHost(a, this.A);
-    if (this.host) mirrorUpper(this.K, this.P, this.A);
     for (let i = 0; i < g.length; i++) this.g[i] += g[i];
     if (c.length === 1) for (let k = 0; k < this.K; k++) this.c[k] += c[0];
     else for (let k = 0; k < c.length; k++) this.c[k] += c[k];
@@ -132,6 +156,7 @@ export class QuadraticStatistics {
    * saving a checkpoint does not change the numbers of the run that saves it).
    */
   async saveState(dir: string): Promise<QuadraticStatisticsState> {
+    await this.host?.settle();
     saveFloat64(path.join(dir, 'A.npy'), this.A, [this.K, this.P, this.P]);
     saveFloat64(path.join(dir, 'g.npy'), this.g, [this.K, this.P]);
     saveFloat64(path.join(dir, 'c.npy'), this.c, [this.K]);
@@ -163,7 +188,9 @@ export class QuadraticStatistics {
     this.buffer = s.buffer.map((n, i) => Array.from({ length: n }, (_, j) => tf.keep(loadTensor(path.join(dir, `buffer-${i}-${j}.npy`)))));
   }
 
+  /** Frees the tensors and stops the host's worker (a later add starts a new one). */
   dispose(): void {
+    this.host?.dispose();
     tf.dispose([...this.buffer.flat(), ...[this.devA, this.devG, this.devC].filter((t): t is tf.Tensor => t !== null)]);
     this.buffer = [];
     this.devA = this.devG = this.devC = null;

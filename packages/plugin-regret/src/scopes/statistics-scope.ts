@@ -10,8 +10,7 @@ import { addBlockSymmetric, addUnpackedKron, packedIndices } from '../quadratic/
 import { denseNeuronPieces, denseNeuronReducer, sparseNeuronAccumulator, WIDE_FAN_IN, wideDenseNeuronReducer } from '../quadratic/dense-neuron-statistics.js';
 import { jacobianTensorStatistics, sumReducer } from '../quadratic/jacobian-tensor-statistics.js';
 import { addUpper, QuadraticStatistics, type QuadraticStatisticsState } from '../quadratic/statistics.js';
-import { symmetricEigen } from '../linalg/symmetric-eigen.js';
-import { BlockEigen, type Eigenbasis } from '../linalg/block-eigen.js';
+import { BlockEigen, supportEigen, type Eigenbasis } from '../linalg/block-eigen.js';
 import { leastNormMinimum, solveTrustRegion } from '../linalg/trust-region.js';
 import { scopeParams, scopeParamsColumns, Trajectory, type TrajectoryState } from './params.js';
 import { loadRows, loadTensor, saveRows, saveTensor, syncDir } from '../state-files.js';
@@ -68,7 +67,7 @@ export class StatisticsScope implements Scope {
     this.makeStats = (buffer, flush) => {
       if (!dense) return new QuadraticStatistics(K, desc.params, sumReducer, undefined, buffer, flush);
       if (desc.kind === 'layer' && !this.blocks) return new QuadraticStatistics(K, desc.params, denseLayerReducer, (a, A) => addUnpackedKron(a, q, p.channels, A), buffer, flush);
-      if (q > WIDE_FAN_IN) return new QuadraticStatistics(K, q, wideDenseNeuronReducer, addUpper(K, q), buffer, flush, sparseNeuronAccumulator(K, q));
+      if (q > WIDE_FAN_IN) return new QuadraticStatistics(K, q, wideDenseNeuronReducer, addUpper(K, q), buffer, flush, sparseNeuronAccumulator(K, q, buffer === undefined));
       return new QuadraticStatistics(K, q, denseNeuronReducer, (a, A) => addBlockSymmetric(a, K, q, A), buffer, flush);
     };
     this.stats = this.makeStats();
@@ -307,13 +306,13 @@ function solveBall(stats: QuadraticStatistics, radii: number[], P: number, block
  */
 function* problemsOf(stats: QuadraticStatistics, P: number, blocks: { K: number; q: number } | null): Generator<[number, { eig: Eigenbasis; g: Float64Array; c: number }]> {
   if (!blocks) {
-    for (let k = 0; k < stats.K; k++) yield [k, { eig: symmetricEigen(stats.matrix(k), P), g: stats.vector(k), c: stats.c[k] }];
+    for (let k = 0; k < stats.K; k++) yield [k, { eig: supportEigen(stats.matrix(k), P), g: stats.vector(k), c: stats.c[k] }];
     return;
   }
   const { K, q } = blocks;
   const same = (j: number) => { const a = stats.matrix(0); const b = stats.matrix(j); for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false; return true; };
-  const first = symmetricEigen(stats.matrix(0), q);
-  const eigs = Array.from({ length: K }, (_, j) => (j === 0 ? first : same(j) ? first : symmetricEigen(stats.matrix(j), q)));
+  const first = supportEigen(stats.matrix(0), q);
+  const eigs = Array.from({ length: K }, (_, j) => (j === 0 ? first : same(j) ? first : supportEigen(stats.matrix(j), q)));
   const g = new Float64Array(K * q);
   let c = 0;
   for (let j = 0; j < K; j++) {
