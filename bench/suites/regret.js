@@ -151,9 +151,11 @@ export async function run(bench) {
     const { loadMnist } = await import('@taylorlens/core');
     const ds = loadMnist({ split: 'train' });
     const mx = tf.tensor2d(ds.images, [ds.count, 784]);
+    const skipped = [];
     const epochOf = async (plugin) => {
       const model = autoencoder(1);
       const trainer = new Trainer(model, { plugins: plugin ? [plugin] : [] });
+      trainer.events.on('warning', (e) => skipped.push(e.message));
       const t0 = performance.now();
       await trainer.fit(mx, mx, { epochs: 1, batchSize: BATCH, seed: 1 });
       const ms = performance.now() - t0;
@@ -162,24 +164,12 @@ export async function run(bench) {
       return ms;
     };
     const baseMs = await epochOf(null);
-    const skipped = [];
     const plugin = new RegretPlugin({
       trace: false, budget: { maxOverhead: 1e9, memoryMB: 8192, diskGB: 1e4 },
       layers: { layers: 'all', every: 1 }, neurons: { layers: [0, 1, 2, 3, 4], perLayer: 50, every: 1 }, network: { every: 100 },
     });
     plugin.retain = true;
-    const warn = (e) => skipped.push(e.message);
-    const ms = await (async () => {
-      const model = autoencoder(1);
-      const trainer = new Trainer(model, { plugins: [plugin] });
-      trainer.events.on('warning', warn);
-      const t0 = performance.now();
-      await trainer.fit(mx, mx, { epochs: 1, batchSize: BATCH, seed: 1 });
-      const t = performance.now() - t0;
-      model.optimizer.dispose();
-      model.dispose();
-      return t;
-    })();
+    const ms = await epochOf(plugin);
     const scopes = Object.fromEntries(Object.entries(plugin.results.scopes).map(([k, r]) => [k, Math.round(r.checkpoints.at(-1)?.solveMs ?? -1)]));
     bench.record('regret.paper-protocol.autoencoder.epoch', ms, {
       extra: {
