@@ -38,6 +38,19 @@ async function paired(base, cand, { warmup = 2, iterations = 9 } = {}) {
   return { base: median(b), cand: median(c), ratio: Math.round(median(c.map((v, i) => v / b[i])) * 1000) / 1000 };
 }
 
+/** Wall time of one epoch of a fresh model (same seed every time), with the plugin or without; warnings into `warnings`. */
+async function freshEpoch(makeModel, x, y, batch, plugin, warnings) {
+  const model = makeModel();
+  const trainer = new Trainer(model, { plugins: plugin ? [plugin] : [] });
+  trainer.events.on('warning', (e) => warnings.push(e.message));
+  const t0 = performance.now();
+  await trainer.fit(x, y, { epochs: 1, batchSize: batch, seed: 1 });
+  const ms = performance.now() - t0;
+  model.optimizer.dispose();
+  model.dispose();
+  return ms;
+}
+
 function regretTrainer(options, model = autoencoder(1)) {
   const plugin = new RegretPlugin({ trace: false, budget: { maxOverhead: 1e9, memoryMB: 4096, diskGB: 1e4 }, ...options });
   plugin.retain = true;
@@ -152,17 +165,7 @@ export async function run(bench) {
     const ds = loadMnist({ split: 'train' });
     const mx = tf.tensor2d(ds.images, [ds.count, 784]);
     const skipped = [];
-    const epochOf = async (plugin) => {
-      const model = autoencoder(1);
-      const trainer = new Trainer(model, { plugins: plugin ? [plugin] : [] });
-      trainer.events.on('warning', (e) => skipped.push(e.message));
-      const t0 = performance.now();
-      await trainer.fit(mx, mx, { epochs: 1, batchSize: BATCH, seed: 1 });
-      const ms = performance.now() - t0;
-      model.optimizer.dispose();
-      model.dispose();
-      return ms;
-    };
+    const epochOf = (plugin) => freshEpoch(() => autoencoder(1), mx, mx, BATCH, plugin, skipped);
     const baseMs = await epochOf(null);
     const plugin = new RegretPlugin({
       trace: false, budget: { maxOverhead: 1e9, memoryMB: 8192, diskGB: 1e4 },
@@ -181,6 +184,37 @@ export async function run(bench) {
     });
     plugin.dispose();
     mx.dispose();
+  }
+
+  // Issue 15, the convnet: one epoch of the reduced convnet of results/ (16 filters, dense 64, the
+  // first 4,096 MNIST images, batch 128) with the whole protocol and its defaults for cross-entropy
+  // (stored rounds, every 10th round, 4 samples each; the network every 100th round), against the
+  // same epoch without the plugin. `node bench/run.js paper-protocol.convnet`.
+  if (bench.wants('regret.paper-protocol.convnet-reduced.epoch')) {
+    await selectBackend('wasm');
+    const { loadMnist } = await import('@taylorlens/core');
+    const ds = loadMnist({ split: 'train', limit: 4096 });
+    const cx = tf.tensor4d(ds.images, [ds.count, 28, 28, 1]);
+    const cy = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Array.from(ds.labels), 'int32'), 10), 'float32'));
+    const skipped = [];
+    const epochOf = (plugin) => freshEpoch(() => paperConvnet(1, { filters: 16, hidden: 64 }), cx, cy, 128, plugin, skipped);
+    const baseMs = await epochOf(null);
+    const plugin = new RegretPlugin({
+      trace: false, budget: { maxOverhead: 1e9, memoryMB: 8192, diskGB: 1e4 },
+      layers: { layers: 'all' }, neurons: { layers: 'all', perLayer: 50 }, network: { every: 100 },
+    });
+    plugin.retain = true;
+    const ms = await epochOf(plugin);
+    bench.record('regret.paper-protocol.convnet-reduced.epoch', ms, {
+      extra: {
+        baseline_epoch_ms: Math.round(baseMs), ratio_to_plain_epoch: Math.round((ms / baseMs) * 1000) / 1000,
+        record_ms: Math.round(plugin.results.timing.recordMs), checkpoint_ms: Math.round(plugin.results.timing.checkpointMs),
+        solve_ms_per_scope: Object.fromEntries(Object.entries(plugin.results.scopes).map(([k, r]) => [k, Math.round(r.checkpoints.at(-1)?.solveMs ?? -1)])),
+        skipped, samples: ds.count, batch: 128,
+      },
+    });
+    plugin.dispose();
+    tf.dispose([cx, cy]);
   }
 
   // Issue 13: a whole model beyond chains. The ResNet-style block on CIFAR-shaped input (batch 32,
