@@ -1,4 +1,4 @@
-import { symmetricEigen, type SymmetricEigen } from './symmetric-eigen.js';
+import { symmetricEigen } from './symmetric-eigen.js';
 
 /** What the exact solvers need of an eigendecomposition `A = Q Λ Qᵀ`: Λ ascending, `Qᵀg` and `Qû`. */
 export interface Eigenbasis {
@@ -10,53 +10,67 @@ export interface Eigenbasis {
 }
 
 /**
- * The eigendecomposition of a block-diagonal matrix from its blocks' own: `K` blocks of size `q`
- * whose rows are interleaved as in a layer's `vec(Θ)`, Θ `[q, K]` row-major (block j holds the
- * entries `i·K + j`, a dense layer's column j). The spectrum is the union of the blocks' spectra,
- * so the trust-region and least-norm solutions over the whole matrix are exact from K small
- * decompositions (one, when every block is the same matrix). A squared-error output layer has
- * this structure: its units' Jacobian columns are orthogonal, so they couple only through the ball.
+ * The eigendecomposition of a direct sum: parts acting on disjoint sets of coordinates, each with
+ * its own eigenbasis. The spectrum is the union of the parts' spectra, so the trust-region and
+ * least-norm solutions over the whole matrix are exact from the parts' small decompositions.
  */
-export class BlockEigen implements Eigenbasis {
-  readonly n: number;
+class DirectSumEigen implements Eigenbasis {
   readonly values: Float64Array;
-  /** Sorted position s holds block-major coordinate `order[s]` (= j·q + its index in block j). */
+  /** Sorted position s holds coordinate `order[s]` of the parts' eigen-coordinates laid end to end. */
   private readonly order: Int32Array;
+  private readonly offsets: number[];
 
-  constructor(private readonly blocks: readonly Eigenbasis[], private readonly q: number) {
-    const K = blocks.length;
-    this.n = K * q;
-    for (const b of blocks) if (b.n !== q) throw new Error(`BlockEigen: every block must be ${q}×${q}, got ${b.n}×${b.n}`);
-    const all = new Float64Array(this.n);
-    blocks.forEach((b, j) => all.set(b.values, j * q));
-    this.order = Int32Array.from({ length: this.n }, (_, i) => i).sort((a, b) => all[a] - all[b] || a - b);
+  constructor(readonly n: number, private readonly parts: readonly { indices: Int32Array; eig: Eigenbasis }[]) {
+    const all = new Float64Array(n);
+    this.offsets = [];
+    let off = 0;
+    for (const p of parts) {
+      if (p.eig.n !== p.indices.length) throw new Error(`DirectSumEigen: a part of ${p.indices.length} coordinates has a ${p.eig.n}×${p.eig.n} eigenbasis`);
+      this.offsets.push(off);
+      all.set(p.eig.values, off);
+      off += p.indices.length;
+    }
+    if (off !== n) throw new Error(`DirectSumEigen: the parts cover ${off} of ${n} coordinates`);
+    this.order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => all[a] - all[b] || a - b);
     this.values = Float64Array.from(this.order, (i) => all[i]);
   }
 
   toEigenbasis(g: ArrayLike<number>): Float64Array {
-    const { q, n } = this;
-    const K = this.blocks.length;
-    const blockMajor = new Float64Array(n);
-    const part = new Float64Array(q);
-    for (let j = 0; j < K; j++) {
-      for (let i = 0; i < q; i++) part[i] = g[i * K + j];
-      blockMajor.set(this.blocks[j].toEigenbasis(part), j * q);
-    }
-    return Float64Array.from(this.order, (i) => blockMajor[i]);
+    const joined = new Float64Array(this.n);
+    this.parts.forEach((p, k) => joined.set(p.eig.toEigenbasis(Float64Array.from(p.indices, (i) => g[i])), this.offsets[k]));
+    return Float64Array.from(this.order, (i) => joined[i]);
   }
 
   fromEigenbasis(uh: ArrayLike<number>): Float64Array {
-    const { q, n } = this;
-    const K = this.blocks.length;
-    const blockMajor = new Float64Array(n);
-    for (let s = 0; s < n; s++) blockMajor[this.order[s]] = uh[s];
-    const out = new Float64Array(n);
-    for (let j = 0; j < K; j++) {
-      const v = this.blocks[j].fromEigenbasis(blockMajor.subarray(j * q, (j + 1) * q));
-      for (let i = 0; i < q; i++) out[i * K + j] = v[i];
-    }
+    const joined = new Float64Array(this.n);
+    for (let s = 0; s < this.n; s++) joined[this.order[s]] = uh[s];
+    const out = new Float64Array(this.n);
+    this.parts.forEach((p, k) => {
+      const v = p.eig.fromEigenbasis(joined.subarray(this.offsets[k], this.offsets[k] + p.indices.length));
+      p.indices.forEach((i, r) => { out[i] = v[r]; });
+    });
     return out;
   }
+}
+
+/**
+ * A block-diagonal matrix's decomposition from its blocks' own: `K` blocks of size `q` whose rows
+ * are interleaved as in a layer's `vec(Θ)`, Θ `[q, K]` row-major (block j holds the entries
+ * `i·K + j`, a dense layer's column j); one decomposition when every block is the same matrix. A
+ * squared-error output layer has this structure: its units' Jacobian columns are orthogonal, so
+ * they couple only through the ball.
+ */
+export class BlockEigen extends DirectSumEigen {
+  constructor(blocks: readonly Eigenbasis[], q: number) {
+    const K = blocks.length;
+    for (const b of blocks) if (b.n !== q) throw new Error(`BlockEigen: every block must be ${q}×${q}, got ${b.n}×${b.n}`);
+    super(K * q, blocks.map((eig, j) => ({ eig, indices: Int32Array.from({ length: q }, (_, i) => i * K + j) })));
+  }
+}
+
+/** The m coordinates of a zero matrix: eigenvalues 0, the identity for eigenvectors. */
+function zeroEigen(m: number): Eigenbasis {
+  return { n: m, values: new Float64Array(m), toEigenbasis: (g) => Float64Array.from(g), fromEigenbasis: (uh) => Float64Array.from(uh) };
 }
 
 /**
@@ -67,49 +81,14 @@ export class BlockEigen implements Eigenbasis {
  */
 export function supportEigen(a: Float64Array, n: number): Eigenbasis {
   const support: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const row = a.subarray(i * n, (i + 1) * n);
-    if (row.some((v) => v !== 0)) support.push(i);
-  }
-  if (support.length === n) return symmetricEigen(a, n);
+  const zeros: number[] = [];
+  for (let i = 0; i < n; i++) (a.subarray(i * n, (i + 1) * n).some((v) => v !== 0) ? support : zeros).push(i);
+  if (zeros.length === 0) return symmetricEigen(a, n);
   const m = support.length;
   const sub = new Float64Array(m * m);
   for (let r = 0; r < m; r++) for (let c = 0; c < m; c++) sub[r * m + c] = a[support[r] * n + support[c]];
-  return new SupportEigen(n, Int32Array.from(support), symmetricEigen(sub, m));
-}
-
-class SupportEigen implements Eigenbasis {
-  readonly values: Float64Array;
-  /** Sorted position s holds coordinate `order[s]` of [support eigen-coordinates…, zero coordinates…]. */
-  private readonly order: Int32Array;
-  private readonly zeros: Int32Array;
-
-  constructor(readonly n: number, private readonly support: Int32Array, private readonly eig: SymmetricEigen) {
-    const inSupport = new Uint8Array(n);
-    for (const i of support) inSupport[i] = 1;
-    this.zeros = Int32Array.from({ length: n }, (_, i) => i).filter((i) => !inSupport[i]);
-    const all = new Float64Array(n);
-    all.set(eig.values, 0); // the zero coordinates' eigenvalues stay 0
-    this.order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => all[a] - all[b] || a - b);
-    this.values = Float64Array.from(this.order, (i) => all[i]);
-  }
-
-  toEigenbasis(g: ArrayLike<number>): Float64Array {
-    const m = this.support.length;
-    const joined = new Float64Array(this.n);
-    joined.set(this.eig.toEigenbasis(Float64Array.from(this.support, (i) => g[i])), 0);
-    this.zeros.forEach((i, k) => { joined[m + k] = g[i]; });
-    return Float64Array.from(this.order, (i) => joined[i]);
-  }
-
-  fromEigenbasis(uh: ArrayLike<number>): Float64Array {
-    const m = this.support.length;
-    const joined = new Float64Array(this.n);
-    for (let s = 0; s < this.n; s++) joined[this.order[s]] = uh[s];
-    const out = new Float64Array(this.n);
-    const v = this.eig.fromEigenbasis(joined.subarray(0, m));
-    this.support.forEach((i, r) => { out[i] = v[r]; });
-    this.zeros.forEach((i, k) => { out[i] = joined[m + k]; });
-    return out;
-  }
+  return new DirectSumEigen(n, [
+    { indices: Int32Array.from(support), eig: symmetricEigen(sub, m) },
+    { indices: Int32Array.from(zeros), eig: zeroEigen(zeros.length) },
+  ]);
 }

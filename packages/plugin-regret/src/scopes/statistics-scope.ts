@@ -50,7 +50,7 @@ export class StatisticsScope implements Scope {
   private readonly gIdx: { I: tf.Tensor1D; J: tf.Tensor1D; flat: tf.Tensor1D } | null;
   private readonly sharedA: boolean;
   /** A layer scope held as one block per unit (desc.structure 'unit-blocks'): K units of fanIn parameters. */
-  private readonly blocks: { K: number; q: number } | null;
+  private readonly blocks: { K: number; q: number; shared: boolean } | null;
   /** Statistics of the same layout (the running sums, or one round's for the per-round reading). */
   private readonly makeStats: (bufferRounds?: number, flushEvery?: number) => QuadraticStatistics;
   readonly perRound: PerRoundReading | null;
@@ -60,10 +60,15 @@ export class StatisticsScope implements Scope {
     // Dense on a flat input (one position): the Gram shortcuts; Dense on rank > 2 inputs shares its kernel over positions, as a conv.
     const dense = flatDense(p);
     const q = p.fanIn;
-    this.blocks = desc.structure === 'unit-blocks' ? { K: p.channels, q } : null;
+    // An output layer under squared error: J[:, α] is a unit vector (times s'(a_L)), so with a
+    // linear output every unit has the same A (its neurons, or its layer scope's unit blocks).
+    const L = anatomy.layers.length - 1;
+    const sameA = dense && p.index === L && (p.activation === 'linear' || anatomy.absorbedOutputActivation !== null);
+    this.blocks = desc.structure === 'unit-blocks' ? { K: p.channels, q, shared: sameA } : null;
     this.gIdx = dense && desc.kind === 'layer' && !this.blocks ? packedIndices(p.channels) : null;
     // Unit blocks are the statistics of every unit as a neuron; the layer's problem joins them at the solve.
     const K = this.blocks ? p.channels : desc.problems;
+    // The running sums (no buffer arguments) sum on the worker; the per-round reading's one-round statistics in place.
     this.makeStats = (buffer, flush) => {
       if (!dense) return new QuadraticStatistics(K, desc.params, sumReducer, undefined, buffer, flush);
       if (desc.kind === 'layer' && !this.blocks) return new QuadraticStatistics(K, desc.params, denseLayerReducer, (a, A) => addUnpackedKron(a, q, p.channels, A), buffer, flush);
@@ -73,10 +78,7 @@ export class StatisticsScope implements Scope {
     this.stats = this.makeStats();
     this.perRound = opts.perRound ? new PerRoundReading(desc.problems, opts.perRound.every) : null;
     this.unitIndex = desc.units ? tf.keep(tf.tensor1d(desc.units, 'int32')) : null;
-    const L = anatomy.layers.length - 1;
-    // An output layer's neurons under squared error: J[:, α] is a unit vector (times s'(a_L)), so
-    // with a linear output every neuron has the same A.
-    this.sharedA = (desc.kind === 'neurons' || this.blocks !== null) && dense && p.index === L && (p.activation === 'linear' || anatomy.absorbedOutputActivation !== null);
+    this.sharedA = (desc.kind === 'neurons' || this.blocks !== null) && sameA;
   }
 
   readParams(weights?: readonly tf.Tensor[]): tf.Tensor2D {
@@ -106,14 +108,13 @@ export class StatisticsScope implements Scope {
     if (!this.blocks) return this.lossSum + this.stats.value(k, u);
     const { K, q } = this.blocks;
     let s = this.lossSum;
-    for (let j = 0; j < K; j++) s += this.stats.value(j, Float64Array.from({ length: q }, (_, i) => u[i * K + j]));
+    for (let j = 0; j < K; j++) s += this.stats.value(j, unitColumn(u, K, q, j));
     return s;
   }
 
   /** Problem k's quadratic `uᵀAu + 2gᵀu + c'` as an eigenbasis, g and c' (after `await statistics.flush()`). */
   problem(k: number): { eig: Eigenbasis; g: Float64Array; c: number } {
-    for (const [j, pr] of problemsOf(this.stats, this.desc.params, this.blocks)) if (j === k) return pr;
-    throw new Error(`scope ${this.desc.key}: no problem ${k}`);
+    return problemAt(this.stats, this.desc.params, this.blocks, k);
   }
 
   /** The gradient of `taylorSum` at u, `2(Au + g)` (after `await statistics.flush()`). */
@@ -127,7 +128,7 @@ export class StatisticsScope implements Scope {
     if (!this.blocks) return grad(k, u);
     const { K, q } = this.blocks;
     const out = new Float64Array(K * q);
-    for (let j = 0; j < K; j++) grad(j, Float64Array.from({ length: q }, (_, i) => u[i * K + j])).forEach((v, i) => { out[i * K + j] = v; });
+    for (let j = 0; j < K; j++) grad(j, unitColumn(u, K, q, j)).forEach((v, i) => { out[i * K + j] = v; });
     return out;
   }
 
@@ -273,7 +274,7 @@ export interface StatisticsScopeState {
  * uᵀAu + 2gᵀu`, so regret is `−(c' + min)` with no difference of large sums. One
  * eigendecomposition per problem, handed to `each` (the unconstrained minimum) before it is dropped.
  */
-function solveBall(stats: QuadraticStatistics, radii: number[], P: number, blocks: { K: number; q: number } | null,
+function solveBall(stats: QuadraticStatistics, radii: number[], P: number, blocks: { K: number; q: number; shared: boolean } | null,
   each?: (k: number, eig: Eigenbasis, g: Float64Array, cPrime: number) => void): { regret: number[]; solver: SolverReport[]; optima: Float64Array[] } {
   const regret: number[] = [];
   const solver: SolverReport[] = [];
@@ -298,21 +299,28 @@ function solveBall(stats: QuadraticStatistics, radii: number[], P: number, block
   return { regret, solver, optima };
 }
 
+/** Unit j's entries of a layer vector `vec(Θ)`, Θ `[q, K]` row-major: Θ's column j. */
+function unitColumn(u: ArrayLike<number>, K: number, q: number, j: number): Float64Array {
+  return Float64Array.from({ length: q }, (_, i) => u[i * K + j]);
+}
+
+/** Problems one at a time (a decomposition is dropped after its problem). */
+function* problemsOf(stats: QuadraticStatistics, P: number, blocks: { K: number; q: number; shared: boolean } | null): Generator<[number, { eig: Eigenbasis; g: Float64Array; c: number }]> {
+  const count = blocks ? 1 : stats.K;
+  for (let k = 0; k < count; k++) yield [k, problemAt(stats, P, blocks, k)];
+}
+
 /**
- * Each problem's eigenbasis, linear term and constant `c'`, one at a time (a decomposition is
- * dropped after its problem). Unit blocks make one problem of K blocks: the union of their
- * spectra (one decomposition when every block is the same matrix), g in the layer's order, the
- * constants summed.
+ * Problem k's eigenbasis, linear term and constant `c'`. Unit blocks make one problem of K blocks:
+ * the union of their spectra (one decomposition when every block is the same matrix), g in the
+ * layer's order, the constants summed.
  */
-function* problemsOf(stats: QuadraticStatistics, P: number, blocks: { K: number; q: number } | null): Generator<[number, { eig: Eigenbasis; g: Float64Array; c: number }]> {
-  if (!blocks) {
-    for (let k = 0; k < stats.K; k++) yield [k, { eig: supportEigen(stats.matrix(k), P), g: stats.vector(k), c: stats.c[k] }];
-    return;
-  }
-  const { K, q } = blocks;
-  const same = (j: number) => { const a = stats.matrix(0); const b = stats.matrix(j); for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false; return true; };
+function problemAt(stats: QuadraticStatistics, P: number, blocks: { K: number; q: number; shared: boolean } | null, k: number): { eig: Eigenbasis; g: Float64Array; c: number } {
+  if (!blocks) return { eig: supportEigen(stats.matrix(k), P), g: stats.vector(k), c: stats.c[k] };
+  const { K, q, shared } = blocks;
+  // A shared block (a linear output: every unit's A is the same) is decomposed once.
   const first = supportEigen(stats.matrix(0), q);
-  const eigs = Array.from({ length: K }, (_, j) => (j === 0 ? first : same(j) ? first : supportEigen(stats.matrix(j), q)));
+  const eigs = Array.from({ length: K }, (_, j) => (j === 0 || shared ? first : supportEigen(stats.matrix(j), q)));
   const g = new Float64Array(K * q);
   let c = 0;
   for (let j = 0; j < K; j++) {
@@ -320,5 +328,5 @@ function* problemsOf(stats: QuadraticStatistics, P: number, blocks: { K: number;
     for (let i = 0; i < q; i++) g[i * K + j] = gj[i];
     c += stats.c[j];
   }
-  yield [0, { eig: new BlockEigen(eigs, q), g, c }];
+  return { eig: new BlockEigen(eigs, q), g, c };
 }
