@@ -1,3 +1,5 @@
+import { kernelMemory, kernels, WASM_PAGE, type Kernels } from '../wasm/kernels.js';
+
 /**
  * Eigendecomposition `A = Q Λ Qᵀ` of a real symmetric matrix: Householder reduction to
  * tridiagonal form (row-oriented, contiguous memory) followed by the implicit QL algorithm
@@ -94,10 +96,9 @@ function applyReflector(h: { v: Float64Array; beta: number }, offset: number, x:
 /** `a` is n×n row-major and symmetric; it is not modified. */
 export function symmetricEigen(a: ArrayLike<number>, n: number): SymmetricEigen {
   if (a.length !== n * n) throw new Error(`symmetricEigen: expected ${n}×${n} = ${n * n} values, got ${a.length}`);
-  const A = Float64Array.from(a);
   const d = new Float64Array(n);
   const e = new Float64Array(n);
-  const reflectors = tridiagonalize(A, n, d, e);
+  const reflectors = tridiagonalize(workspace(a, n), n, d, e);
   const rot = new Rotations();
   tql2(d, e, n, rot);
   const order = Int32Array.from({ length: n }, (_, i) => i).sort((i, j) => d[i] - d[j]);
@@ -105,24 +106,48 @@ export function symmetricEigen(a: ArrayLike<number>, n: number): SymmetricEigen 
   return new SymmetricEigen(n, values, reflectors, rot.index(), rot.cos(), rot.sin(), order);
 }
 
+/** A copy of `a` and two n-vectors in the kernels' memory (one per thread, grown as needed). */
+interface Workspace {
+  A: Float64Array;
+  v: Float64Array;
+  p: Float64Array;
+  kernels: Kernels;
+}
+
+let memory: WebAssembly.Memory | null = null;
+let instance: Kernels | null = null;
+
+function workspace(a: ArrayLike<number>, n: number): Workspace {
+  const bytes = 8 * (n * n + 2 * n);
+  if (!memory) {
+    memory = kernelMemory(bytes);
+    if (!memory) throw new Error(`symmetricEigen: a ${n}×${n} matrix exceeds a 32-bit WebAssembly memory`);
+    instance = kernels(memory);
+  }
+  if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / WASM_PAGE));
+  const A = new Float64Array(memory.buffer, 0, n * n);
+  A.set(a);
+  return { A, v: new Float64Array(memory.buffer, 8 * n * n, n), p: new Float64Array(memory.buffer, 8 * (n * n + n), n), kernels: instance! };
+}
+
 /**
  * A ← Hₖ A Hₖ for k = 0…n−3, zeroing column k below the sub-diagonal. Works on the lower
  * triangle only (rows contiguous; half the work of a full update). Leaves the diagonal in d and
  * the sub-diagonal in e (e[i] couples i−1 and i; e[0] = 0), tql2's convention.
  */
-function tridiagonalize(A: Float64Array, n: number, d: Float64Array, e: Float64Array) {
+function tridiagonalize({ A, v: vw, p, kernels: wasm }: Workspace, n: number, d: Float64Array, e: Float64Array) {
   const reflectors: { v: Float64Array; beta: number }[] = [];
-  const p = new Float64Array(n);
+  const [Aat, vAt, pAt] = [A.byteOffset, vw.byteOffset, p.byteOffset];
   for (let k = 0; k + 2 < n; k++) {
     const off = k + 1;
     const m = n - off;
-    const v = new Float64Array(m); // column k below the diagonal
+    const v = vw.subarray(0, m); // column k below the diagonal
     for (let i = 0; i < m; i++) v[i] = A[(off + i) * n + k];
     let amax = 0;
     for (let i = 1; i < m; i++) amax = Math.max(amax, Math.abs(v[i]));
     if (amax === 0) {
       e[off] = v[0];
-      reflectors.push({ v, beta: 0 });
+      reflectors.push({ v: v.slice(), beta: 0 });
       continue;
     }
     // A column of tiny entries (rank-deficient statistics, dead units) is taken in units of its
@@ -139,30 +164,15 @@ function tridiagonalize(A: Float64Array, n: number, d: Float64Array, e: Float64A
     const beta = 2 / (v[0] * v[0] + tail);
     // p = β A₂₂ v from the lower triangle: row i gives A[i][j]·v[j] to p[i] and A[i][j]·v[i] to p[j].
     p.fill(0, 0, m);
-    for (let i = 0; i < m; i++) {
-      const row = (off + i) * n + off;
-      const vi = v[i];
-      let s = A[row + i] * vi;
-      for (let j = 0; j < i; j++) {
-        const a = A[row + j];
-        s += a * v[j];
-        p[j] += a * vi;
-      }
-      p[i] += s;
-    }
+    wasm.symvLower(Aat, n, off, m, vAt, pAt);
     let pv = 0;
     for (let i = 0; i < m; i++) { p[i] *= beta; pv += p[i] * v[i]; }
     const K = 0.5 * beta * pv;
     for (let i = 0; i < m; i++) p[i] -= K * v[i];
     // A₂₂ ← A₂₂ − v wᵀ − w vᵀ (w = p), lower triangle.
-    for (let i = 0; i < m; i++) {
-      const row = (off + i) * n + off;
-      const vi = v[i];
-      const wi = p[i];
-      for (let j = 0; j <= i; j++) A[row + j] -= vi * p[j] + wi * v[j];
-    }
+    wasm.syr2Lower(Aat, n, off, m, vAt, pAt);
     e[off] = alpha * sc;
-    reflectors.push({ v, beta });
+    reflectors.push({ v: v.slice(), beta });
   }
   for (let i = 0; i < n; i++) d[i] = A[i * n + i];
   if (n >= 2) e[n - 1] = A[(n - 1) * n + n - 2];

@@ -15,15 +15,16 @@ export type Reducer = (rounds: readonly tf.Tensor[][], skipA?: boolean) => { A: 
  * at once; the sum may land later (a worker thread): `settle` waits for it.
  */
 export interface HostAccumulator {
+  /** The totals it adds into (e.g. in a WebAssembly memory), zeroed. */
+  readonly A: Float64Array;
   take(rounds: readonly tf.Tensor[][]): Promise<void> | null;
   settle(): Promise<void>;
   dispose(): void;
 }
 
-/** Makes a statistics object's host accumulator for its totals A (in a SharedArrayBuffer when `offThread`). */
+/** Makes a statistics object's host accumulator with totals of `length` float64; null: none (the device forms A). */
 export interface HostAccumulatorFactory {
-  offThread: boolean;
-  create(A: Float64Array): HostAccumulator;
+  create(length: number): HostAccumulator | null;
 }
 
 /**
@@ -57,8 +58,8 @@ export class QuadraticStatistics {
   constructor(readonly K: number, readonly P: number, private readonly reduce: Reducer,
     private readonly addToHost: (a: ArrayLike<number>, A: Float64Array) => void = addFull(K, P), readonly bufferRounds = 10, readonly flushEvery = 100,
     hostFactory: HostAccumulatorFactory | null = null) {
-    this.A = hostFactory?.offThread ? new Float64Array(new SharedArrayBuffer(8 * K * P * P)) : new Float64Array(K * P * P);
-    this.host = hostFactory?.create(this.A) ?? null;
+    this.host = hostFactory?.create(K * P * P) ?? null;
+    this.A = this.host?.A ?? new Float64Array(K * P * P);
     this.g = new Float64Array(K * P);
     this.c = new Float64Array(K);
   }

@@ -1,0 +1,120 @@
+;; The project's WebAssembly kernels: the loops that bound the cost of the paper's protocol on
+;; the host. kernels.ts holds the assembled bytes; `test/wasm-kernels.test.ts` assembles this file
+;; with wabt (threads and SIMD) and checks that they are the same.
+;;
+;; Every kernel performs the same float64 operations in the same order as the JavaScript loop it
+;; replaced (wasm has no fused multiply-add and no reassociation; SIMD lanes are per element), so
+;; the results are the same bits. All pointers are byte offsets into the imported memory.
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; A_α += Σ_s n_sα x̃_s x̃_sᵀ (upper triangles) for K neurons of fan-in q, from the nonzero
+  ;; entries of x̃ in CSR form (the wide neuron statistics, quadratic/sparse-kernel.ts):
+  ;;   A      K·q·q float64   the totals, neuron-major
+  ;;   idx    nnz   int32     column of each nonzero entry (ascending within a sample)
+  ;;   val    nnz   float64   its value
+  ;;   start  S+1   int32     sample s holds entries start[s] … start[s+1]−1
+  ;;   n      S·K   float32   the neurons' weights; 0 where the unit is inactive (skipped)
+  ;; Neuron by neuron, so that one A_α stays in cache over the buffer.
+  (func (export "addSparseRows")
+    (param $A i32) (param $K i32) (param $q i32) (param $S i32)
+    (param $idx i32) (param $val i32) (param $start i32) (param $n i32)
+    (local $a i32) (local $s i32) (local $i i32) (local $c i32) (local $e i32)
+    (local $base i32) (local $row i32) (local $at i32) (local $q8 i32) (local $qq8 i32)
+    (local $w f64) (local $wi f64)
+    (local.set $q8 (i32.shl (local.get $q) (i32.const 3)))
+    (local.set $qq8 (i32.mul (local.get $q8) (local.get $q)))
+    (block $neurons_done (loop $neurons
+      (br_if $neurons_done (i32.ge_u (local.get $a) (local.get $K)))
+      (local.set $base (i32.add (local.get $A) (i32.mul (local.get $a) (local.get $qq8))))
+      (local.set $s (i32.const 0))
+      (block $samples_done (loop $samples
+        (br_if $samples_done (i32.ge_u (local.get $s) (local.get $S)))
+        ;; w = n[s·K + a]
+        (local.set $w (f64.promote_f32 (f32.load (i32.add (local.get $n)
+          (i32.shl (i32.add (i32.mul (local.get $s) (local.get $K)) (local.get $a)) (i32.const 2))))))
+        (if (f64.ne (local.get $w) (f64.const 0)) (then
+          (local.set $i (i32.load (i32.add (local.get $start) (i32.shl (local.get $s) (i32.const 2)))))
+          (local.set $e (i32.load offset=4 (i32.add (local.get $start) (i32.shl (local.get $s) (i32.const 2)))))
+          (block $rows_done (loop $rows
+            (br_if $rows_done (i32.ge_u (local.get $i) (local.get $e)))
+            ;; wi = w · val[i]; row = A_α's row idx[i]
+            (local.set $wi (f64.mul (local.get $w) (f64.load (i32.add (local.get $val) (i32.shl (local.get $i) (i32.const 3))))))
+            (local.set $row (i32.add (local.get $base)
+              (i32.mul (i32.load (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2)))) (local.get $q8))))
+            (local.set $c (local.get $i))
+            (block $cols_done (loop $cols
+              (br_if $cols_done (i32.ge_u (local.get $c) (local.get $e)))
+              ;; A_α[idx[i], idx[c]] += wi · val[c]
+              (local.set $at (i32.add (local.get $row)
+                (i32.shl (i32.load (i32.add (local.get $idx) (i32.shl (local.get $c) (i32.const 2)))) (i32.const 3))))
+              (f64.store (local.get $at) (f64.add (f64.load (local.get $at))
+                (f64.mul (local.get $wi) (f64.load (i32.add (local.get $val) (i32.shl (local.get $c) (i32.const 3)))))))
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))
+              (br $cols)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $rows)))))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br $samples)))
+      (local.set $a (i32.add (local.get $a) (i32.const 1)))
+      (br $neurons))))
+
+  ;; p[0..m) += A₂₂ v from the lower triangle of the trailing block A₂₂ = A[off.., off..] of the
+  ;; n×n row-major A (symmetricEigen's Householder step; p zeroed by the caller). Row i gives
+  ;; A[i][j]·v[j] to p[i] (summed in order) and A[i][j]·v[i] to p[j] (two lanes at a time).
+  (func (export "symvLower") (param $A i32) (param $n i32) (param $off i32) (param $m i32) (param $v i32) (param $p i32)
+    (local $i i32) (local $j i32) (local $row i32) (local $vi f64) (local $s f64) (local $a f64) (local $pj i32)
+    (local $vi2 v128) (local $a2 v128) (local $prod v128)
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $i) (local.get $m)))
+      (local.set $row (i32.add (local.get $A) (i32.shl (i32.add (i32.mul (i32.add (local.get $off) (local.get $i)) (local.get $n)) (local.get $off)) (i32.const 3))))
+      (local.set $vi (f64.load (i32.add (local.get $v) (i32.shl (local.get $i) (i32.const 3)))))
+      (local.set $vi2 (f64x2.splat (local.get $vi)))
+      (local.set $s (f64.mul (f64.load (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 3)))) (local.get $vi)))
+      (local.set $j (i32.const 0))
+      (block $pairs_done (loop $pairs
+        (br_if $pairs_done (i32.gt_u (i32.add (local.get $j) (i32.const 2)) (local.get $i)))
+        (local.set $a2 (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 3)))))
+        (local.set $prod (f64x2.mul (local.get $a2) (v128.load (i32.add (local.get $v) (i32.shl (local.get $j) (i32.const 3))))))
+        (local.set $s (f64.add (f64.add (local.get $s) (f64x2.extract_lane 0 (local.get $prod))) (f64x2.extract_lane 1 (local.get $prod))))
+        (local.set $pj (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 3))))
+        (v128.store (local.get $pj) (f64x2.add (v128.load (local.get $pj)) (f64x2.mul (local.get $a2) (local.get $vi2))))
+        (local.set $j (i32.add (local.get $j) (i32.const 2)))
+        (br $pairs)))
+      (if (i32.lt_u (local.get $j) (local.get $i)) (then
+        (local.set $a (f64.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 3)))))
+        (local.set $s (f64.add (local.get $s) (f64.mul (local.get $a) (f64.load (i32.add (local.get $v) (i32.shl (local.get $j) (i32.const 3)))))))
+        (local.set $pj (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 3))))
+        (f64.store (local.get $pj) (f64.add (f64.load (local.get $pj)) (f64.mul (local.get $a) (local.get $vi))))))
+      (local.set $pj (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 3))))
+      (f64.store (local.get $pj) (f64.add (f64.load (local.get $pj)) (local.get $s)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $rows))))
+;; A₂₂ ← A₂₂ − v pᵀ − p vᵀ on the lower triangle of the trailing block A₂₂ = A[off.., off..]
+  ;; (symmetricEigen's rank-two update). Every element's operations are JavaScript's, in pairs.
+  (func (export "syr2Lower") (param $A i32) (param $n i32) (param $off i32) (param $m i32) (param $v i32) (param $p i32)
+    (local $i i32) (local $j i32) (local $row i32) (local $vi f64) (local $wi f64) (local $at i32) (local $vi2 v128) (local $wi2 v128)
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $i) (local.get $m)))
+      (local.set $row (i32.add (local.get $A) (i32.shl (i32.add (i32.mul (i32.add (local.get $off) (local.get $i)) (local.get $n)) (local.get $off)) (i32.const 3))))
+      (local.set $vi (f64.load (i32.add (local.get $v) (i32.shl (local.get $i) (i32.const 3)))))
+      (local.set $wi (f64.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 3)))))
+      (local.set $vi2 (f64x2.splat (local.get $vi)))
+      (local.set $wi2 (f64x2.splat (local.get $wi)))
+      (local.set $j (i32.const 0))
+      (block $pairs_done (loop $pairs
+        (br_if $pairs_done (i32.gt_u (i32.add (local.get $j) (i32.const 1)) (local.get $i)))
+        (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 3))))
+        (v128.store (local.get $at) (f64x2.sub (v128.load (local.get $at))
+          (f64x2.add (f64x2.mul (local.get $vi2) (v128.load (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 3)))))
+                     (f64x2.mul (local.get $wi2) (v128.load (i32.add (local.get $v) (i32.shl (local.get $j) (i32.const 3))))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 2)))
+        (br $pairs)))
+      (if (i32.le_u (local.get $j) (local.get $i)) (then
+        (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 3))))
+        (f64.store (local.get $at) (f64.sub (f64.load (local.get $at))
+          (f64.add (f64.mul (local.get $vi) (f64.load (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 3)))))
+                   (f64.mul (local.get $wi) (f64.load (i32.add (local.get $v) (i32.shl (local.get $j) (i32.const 3))))))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $rows))))
+)

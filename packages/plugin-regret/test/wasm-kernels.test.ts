@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import wabt from 'wabt';
+import { addSparseRows, reserveRows, sparseKernelMemory, type SparseRows } from '../src/quadratic/sparse-kernel.js';
+import { kernelMemory, kernels, KERNELS_WASM } from '../src/wasm/kernels.js';
+
+/** The loop the kernel replaced, in JavaScript: the reference for its bits. */
+function addSparseRowsJs(A: Float64Array, K: number, q: number, { S, idx, val, start, n }: SparseRows): void {
+  for (let a = 0; a < K; a++) {
+    for (let s = 0; s < S; s++) {
+      const w = n[s * K + a];
+      if (w === 0) continue;
+      for (let i = start[s]; i < start[s + 1]; i++) {
+        for (let c = i; c < start[s + 1]; c++) A[(a * q + idx[i]) * q + idx[c]] += w * val[i] * val[c];
+      }
+    }
+  }
+}
+
+/** S samples of fan-in q, a `density` of them nonzero, weights zero on about half the (sample, neuron) pairs. */
+function rows(S: number, K: number, q: number, density: number, seed: number): SparseRows {
+  let state = seed;
+  const rand = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const idx: number[] = [];
+  const val: number[] = [];
+  const start = [0];
+  for (let s = 0; s < S; s++) {
+    for (let j = 0; j < q; j++) if (rand() < density || j === q - 1) { idx.push(j); val.push(j === q - 1 ? 1 : Math.fround(rand() * 2 - 0.5)); }
+    start.push(idx.length);
+  }
+  const n = Float32Array.from({ length: S * K }, () => (rand() < 0.5 ? 0 : rand()));
+  return { S, idx: Int32Array.from(idx), val: Float64Array.from(val), start: Int32Array.from(start), n };
+}
+
+describe('the WebAssembly kernels', () => {
+  it('their embedded bytes are kernels.wat assembled (wabt)', async () => {
+    const source = readFileSync(new URL('../src/wasm/kernels.wat', import.meta.url), 'utf8');
+    const module = (await wabt()).parseWat('kernels.wat', source, { threads: true, simd: true });
+    const bytes = Buffer.from(module.toBinary({}).buffer).toString('base64');
+    module.destroy();
+    // On a change to the .wat, paste the new bytes into KERNELS_WASM.
+    expect(KERNELS_WASM).toBe(bytes);
+  });
+
+  it('the sparse rows kernel adds the same float64 bits as the JavaScript loop, buffer after buffer, growing its memory for larger buffers', () => {
+    const K = 5, q = 97;
+    const memory = sparseKernelMemory(K * q * q)!;
+    const kernel = kernels(memory);
+    const A = new Float64Array(memory.buffer, 0, K * q * q);
+    const expected = new Float64Array(K * q * q);
+    const pages = memory.buffer.byteLength;
+    for (const [S, density, seed] of [[4, 0.2, 1], [300, 0.5, 2], [7, 0.05, 3]]) {
+      const r = rows(S, K, q, density, seed);
+      addSparseRowsJs(expected, K, q, r);
+      addSparseRows(memory, kernel, reserveRows(memory, K * q * q, r)!, K, q, r);
+    }
+    expect(memory.buffer.byteLength).toBeGreaterThan(pages); // the 300-sample buffer needed more room
+    expect(A).toEqual(expected);
+    expect(expected.some((v) => v !== 0)).toBe(true);
+    // Lower triangles untouched: the statistics mirror them when read.
+    for (let a = 0; a < K; a++) for (let i = 1; i < q; i++) for (let j = 0; j < i; j++) expect(A[(a * q + i) * q + j]).toBe(0);
+  });
+
+  for (const n of [2, 3, 8, 61]) it(`the Householder step kernels give the JavaScript loops' bits (n = ${n}: pairs and a remainder)`, () => {
+    // One reduction step at every k of symmetricEigen's tridiagonalisation, in JavaScript and in
+    // the kernels, on the same random symmetric matrix and reflector.
+    let state = n;
+    const rand = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5);
+    const memory = kernelMemory(8 * (n * n + 2 * n))!;
+    const wasm = kernels(memory);
+    const A = new Float64Array(memory.buffer, 0, n * n);
+    const v = new Float64Array(memory.buffer, 8 * n * n, n);
+    const p = new Float64Array(memory.buffer, 8 * (n * n + n), n);
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) A[i * n + j] = A[j * n + i] = rand();
+    const Aj = Float64Array.from(A);
+    const pj = new Float64Array(n);
+    for (let off = 0; off < n; off++) {
+      const m = n - off;
+      for (let i = 0; i < m; i++) v[i] = rand();
+      p.fill(0);
+      pj.fill(0);
+      wasm.symvLower(A.byteOffset, n, off, m, v.byteOffset, p.byteOffset);
+      for (let i = 0; i < m; i++) {
+        const row = (off + i) * n + off;
+        let s = Aj[row + i] * v[i];
+        for (let j = 0; j < i; j++) { s += Aj[row + j] * v[j]; pj[j] += Aj[row + j] * v[i]; }
+        pj[i] += s;
+      }
+      expect(p).toEqual(pj);
+      wasm.syr2Lower(A.byteOffset, n, off, m, v.byteOffset, p.byteOffset);
+      for (let i = 0; i < m; i++) {
+        const row = (off + i) * n + off;
+        for (let j = 0; j <= i; j++) Aj[row + j] -= v[i] * pj[j] + pj[i] * v[j];
+      }
+      expect(A).toEqual(Aj);
+    }
+  });
+
+  it('the sparse statistics decline totals beyond a 32-bit memory', () => {
+    expect(sparseKernelMemory(2 ** 29)).toBeNull(); // 4 GiB of float64
+  });
+});
