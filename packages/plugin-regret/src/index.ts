@@ -25,7 +25,7 @@ export { scheduled, Reservoir } from './scopes/schedule.js';
 export { QuadraticStatistics } from './quadratic/statistics.js';
 export { squaredErrorScale } from './quadratic/squared-error.js';
 export { denseLayerPieces, denseLayerReducer, outerRows } from './quadratic/dense-layer-statistics.js';
-export { packRowsOf, packedIndices, upperPairs, packedIndex, addUnpackedKron, blockOuterRows, blockSplit, addBlockSymmetric } from './quadratic/packed.js';
+export { packRowsOf, packedIndices, upperPairs, packedIndex, addUnpackedKron, blockOuterRows, blockLayout, blockParts, OUTER_BLOCKS, type BlockLayout, addBlockSymmetric } from './quadratic/packed.js';
 export { denseNeuronPieces, denseNeuronReducer } from './quadratic/dense-neuron-statistics.js';
 export { jacobianTensorStatistics, sumReducer } from './quadratic/jacobian-tensor-statistics.js';
 export { addFull, type Reducer } from './quadratic/statistics.js';

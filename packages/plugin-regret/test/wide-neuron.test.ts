@@ -6,7 +6,7 @@ import { checkOptimum } from './helpers/optimum-check.js';
 import { checkTaylor } from './helpers/taylor-check.js';
 import type { NetCase } from './helpers/nets.js';
 import { denseNeuronReducer, sparseNeuronAccumulator, wideDenseNeuronReducer } from '../src/quadratic/dense-neuron-statistics.js';
-import { addBlockSymmetric } from '../src/quadratic/packed.js';
+import { addBlockSymmetric, blockLayout } from '../src/quadratic/packed.js';
 import { addFull, addUpper, QuadraticStatistics } from '../src/quadratic/statistics.js';
 
 beforeAll(async () => { await selectBackend('wasm'); });
@@ -31,7 +31,7 @@ describe('dense neuron statistics for wide fan-in', () => {
     expect(tf.memory().numTensors).toBe(before);
     const Apacked = new Float64Array(K * q * q);
     const Awide = new Float64Array(K * q * q);
-    addBlockSymmetric(packed[0], K, q, Apacked);
+    addBlockSymmetric(packed[0], K, blockLayout(q), Apacked);
     addFull(K, q)(wide[0], Awide);
     // Brute force: A_α = Σ_b n_bα x_b x_bᵀ.
     const Abrute = new Float64Array(K * q * q);

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Reducer } from './statistics.js';
-import { packRowsOf } from './packed.js';
+import { blockOuterRows, packRowsOf } from './packed.js';
 
 /** Per-sample outer products `vec(x̃x̃ᵀ)` `[S, q²]`. */
 export function outerRows(X: tf.Tensor2D): tf.Tensor2D {
-  const [S, q] = X.shape;
-  return tf.reshape(tf.mul(tf.expandDims(X, 2), tf.expandDims(X, 1)), [S, q * q]) as tf.Tensor2D;
+  return blockOuterRows(X, 1);
 }
 
 /**
@@ -14,10 +13,10 @@ export function outerRows(X: tf.Tensor2D): tf.Tensor2D {
  * (parameter (i, j) = Θ[i, j], input i then bias, unit j), `e_b = r_b − M_b(w_n − w₁)`,
  * `r_b = f_b − y_b`, `κ = γ/B`. Returns the round's pieces `[x̃, κ vec(J_bᵀJ_b), κ h, c']`:
  *
- *  - `A += κ Σ_b (x̃x̃ᵀ) ⊗ (J_bᵀJ_b)` is, by the reducer, `S = Uᵀ V` with rows vec(x̃x̃ᵀ) in U and
+ *  - `A += κ Σ_b (x̃x̃ᵀ) ⊗ (J_bᵀJ_b)` is, by the reducer, `S = Uᵀ V` with rows x̃x̃ᵀ in U and
  *    κ vec(J_bᵀJ_b) in V — one matmul for several rounds; `S[(i,i'),(j,j')] = A[(i,j),(i',j')]`.
- *    V holds only the upper triangles of the symmetric J_bᵀJ_b (half the matmul; packing U too
- *    would need a gather, which is slow on wasm);
+ *    V holds only the upper triangles of the symmetric J_bᵀJ_b (half the matmul), U x̃x̃ᵀ in the
+ *    block layout (blockOuterRows: 62% of it; packing U fully would need a gather, slow on wasm);
  *  - `g += κ Σ_b M_bᵀ e_b = Σ_b x̃_b ⊗ κ h_b`, `h_b = J_bᵀr_b − J_bᵀJ_b d_b`, `d_b = x̃_b ΔΘ`, and
  *    `J_bᵀ r_b = δ_b / 2κ` with `δ = ∂ℓ/∂a_l` from the backward pass;
  *  - `c += κ Σ_b ‖e_b‖² = κΣ‖r_b‖² − Σ⟨δ_b, d_b⟩ + κ Σ d_bᵀ(J_bᵀJ_b)d_b`, of which the first term is
@@ -37,13 +36,13 @@ export function denseLayerPieces(xt: tf.Tensor2D, gram: tf.Tensor3D, delta: tf.T
   });
 }
 
-/** `S [q², p(p+1)/2]` (columns packed), `g [1, q·p]`, `c`; unpack S with addUnpackedKron. */
+/** `S [layout rows, p(p+1)/2]` (rows in blockLayout(q), columns packed), `g [1, q·p]`, `c`; unpack S with addUnpackedKron. */
 export const denseLayerReducer: Reducer = (rounds) => {
     const X = tf.concat(rounds.map((r) => r[0]), 0) as tf.Tensor2D;
     const V = tf.concat(rounds.map((r) => r[1]), 0);
     const H = tf.concat(rounds.map((r) => r[2]), 0);
     return {
-      A: tf.matMul(tf.transpose(outerRows(X)), V),
+      A: tf.matMul(tf.transpose(blockOuterRows(X)), V),
       g: tf.reshape(tf.matMul(tf.transpose(X), H), [1, -1]),
       c: tf.addN(rounds.map((r) => r[3])),
     };

@@ -9,7 +9,7 @@ import { sparseKernelMemory, type SparseRows } from './sparse-kernel.js';
  * parameters are its incoming weights and bias `θ_α = Θ[:, α]`; `M_b = J_b[:, α] x̃_bᵀ`, so
  * `M_bᵀM_b = n_bα x̃x̃ᵀ` with `n_bα = ‖J_b[:, α]‖²` (the Gram's diagonal). Pieces
  * `[x̃, κN, κH, c']`; the reducer forms every neuron's A in one matmul `A = (κN)ᵀ U`, U with rows
- * x̃x̃ᵀ in a two-block symmetric layout (see blockOuterRows):
+ * x̃x̃ᵀ in the block layout (see blockOuterRows):
  *  - `A_α += κ Σ_b n_bα x̃_b x̃_bᵀ`,
  *  - `g_α += Σ_b x̃_b κ(δ_bα / 2κ − n_bα d_bα)`, `d_bα = x̃_b · (θ_α,n − θ_α,1)`,
  *  - `c'_α += κ Σ_b n_bα d_bα² − Σ_b δ_bα d_bα` (c without its `ℓ_n`, see denseLayerPieces).
@@ -33,7 +33,7 @@ export const denseNeuronReducer: Reducer = (rounds) => {
   const shared = N.shape[1] === 1;
   return {
     // Shared: one X̃ᵀ diag(κ) X̃ without forming the per-sample outer products. Else [K, q²].
-    // Else every neuron's A in the two-block symmetric layout (¾ of the products), [K, ~¾q²].
+    // Else every neuron's A in the block layout (62% of the products), [K, layout rows].
     A: shared ? tf.reshape(tf.matMul(tf.transpose(tf.mul(X, N)), X), [1, -1]) : tf.matMul(tf.transpose(N), blockOuterRows(X)),
     g: tf.matMul(tf.transpose(H), X), // [K, q]
     c: tf.addN(rounds.map((r) => r[3])),

@@ -33,63 +33,104 @@ export function packRowsOf(M: tf.Tensor3D, idx: { flat: tf.Tensor1D }): tf.Tenso
 }
 
 /**
- * The Kronecker statistics of a dense layer with packed columns, `S[(i, i'), (j ≤ j')]`, to the
- * full `A[(i,j),(i',j')] = S[(i, i'), (min(j,j'), max(j,j'))]`, added into `out` (P×P, P = q·p).
+ * The Kronecker statistics of a dense layer with packed columns, `S[(i, i'), (j ≤ j')]` with rows
+ * (i, i') in the block layout of `layout`, to the full `A[(i,j),(i',j')] = S[(i, i'), (min(j,j'), max(j,j'))]`
+ * (and the absent rows (i', i) = (i, i'), since x̃x̃ᵀ is symmetric), added into `out` (P×P, P = q·p).
  */
-export function addUnpackedKron(S: ArrayLike<number>, q: number, p: number, out: Float64Array): void {
+export function addUnpackedKron(S: ArrayLike<number>, layout: BlockLayout, p: number, out: Float64Array): void {
+  const q = layout.q;
   const mp = (p * (p + 1)) / 2;
   const P = q * p;
-  for (let i = 0; i < q; i++) {
-    for (let i2 = 0; i2 < q; i2++) {
-      const rowS = (i * q + i2) * mp;
-      for (let j = 0; j < p; j++) {
-        const rowA = (i * p + j) * P + i2 * p;
-        for (let j2 = 0; j2 < p; j2++) out[rowA + j2] += S[rowS + packedIndex(p, j, j2)];
-      }
+  const { pairs, mirrored } = layout;
+  const put = (i: number, i2: number, rowS: number) => {
+    for (let j = 0; j < p; j++) {
+      const rowA = (i * p + j) * P + i2 * p;
+      for (let j2 = 0; j2 < p; j2++) out[rowA + j2] += S[rowS + packedIndex(p, j, j2)];
     }
+  };
+  for (let r = 0; r < layout.rows; r++) {
+    put(pairs[2 * r], pairs[2 * r + 1], r * mp);
+    if (mirrored[r]) put(pairs[2 * r + 1], pairs[2 * r], r * mp);
   }
 }
 
-/** The split point of the two-block layout of a symmetric q×q matrix. */
-export function blockSplit(q: number): number {
-  return Math.ceil(q / 2);
+/**
+ * Blocks of the symmetric layout of per-sample outer products: with 4 blocks the products fill
+ * 62% of vec(x̃x̃ᵀ) — the statistics' matmul shrinks with them (35 against 62 ms per buffer of ten
+ * rounds on the autoencoder's 51-input layer, `bench/`), and more blocks only add op dispatch.
+ */
+export const OUTER_BLOCKS = 4;
+
+/**
+ * x̃ (length q) split into `blocks` parts; the layout keeps the outer products of parts i ≤ j,
+ * in that order, each row-major: row r of it is the entry (pairs[2r], pairs[2r+1]) of x̃x̃ᵀ, whose
+ * transpose is absent (`mirrored[r]`) when the parts differ.
+ */
+export interface BlockLayout {
+  q: number;
+  parts: [start: number, length: number][];
+  rows: number;
+  pairs: Int32Array;
+  mirrored: Uint8Array;
+}
+
+/** x̃'s `blocks` parts (at most q), as [start, length]. */
+export function blockParts(q: number, blocks = OUTER_BLOCKS): [start: number, length: number][] {
+  const b = Math.max(1, Math.min(blocks, q));
+  const parts: [number, number][] = [];
+  for (let k = 0, s = 0; k < b; k++) {
+    const e = Math.round(((k + 1) * q) / b);
+    parts.push([s, e - s]);
+    s = e;
+  }
+  return parts;
+}
+
+export function blockLayout(q: number, blocks = OUTER_BLOCKS): BlockLayout {
+  const parts = blockParts(q, blocks);
+  const b = parts.length;
+  const pairs: number[] = [];
+  const mirrored: number[] = [];
+  for (let i = 0; i < b; i++) {
+    for (let j = i; j < b; j++) {
+      const [si, li] = parts[i];
+      const [sj, lj] = parts[j];
+      for (let a = 0; a < li; a++) for (let c = 0; c < lj; c++) { pairs.push(si + a, sj + c); mirrored.push(i === j ? 0 : 1); }
+    }
+  }
+  return { q, parts, rows: mirrored.length, pairs: Int32Array.from(pairs), mirrored: Uint8Array.from(mirrored) };
 }
 
 /**
- * Per-sample outer products of x̃ `[S, q]` in a two-block symmetric layout: the columns of
- * `x₁x₁ᵀ`, `x₁x₂ᵀ` and `x₂x₂ᵀ` (x₁ = the first ⌈q/2⌉ entries), about ¾ of vec(x̃x̃ᵀ) — the block
- * `x₂x₁ᵀ` is the transpose of `x₁x₂ᵀ`. Slices and broadcasts only (a gather is slow on wasm).
+ * Per-sample outer products of x̃ `[S, q]` in the block layout (blockLayout): the blocks `xᵢxⱼᵀ`
+ * with i ≤ j, the others being their transposes. Slices and broadcasts only (a gather is slow on wasm).
  */
-export function blockOuterRows(X: tf.Tensor2D): tf.Tensor2D {
+export function blockOuterRows(X: tf.Tensor2D, blocks = OUTER_BLOCKS): tf.Tensor2D {
   const [S, q] = X.shape;
-  const h = blockSplit(q);
-  const X1 = tf.slice(X, [0, 0], [S, h]);
-  const X2 = tf.slice(X, [0, h], [S, q - h]);
+  const parts = blockParts(q, blocks).map(([s, l]) => tf.slice(X, [0, s], [S, l]));
   const outer = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.reshape(tf.mul(tf.expandDims(a, 2), tf.expandDims(b, 1)), [S, a.shape[1] * b.shape[1]]);
-  return tf.concat([outer(X1, X1), outer(X1, X2), outer(X2, X2)], 1) as tf.Tensor2D;
+  const cols: tf.Tensor[] = [];
+  for (let i = 0; i < parts.length; i++) for (let j = i; j < parts.length; j++) cols.push(outer(parts[i], parts[j]));
+  return (cols.length === 1 ? cols[0] : tf.concat(cols, 1)) as tf.Tensor2D;
 }
 
-/** Rows of K matrices in the two-block layout (or one full q×q matrix shared by all K) added into `out` (K q×q). */
-export function addBlockSymmetric(a: ArrayLike<number>, K: number, q: number, out: Float64Array): void {
-  const h = blockSplit(q);
-  const r = q - h;
-  const m = h * h + h * r + r * r;
+/** Rows of K matrices in a block layout (or one full q×q matrix shared by all K) added into `out` (K q×q). */
+export function addBlockSymmetric(a: ArrayLike<number>, K: number, layout: BlockLayout, out: Float64Array): void {
+  const q = layout.q;
   const shared = a.length === q * q;
+  const { pairs, mirrored, rows } = layout;
   for (let k = 0; k < K; k++) {
     const base = k * q * q;
     if (shared) {
       for (let i = 0; i < q * q; i++) out[base + i] += a[i];
       continue;
     }
-    const o = k * m;
-    for (let i = 0; i < h; i++) for (let j = 0; j < h; j++) out[base + i * q + j] += a[o + i * h + j];
-    for (let i = 0; i < h; i++) {
-      for (let j = 0; j < r; j++) {
-        const v = a[o + h * h + i * r + j];
-        out[base + i * q + h + j] += v;
-        out[base + (h + j) * q + i] += v;
-      }
+    const o = k * rows;
+    for (let r = 0; r < rows; r++) {
+      const i = pairs[2 * r];
+      const j = pairs[2 * r + 1];
+      out[base + i * q + j] += a[o + r];
+      if (mirrored[r]) out[base + j * q + i] += a[o + r];
     }
-    for (let i = 0; i < r; i++) for (let j = 0; j < r; j++) out[base + (h + i) * q + h + j] += a[o + h * h + h * r + i * r + j];
   }
 }

@@ -6,7 +6,7 @@ import { flatDense, patches } from '../jacobian/linear.js';
 import { selectChannels } from '@taylorlens/core';
 import { layerJacobianTensor, neuronJacobianTensors, separableRound } from '../jacobian/jacobian-tensor.js';
 import { denseLayerPieces, denseLayerReducer } from '../quadratic/dense-layer-statistics.js';
-import { addBlockSymmetric, addUnpackedKron, packedIndices } from '../quadratic/packed.js';
+import { addBlockSymmetric, addUnpackedKron, blockLayout, packedIndices, type BlockLayout } from '../quadratic/packed.js';
 import { denseNeuronPieces, denseNeuronReducer, sparseNeuronAccumulator, WIDE_FAN_IN, wideDenseNeuronReducer } from '../quadratic/dense-neuron-statistics.js';
 import { jacobianTensorStatistics, sumReducer } from '../quadratic/jacobian-tensor-statistics.js';
 import { addUpper, QuadraticStatistics, type QuadraticStatisticsState } from '../quadratic/statistics.js';
@@ -69,11 +69,13 @@ export class StatisticsScope implements Scope {
     // Unit blocks are the statistics of every unit as a neuron; the layer's problem joins them at the solve.
     const K = this.blocks ? p.channels : desc.problems;
     // The running sums (no buffer arguments) sum on the worker; the per-round reading's one-round statistics in place.
+    let layout: BlockLayout | null = null; // the packed rows of x̃x̃ᵀ, for the narrow dense paths
+    const lay = () => (layout ??= blockLayout(q));
     this.makeStats = (buffer, flush) => {
       if (!dense) return new QuadraticStatistics(K, desc.params, sumReducer, undefined, buffer, flush);
-      if (desc.kind === 'layer' && !this.blocks) return new QuadraticStatistics(K, desc.params, denseLayerReducer, (a, A) => addUnpackedKron(a, q, p.channels, A), buffer, flush);
+      if (desc.kind === 'layer' && !this.blocks) return new QuadraticStatistics(K, desc.params, denseLayerReducer, (a, A) => addUnpackedKron(a, lay(), p.channels, A), buffer, flush);
       if (q > WIDE_FAN_IN) return new QuadraticStatistics(K, q, wideDenseNeuronReducer, addUpper(K, q), buffer, flush, sparseNeuronAccumulator(K, q, buffer === undefined));
-      return new QuadraticStatistics(K, q, denseNeuronReducer, (a, A) => addBlockSymmetric(a, K, q, A), buffer, flush);
+      return new QuadraticStatistics(K, q, denseNeuronReducer, (a, A) => addBlockSymmetric(a, K, lay(), A), buffer, flush);
     };
     this.stats = this.makeStats();
     this.perRound = opts.perRound ? new PerRoundReading(desc.problems, opts.perRound.every) : null;
