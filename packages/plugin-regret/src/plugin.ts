@@ -13,6 +13,7 @@ import { resolveScopes } from './scopes/resolve.js';
 import { admitScopes, type CostReport } from './scopes/admit.js';
 import { scheduled } from './scopes/schedule.js';
 import { StatisticsScope } from './scopes/statistics-scope.js';
+import { EigenWorker } from './linalg/eigen-worker.js';
 import { LocalRoundsScope } from './rounds/local-scope.js';
 import { NetworkScope } from './rounds/network-scope.js';
 import { MemoryBudget } from './rounds/round-store.js';
@@ -148,6 +149,8 @@ export class RegretPlugin extends Plugin<RegretOptions> {
   private traceBefore: tf.Tensor[] | null = null;
   private traceRows: JsonlWriter | null = null;
   private lastCheckpointRound = -1;
+  /** Decomposes the statistics scopes' matrices at checkpoints while this thread solves the others. */
+  private eigenWorker: EigenWorker | null = null;
   private epochs = 0;
   private batchesPerEpoch = 0;
   /** Statistics bytes admitted (saved with checkpoints). */
@@ -485,10 +488,23 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     for (const s of this.scopes) await s.flush?.();
     this.results.timing.recordMs += performance.now() - tf0;
     const t0 = performance.now();
+    // Scopes that need the model (the network's replays, stored rounds) solve on this thread; the
+    // statistics scopes' decompositions meanwhile run on the eigen worker (the second core).
+    const onThread = this.scopes.filter((s) => !s.prepare);
+    const prepared = this.scopes.filter((s) => s.prepare);
+    const overlap = onThread.length > 0 && prepared.length > 0;
+    if (overlap) {
+      this.eigenWorker ??= new EigenWorker();
+      for (const s of prepared) s.prepare!(this.eigenWorker);
+    }
+    const solved = new Map<Scope, ScopeCheckpoint>();
+    for (const s of overlap ? [...onThread, ...prepared] : this.scopes) {
+      phase(solved.size, `scope ${solved.size + 1}/${total} ${s.desc.key}`);
+      solved.set(s, await s.checkpoint(epoch, round));
+    }
     const out: Record<string, CheckpointRecord> = {};
-    for (const [i, s] of this.scopes.entries()) {
-      phase(i, `scope ${i + 1}/${total} ${s.desc.key}`);
-      const c = await s.checkpoint(epoch, round);
+    for (const s of this.scopes) {
+      const c = solved.get(s)!;
       const n = Math.sqrt(Math.max(c.recordedRounds, 1));
       const normalized = { cumulativeLoss: c.cumulativeLoss / n, phi: c.ball.phi.map((v) => v / n), regret: c.ball.regret.map((v) => v / n) };
       const rec: CheckpointRecord = { ...c, normalized, summary: meanStd(normalized.regret) };
@@ -595,6 +611,8 @@ export class RegretPlugin extends Plugin<RegretOptions> {
   dispose(): void {
     this.live = false;
     for (const s of this.scopes) s.dispose();
+    this.eigenWorker?.dispose();
+    this.eigenWorker = null;
     this.traceBefore && tf.dispose(this.traceBefore);
     this.traceBefore = null;
     if (this.tmpDir) fs.rmSync(this.tmpDir, { recursive: true, force: true });

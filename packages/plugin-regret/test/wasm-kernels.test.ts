@@ -96,6 +96,29 @@ describe('the WebAssembly kernels', () => {
     }
   });
 
+  for (const n of [0, 1, 5, 8, 1001]) it(`dot (four partial sums) and axpy (two lanes) on n = ${n}`, () => {
+    let state = n + 3;
+    const rand = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5);
+    const memory = kernelMemory(8 * 2 * n)!;
+    const wasm = kernels(memory);
+    const x = new Float64Array(memory.buffer, 0, n).map(() => rand());
+    const y = new Float64Array(memory.buffer, 8 * n, n);
+    const xs = new Float64Array(memory.buffer, 0, n);
+    xs.set(x);
+    for (let i = 0; i < n; i++) y[i] = rand();
+    // The documented order: lanes i mod 4, joined (s₀ + s₂) + (s₁ + s₃), then the tail.
+    const s = [0, 0, 0, 0];
+    const quads = n - (n % 4);
+    for (let i = 0; i < quads; i++) s[i % 4] += x[i] * y[i];
+    let expected = (s[0] + s[2]) + (s[1] + s[3]);
+    for (let i = quads; i < n; i++) expected += x[i] * y[i];
+    expect(wasm.dot(xs.byteOffset, y.byteOffset, n)).toBe(expected);
+    const ys = Float64Array.from(y);
+    for (let i = 0; i < n; i++) ys[i] += 0.37 * x[i];
+    wasm.axpy(y.byteOffset, 0.37, xs.byteOffset, n);
+    expect(y).toEqual(ys);
+  });
+
   it('the sparse statistics decline totals beyond a 32-bit memory', () => {
     expect(sparseKernelMemory(2 ** 29)).toBeNull(); // 4 GiB of float64
   });

@@ -1,3 +1,4 @@
+import type { EigenWorker } from './eigen-worker.js';
 import { symmetricEigen } from './symmetric-eigen.js';
 
 /** What the exact solvers need of an eigendecomposition `A = Q Λ Qᵀ`: Λ ascending, `Qᵀg` and `Qû`. */
@@ -80,15 +81,40 @@ function zeroEigen(m: number): Eigenbasis {
  * nothing at all for a zero matrix. The plain decomposition when every row is nonzero.
  */
 export function supportEigen(a: Float64Array, n: number): Eigenbasis {
+  const split = supportSplit(a, n);
+  return onSupport(split, symmetricEigen(split.sub, split.support.length));
+}
+
+/** supportEigen with the decomposition on `worker`'s thread. */
+export async function supportEigenOffThread(a: Float64Array, n: number, worker: EigenWorker): Promise<Eigenbasis> {
+  const split = supportSplit(a, n);
+  return onSupport(split, await worker.decompose(split.sub, split.support.length, split.sub !== a));
+}
+
+/** The nonzero rows of `a` and the submatrix on them (`a` itself when there are no zero rows). */
+function supportSplit(a: Float64Array, n: number): { n: number; support: Int32Array; zeros: Int32Array; sub: Float64Array } {
   const support: number[] = [];
   const zeros: number[] = [];
-  for (let i = 0; i < n; i++) (a.subarray(i * n, (i + 1) * n).some((v) => v !== 0) ? support : zeros).push(i);
-  if (zeros.length === 0) return symmetricEigen(a, n);
+  for (let i = 0; i < n; i++) {
+    let j = i * n;
+    const end = j + n;
+    while (j < end && a[j] === 0) j++;
+    (j < end ? support : zeros).push(i);
+  }
   const m = support.length;
-  const sub = new Float64Array(m * m);
-  for (let r = 0; r < m; r++) for (let c = 0; c < m; c++) sub[r * m + c] = a[support[r] * n + support[c]];
-  return new DirectSumEigen(n, [
-    { indices: Int32Array.from(support), eig: symmetricEigen(sub, m) },
-    { indices: Int32Array.from(zeros), eig: zeroEigen(zeros.length) },
+  let sub = a;
+  if (zeros.length > 0) {
+    sub = new Float64Array(m * m);
+    for (let r = 0; r < m; r++) for (let c = 0; c < m; c++) sub[r * m + c] = a[support[r] * n + support[c]];
+  }
+  return { n, support: Int32Array.from(support), zeros: Int32Array.from(zeros), sub };
+}
+
+/** The whole matrix's eigenbasis from its support's. */
+function onSupport(split: { n: number; support: Int32Array; zeros: Int32Array }, eig: Eigenbasis): Eigenbasis {
+  if (split.zeros.length === 0) return eig;
+  return new DirectSumEigen(split.n, [
+    { indices: split.support, eig },
+    { indices: split.zeros, eig: zeroEigen(split.zeros.length) },
   ]);
 }

@@ -13,8 +13,11 @@
  *   ‖(H + λI)u + g‖ = sqrt(ρ_small² + (β_k h_k)²).
  *
  * Vectors and sums are float64 on the host; only the products may be less exact, which is why
- * callers verify the answer with one more, explicit, gradient evaluation.
+ * callers verify the answer with one more, explicit, gradient evaluation. The vectors live in a
+ * WebAssembly memory, where the reorthogonalisation's dot products and updates (most of a
+ * solve's host time) run as SIMD kernels.
  */
+import { kernelMemory, kernels, WASM_PAGE, type Kernels } from '../wasm/kernels.js';
 import { solveTrustRegion } from './trust-region.js';
 import { symmetricEigen } from './symmetric-eigen.js';
 
@@ -60,14 +63,38 @@ export interface KrylovTrustRegionResult {
   history: number[];
 }
 
-function dot(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-}
+/** n-vectors in one WebAssembly memory (grown as they are taken), with the kernels' dot and axpy. */
+class KernelVectors {
+  private readonly memory: WebAssembly.Memory;
+  private readonly wasm: Kernels;
+  private used = 0;
 
-function axpy(y: Float64Array, a: number, x: Float64Array): void {
-  for (let i = 0; i < y.length; i++) y[i] += a * x[i];
+  constructor(private readonly n: number) {
+    const memory = kernelMemory(8 * n * 4);
+    if (!memory) throw new Error(`krylovTrustRegion: ${n} parameters exceed a 32-bit WebAssembly memory`);
+    this.memory = memory;
+    this.wasm = kernels(memory);
+  }
+
+  /** A zeroed vector, or a copy of `from`. */
+  take(from?: ArrayLike<number>): Float64Array {
+    const bytes = 8 * this.n;
+    const have = this.memory.buffer.byteLength;
+    if (this.used + bytes > have) this.memory.grow(Math.ceil((this.used + bytes - have) / WASM_PAGE));
+    const v = new Float64Array(this.memory.buffer, this.used, this.n);
+    this.used += bytes;
+    if (from) v.set(from);
+    return v;
+  }
+
+  dot(a: Float64Array, b: Float64Array): number {
+    return this.wasm.dot(a.byteOffset, b.byteOffset, this.n);
+  }
+
+  /** y ← y + a·x. */
+  axpy(y: Float64Array, a: number, x: Float64Array): void {
+    this.wasm.axpy(y.byteOffset, a, x.byteOffset, this.n);
+  }
 }
 
 /** The small problem on T_k (dense copy; symmetricEigen skips its reduction on a tridiagonal). */
@@ -89,14 +116,17 @@ export async function krylovTrustRegion(g: Float64Array, product: HessianProduct
   const n = g.length;
   const shift = opts.shift ?? 0;
   const r = opts.radius;
-  const b0 = Math.sqrt(dot(g, g));
+  const vectors = new KernelVectors(n);
+  const { dot, axpy } = { dot: vectors.dot.bind(vectors), axpy: vectors.axpy.bind(vectors) };
+  const gk = vectors.take(g);
+  const b0 = Math.sqrt(dot(gk, gk));
   const empty = (converged: boolean): KrylovTrustRegionResult => ({
     u: new Float64Array(n), lambda: 0, onBoundary: r === 0, hardCase: false, model: 0, residual: b0 === 0 ? 0 : 1, iterations: 0,
     converged, breakdown: false, ritz: [NaN, NaN], history: [],
   });
   // A zero gradient makes u = 0 optimal (H ⪰ 0 here); a zero radius leaves a single feasible point.
   if (b0 === 0 || r === 0) return empty(true);
-  const Q: Float64Array[] = [Float64Array.from(g, (x) => x / b0)];
+  const Q: Float64Array[] = [vectors.take(gk.map((x) => x / b0))];
   const alpha: number[] = [];
   const beta: number[] = [];
   let last: ReturnType<typeof solveTridiagonal> | null = null;
@@ -106,15 +136,18 @@ export async function krylovTrustRegion(g: Float64Array, product: HessianProduct
   const history: number[] = [];
   let check = opts.tolerance;
   let verdict: 'accept' | 'continue' | 'stop' | null = null;
+  const u = vectors.take();
   const solution = () => {
-    const u = new Float64Array(n);
+    u.fill(0);
     for (let i = 0; i < last!.u.length; i++) axpy(u, last!.u[i], Q[i]);
-    return u;
+    return u.slice();
   };
-  const steps = Math.min(opts.maxIterations, Math.max(1, Math.floor((opts.memoryBytes ?? 2 ** 30) / (8 * n))));
+  // Q's vectors within the memory budget and a 32-bit memory (g, w and u besides them).
+  const fit = Math.min(opts.memoryBytes ?? 2 ** 30, 2 ** 32 - 4 * WASM_PAGE - 3 * 8 * n);
+  const steps = Math.min(opts.maxIterations, Math.max(1, Math.floor(fit / (8 * n))));
   for (let k = 0; k < steps; k++) {
     const q = Q[k];
-    const w = Float64Array.from(await product(q));
+    const w = vectors.take(await product(q));
     if (shift !== 0) axpy(w, shift, q);
     const a = dot(q, w);
     axpy(w, -a, q);
@@ -142,7 +175,8 @@ export async function krylovTrustRegion(g: Float64Array, product: HessianProduct
     }
     if (k + 1 === Math.min(steps, n)) break;
     beta.push(bk);
-    Q.push(w.map((x) => x / bk));
+    for (let i = 0; i < n; i++) w[i] /= bk;
+    Q.push(w);
   }
   if (!last) return empty(false);
   // A verifier that had its say decides; otherwise the estimate against the tolerance.

@@ -1,4 +1,4 @@
-import { kernelMemory, kernels, WASM_PAGE, type Kernels } from '../wasm/kernels.js';
+import { kernelModule, type Kernels } from '../wasm/kernels.js';
 
 /**
  * Eigendecomposition `A = Q Λ Qᵀ` of a real symmetric matrix: Householder reduction to
@@ -96,17 +96,51 @@ function applyReflector(h: { v: Float64Array; beta: number }, offset: number, x:
 /** `a` is n×n row-major and symmetric; it is not modified. */
 export function symmetricEigen(a: ArrayLike<number>, n: number): SymmetricEigen {
   if (a.length !== n * n) throw new Error(`symmetricEigen: expected ${n}×${n} = ${n * n} values, got ${a.length}`);
-  const d = new Float64Array(n);
-  const e = new Float64Array(n);
-  const reflectors = tridiagonalize(workspace(a, n), n, d, e);
-  const rot = new Rotations();
-  tql2(d, e, n, rot);
-  const order = Int32Array.from({ length: n }, (_, i) => i).sort((i, j) => d[i] - d[j]);
-  const values = Float64Array.from(order, (i) => d[i]);
-  return new SymmetricEigen(n, values, reflectors, rot.index(), rot.cos(), rot.sin(), order);
+  thisThread ??= { module: kernelModule(), memory: null, kernels: null };
+  return fromPieces(eigenPieces(a, n, thisThread));
 }
 
-/** A copy of `a` and two n-vectors in the kernels' memory (one per thread, grown as needed). */
+/** The decomposition before sorting: what eigenPieces computes, and a worker thread sends back. */
+export interface EigenPieces {
+  n: number;
+  /** Eigenvalues in tql2's order. */
+  d: Float64Array;
+  reflectors: { v: Float64Array; beta: number }[];
+  rotIndex: Int32Array;
+  rotCos: Float64Array;
+  rotSin: Float64Array;
+}
+
+/** The eigendecomposition from its pieces: the spectrum sorted ascending. */
+export function fromPieces({ n, d, reflectors, rotIndex, rotCos, rotSin }: EigenPieces): SymmetricEigen {
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((i, j) => d[i] - d[j]);
+  const values = Float64Array.from(order, (i) => d[i]);
+  return new SymmetricEigen(n, values, reflectors, rotIndex, rotCos, rotSin, order);
+}
+
+/** A thread's kernels: their module, and the memory (grown as needed) a workspace lives in. */
+export interface KernelThread {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory | null;
+  kernels: Kernels | null;
+}
+
+let thisThread: KernelThread | null = null;
+
+/**
+ * Householder reduction and QL iterations of the n×n symmetric `a`. Self-contained with
+ * tridiagonalize, tql2, Rotations and workspace (no imports): they are the eigen worker's source too.
+ */
+export function eigenPieces(a: ArrayLike<number>, n: number, thread: KernelThread): EigenPieces {
+  const d = new Float64Array(n);
+  const e = new Float64Array(n);
+  const reflectors = tridiagonalize(workspace(a, n, thread), n, d, e);
+  const rot = new Rotations();
+  tql2(d, e, n, rot);
+  return { n, d, reflectors, rotIndex: rot.index(), rotCos: rot.cos(), rotSin: rot.sin() };
+}
+
+/** A copy of `a` and two n-vectors in the thread's kernel memory. */
 interface Workspace {
   A: Float64Array;
   v: Float64Array;
@@ -114,20 +148,41 @@ interface Workspace {
   kernels: Kernels;
 }
 
-let memory: WebAssembly.Memory | null = null;
-let instance: Kernels | null = null;
-
-function workspace(a: ArrayLike<number>, n: number): Workspace {
+function workspace(a: ArrayLike<number>, n: number, thread: KernelThread): Workspace {
+  const page = 65536;
   const bytes = 8 * (n * n + 2 * n);
-  if (!memory) {
-    memory = kernelMemory(bytes);
-    if (!memory) throw new Error(`symmetricEigen: a ${n}×${n} matrix exceeds a 32-bit WebAssembly memory`);
-    instance = kernels(memory);
+  if (bytes >= 2 ** 32 - page) throw new Error(`symmetricEigen: a ${n}×${n} matrix exceeds a 32-bit WebAssembly memory`);
+  if (!thread.memory) {
+    // Shared (the kernels' import is): it grows without moving, up to wasm32's 65,536 pages.
+    thread.memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / page), maximum: 65536, shared: true });
+    thread.kernels = new WebAssembly.Instance(thread.module, { env: { memory: thread.memory } }).exports as unknown as Kernels;
   }
-  if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / WASM_PAGE));
+  const memory = thread.memory;
+  if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / page));
   const A = new Float64Array(memory.buffer, 0, n * n);
   A.set(a);
-  return { A, v: new Float64Array(memory.buffer, 8 * n * n, n), p: new Float64Array(memory.buffer, 8 * (n * n + n), n), kernels: instance! };
+  return { A, v: new Float64Array(memory.buffer, 8 * n * n, n), p: new Float64Array(memory.buffer, 8 * (n * n + n), n), kernels: thread.kernels! };
+}
+
+/** The source of a worker thread that runs eigenPieces (see eigen-worker.ts). */
+export function eigenWorkerSource(): string {
+  return `
+const { parentPort } = require('node:worker_threads');
+${Rotations.toString()}
+${tql2.toString()}
+${tridiagonalize.toString()}
+${workspace.toString()}
+${eigenPieces.toString()}
+let thread = null;
+parentPort.on('message', (m) => {
+  if (m.module) { thread = { module: m.module, memory: null, kernels: null }; return; }
+  try {
+    const p = eigenPieces(m.a, m.n, thread);
+    parentPort.postMessage({ id: m.id, pieces: p }, [p.d.buffer, p.rotIndex.buffer, p.rotCos.buffer, p.rotSin.buffer, ...p.reflectors.map((r) => r.v.buffer)]);
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, error: String(e && e.message || e) });
+  }
+});`;
 }
 
 /**

@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { BatchCapture } from '@taylorlens/core';
 import type { RoundJacobians } from '@taylorlens/core';
 import type { PerRoundResult } from './per-round.js';
+import type { EigenWorker } from '../linalg/eigen-worker.js';
 
 export type ScopeKind = 'network' | 'layer' | 'neurons';
 export type ScopeMethod = 'statistics' | 'rounds';
@@ -142,6 +143,11 @@ export interface Scope {
   record(r: RoundInput): Promise<void>;
   /** Finish recording work still buffered (statistics' pending rounds), before a checkpoint. */
   flush?(): Promise<void>;
+  /**
+   * Start the checkpoint's work that needs no model on `worker`'s thread (after flush, before
+   * checkpoint): the plugin solves the scopes without it on this thread meanwhile.
+   */
+  prepare?(worker: EigenWorker): void;
   checkpoint(epoch: number, round: number): Promise<ScopeCheckpoint>;
   /** The scope's parameters per problem, `[K, P]`, from the current variables (or given ones). */
   readParams(weights?: readonly tf.Tensor[]): tf.Tensor2D;

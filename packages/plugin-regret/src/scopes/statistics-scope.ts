@@ -10,7 +10,8 @@ import { addBlockSymmetric, addUnpackedKron, blockLayout, packedIndices, type Bl
 import { denseNeuronPieces, denseNeuronReducer, sparseNeuronAccumulator, WIDE_FAN_IN, wideDenseNeuronReducer } from '../quadratic/dense-neuron-statistics.js';
 import { jacobianTensorStatistics, sumReducer } from '../quadratic/jacobian-tensor-statistics.js';
 import { addUpper, QuadraticStatistics, type QuadraticStatisticsState } from '../quadratic/statistics.js';
-import { BlockEigen, supportEigen, type Eigenbasis } from '../linalg/block-eigen.js';
+import { BlockEigen, supportEigen, supportEigenOffThread, type Eigenbasis } from '../linalg/block-eigen.js';
+import type { EigenWorker } from '../linalg/eigen-worker.js';
 import { leastNormMinimum, solveTrustRegion } from '../linalg/trust-region.js';
 import { scopeParams, scopeParamsColumns, Trajectory, type TrajectoryState } from './params.js';
 import { loadRows, loadTensor, saveRows, saveTensor, syncDir } from '../state-files.js';
@@ -187,7 +188,7 @@ export class StatisticsScope implements Scope {
       await one.flush();
       const K = this.desc.problems;
       const radii = Array.from(await this.trajectory.farthestDistance(K), (d) => d * this.opts.ballFactor);
-      const { regret, solver } = solveBall(one, radii, this.desc.params, this.blocks);
+      const { regret, solver } = solveBall(one, radii, this.desc.params, this.blocks, null);
       this.perRound!.add(new Array(K).fill(loss), regret.map((r) => loss - r), solver);
     } finally {
       one.dispose();
@@ -198,9 +199,21 @@ export class StatisticsScope implements Scope {
     await this.stats.flush();
   }
 
+  /** The checkpoint's decompositions (one per problem, or per unit block), started by prepare(). */
+  private decomposing: Promise<Eigenbasis>[] | null = null;
+
+  prepare(worker: EigenWorker): void {
+    const count = this.blocks ? (this.blocks.shared ? 1 : this.blocks.K) : this.stats.K;
+    const n = this.blocks ? this.blocks.q : this.desc.params;
+    this.decomposing = Array.from({ length: count }, (_, j) => supportEigenOffThread(this.stats.matrix(j), n, worker));
+    for (const d of this.decomposing) d.catch(() => undefined); // surfaced by checkpoint()
+  }
+
   async checkpoint(epoch: number, round: number): Promise<ScopeCheckpoint> {
     await this.stats.flush();
     const t0 = performance.now();
+    const prepared = this.decomposing ? await Promise.all(this.decomposing) : null;
+    this.decomposing = null;
     const K = this.desc.problems;
     const P = this.desc.params;
     const radii = Array.from(await this.trajectory.farthestDistance(K), (d) => d * this.opts.ballFactor);
@@ -209,7 +222,7 @@ export class StatisticsScope implements Scope {
       ? { phi: [], regret: [], solver: [], rank: [], cutoff: [], residual: [], rcond: NaN }
       : null;
     // The unconstrained minimum reuses each problem's eigendecomposition before it is dropped.
-    const solved = solveBall(this.stats, radii, P, this.blocks, unc ? (k, eig, g, cPrime) => {
+    const solved = solveBall(this.stats, radii, P, this.blocks, prepared, unc ? (k, eig, g, cPrime) => {
       {
         const ln = leastNormMinimum(eig, g, this.opts.rcond ?? undefined);
         const uregret = 0 - (cPrime + ln.value);
@@ -277,11 +290,11 @@ export interface StatisticsScopeState {
  * eigendecomposition per problem, handed to `each` (the unconstrained minimum) before it is dropped.
  */
 function solveBall(stats: QuadraticStatistics, radii: number[], P: number, blocks: { K: number; q: number; shared: boolean } | null,
-  each?: (k: number, eig: Eigenbasis, g: Float64Array, cPrime: number) => void): { regret: number[]; solver: SolverReport[]; optima: Float64Array[] } {
+  prepared: Eigenbasis[] | null, each?: (k: number, eig: Eigenbasis, g: Float64Array, cPrime: number) => void): { regret: number[]; solver: SolverReport[]; optima: Float64Array[] } {
   const regret: number[] = [];
   const solver: SolverReport[] = [];
   const optima: Float64Array[] = [];
-  for (const [k, { eig, g, c }] of problemsOf(stats, P, blocks)) {
+  for (const [k, { eig, g, c }] of problemsOf(stats, P, blocks, prepared)) {
     if (radii[k] === 0) {
       // The ball is one point (a first round): u = 0 is the optimum, with no multiplier to certify.
       regret.push(0 - c);
@@ -306,10 +319,12 @@ function unitColumn(u: ArrayLike<number>, K: number, q: number, j: number): Floa
   return Float64Array.from({ length: q }, (_, i) => u[i * K + j]);
 }
 
-/** Problems one at a time (a decomposition is dropped after its problem). */
-function* problemsOf(stats: QuadraticStatistics, P: number, blocks: { K: number; q: number; shared: boolean } | null): Generator<[number, { eig: Eigenbasis; g: Float64Array; c: number }]> {
+/** Problems one at a time (a decomposition is dropped after its problem), from `prepared` decompositions where given. */
+function* problemsOf(stats: QuadraticStatistics, P: number, blocks: { K: number; q: number; shared: boolean } | null,
+  prepared: Eigenbasis[] | null): Generator<[number, { eig: Eigenbasis; g: Float64Array; c: number }]> {
   const count = blocks ? 1 : stats.K;
-  for (let k = 0; k < count; k++) yield [k, problemAt(stats, P, blocks, k)];
+  const decompose = prepared ? (j: number) => prepared[j] : undefined;
+  for (let k = 0; k < count; k++) yield [k, problemAt(stats, P, blocks, k, decompose)];
 }
 
 /**
@@ -317,12 +332,13 @@ function* problemsOf(stats: QuadraticStatistics, P: number, blocks: { K: number;
  * the union of their spectra (one decomposition when every block is the same matrix), g in the
  * layer's order, the constants summed.
  */
-function problemAt(stats: QuadraticStatistics, P: number, blocks: { K: number; q: number; shared: boolean } | null, k: number): { eig: Eigenbasis; g: Float64Array; c: number } {
-  if (!blocks) return { eig: supportEigen(stats.matrix(k), P), g: stats.vector(k), c: stats.c[k] };
+function problemAt(stats: QuadraticStatistics, P: number, blocks: { K: number; q: number; shared: boolean } | null, k: number,
+  decompose = (j: number, n: number) => supportEigen(stats.matrix(j), n)): { eig: Eigenbasis; g: Float64Array; c: number } {
+  if (!blocks) return { eig: decompose(k, P), g: stats.vector(k), c: stats.c[k] };
   const { K, q, shared } = blocks;
   // A shared block (a linear output: every unit's A is the same) is decomposed once.
-  const first = supportEigen(stats.matrix(0), q);
-  const eigs = Array.from({ length: K }, (_, j) => (j === 0 || shared ? first : supportEigen(stats.matrix(j), q)));
+  const first = decompose(0, q);
+  const eigs = Array.from({ length: K }, (_, j) => (j === 0 || shared ? first : decompose(j, q)));
   const g = new Float64Array(K * q);
   let c = 0;
   for (let j = 0; j < K; j++) {

@@ -117,4 +117,45 @@
                    (f64.mul (local.get $wi) (f64.load (i32.add (local.get $v) (i32.shl (local.get $j) (i32.const 3))))))))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $rows))))
+
+  ;; Σ xᵢyᵢ over n float64 (GLTR's Lanczos vectors) in four partial sums, lanes i mod 4 in two
+  ;; f64x2 accumulators, joined as (s₀ + s₂) + (s₁ + s₃), then the last n mod 4 terms in order. Not
+  ;; JavaScript's left-to-right sum (a different rounding): four independent chains run ~4× faster.
+  (func (export "dot") (param $x i32) (param $y i32) (param $n i32) (result f64)
+    (local $i i32) (local $lo v128) (local $hi v128) (local $s f64) (local $at i32)
+    (block $quads_done (loop $quads
+      (br_if $quads_done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $n)))
+      (local.set $at (i32.shl (local.get $i) (i32.const 3)))
+      (local.set $lo (f64x2.add (local.get $lo) (f64x2.mul
+        (v128.load (i32.add (local.get $x) (local.get $at))) (v128.load (i32.add (local.get $y) (local.get $at))))))
+      (local.set $hi (f64x2.add (local.get $hi) (f64x2.mul
+        (v128.load offset=16 (i32.add (local.get $x) (local.get $at))) (v128.load offset=16 (i32.add (local.get $y) (local.get $at))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $quads)))
+    (local.set $lo (f64x2.add (local.get $lo) (local.get $hi)))
+    (local.set $s (f64.add (f64x2.extract_lane 0 (local.get $lo)) (f64x2.extract_lane 1 (local.get $lo))))
+    (block $tail_done (loop $tail
+      (br_if $tail_done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $at (i32.shl (local.get $i) (i32.const 3)))
+      (local.set $s (f64.add (local.get $s) (f64.mul
+        (f64.load (i32.add (local.get $x) (local.get $at))) (f64.load (i32.add (local.get $y) (local.get $at))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail)))
+    (local.get $s))
+
+  ;; y ← y + a·x over n float64, two lanes at a time (each element's operations as in JavaScript).
+  (func (export "axpy") (param $y i32) (param $a f64) (param $x i32) (param $n i32)
+    (local $i i32) (local $a2 v128) (local $at i32)
+    (local.set $a2 (f64x2.splat (local.get $a)))
+    (block $pairs_done (loop $pairs
+      (br_if $pairs_done (i32.gt_u (i32.add (local.get $i) (i32.const 2)) (local.get $n)))
+      (local.set $at (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 3))))
+      (v128.store (local.get $at) (f64x2.add (v128.load (local.get $at))
+        (f64x2.mul (local.get $a2) (v128.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 2)))
+      (br $pairs)))
+    (if (i32.lt_u (local.get $i) (local.get $n)) (then
+      (local.set $at (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 3))))
+      (f64.store (local.get $at) (f64.add (f64.load (local.get $at))
+        (f64.mul (local.get $a) (f64.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3))))))))))
 )

@@ -1,0 +1,46 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { EigenWorker } from '../src/linalg/eigen-worker.js';
+import { supportEigen, supportEigenOffThread } from '../src/linalg/block-eigen.js';
+import { symmetricEigen } from '../src/linalg/symmetric-eigen.js';
+
+/** A random symmetric n×n matrix with the given rows and columns zero. */
+function symmetric(n: number, seed: number, zeroRows: number[] = []): Float64Array {
+  let state = seed;
+  const rand = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) a[i * n + j] = a[j * n + i] = zeroRows.includes(i) || zeroRows.includes(j) ? 0 : rand();
+  return a;
+}
+
+describe('decompositions on the eigen worker thread', () => {
+  const worker = new EigenWorker();
+  afterAll(() => worker.dispose());
+
+  it('give symmetricEigen\'s bits: spectrum and both changes of basis, several jobs in flight', async () => {
+    const sizes = [1, 2, 7, 64, 130];
+    const results = await Promise.all(sizes.map((n, i) => worker.decompose(symmetric(n, i + 1), n)));
+    sizes.forEach((n, i) => {
+      const here = symmetricEigen(symmetric(n, i + 1), n);
+      const there = results[i];
+      expect(there.values).toEqual(here.values);
+      const g = Float64Array.from({ length: n }, (_, j) => Math.sin(j + 1));
+      expect(there.toEigenbasis(g)).toEqual(here.toEigenbasis(g));
+      expect(there.fromEigenbasis(g)).toEqual(here.fromEigenbasis(g));
+    });
+  });
+
+  it('supportEigen off the thread equals supportEigen (zero rows kept out of the decomposition)', async () => {
+    const n = 40;
+    const a = symmetric(n, 9, [0, 5, 39]);
+    const [here, there] = [supportEigen(a, n), await supportEigenOffThread(a, n, worker)];
+    expect(there.values).toEqual(here.values);
+    expect(there.values.filter((v) => v === 0).length).toBeGreaterThanOrEqual(3);
+    const g = Float64Array.from({ length: n }, (_, j) => Math.cos(j));
+    expect(there.toEigenbasis(g)).toEqual(here.toEigenbasis(g));
+  });
+
+  it('a failing job rejects with the worker\'s message; the worker goes on with the next', async () => {
+    await expect(worker.decompose(new Float64Array(10), 3)).rejects.toThrow(/eigen worker/);
+    expect((await worker.decompose(symmetric(3, 2), 3)).values).toEqual(symmetricEigen(symmetric(3, 2), 3).values);
+  });
+});
