@@ -191,6 +191,35 @@ export async function run(bench) {
     mx.dispose();
   }
 
+  // Issue 15: the input layer's 50 neurons every round over one whole epoch of MNIST (938 rounds,
+  // checkpoint included), against the plain epoch before and after it: the steady state, which the
+  // 40-round epochs of `…every-round` (fresh statistics, a worker start and a flush each) overstate.
+  if (bench.wants('regret.neurons50-input.autoencoder.every-round.epoch')) {
+    await selectBackend('wasm');
+    const { loadMnist } = await import('@taylorlens/core');
+    const ds = loadMnist({ split: 'train' });
+    const mx = tf.tensor2d(ds.images, [ds.count, 784]);
+    const warnings = [];
+    const epochOf = (plugin) => freshEpoch(() => autoencoder(1), mx, mx, BATCH, plugin, warnings);
+    const before = await epochOf(null);
+    const plugin = new RegretPlugin({
+      trace: false, budget: { maxOverhead: 1e9, memoryMB: 8192, diskGB: 1e4 },
+      network: NONE, layers: NONE, neurons: { layers: [0], perLayer: 50, every: 1 },
+    });
+    plugin.retain = true;
+    const ms = await epochOf(plugin);
+    const after = await epochOf(null);
+    const base = Math.min(before, after);
+    bench.record('regret.neurons50-input.autoencoder.every-round.epoch', ms, {
+      extra: {
+        baseline_epochs_ms: [Math.round(before), Math.round(after)], ratio_to_plain_epoch: Math.round((ms / base) * 1000) / 1000, budget: 1.5,
+        record_ms: Math.round(plugin.results.timing.recordMs), checkpoint_ms: Math.round(plugin.results.timing.checkpointMs), samples: ds.count, batch: BATCH,
+      },
+    });
+    plugin.dispose();
+    mx.dispose();
+  }
+
   // Issue 15, the convnet: one epoch of the reduced convnet of results/ (16 filters, dense 64, the
   // first 4,096 MNIST images, batch 128) with the whole protocol and its defaults for cross-entropy
   // (stored rounds, every 10th round, 4 samples each; the network every 100th round), against the

@@ -489,16 +489,16 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     this.results.timing.recordMs += performance.now() - tf0;
     const t0 = performance.now();
     // Scopes that need the model (the network's replays, stored rounds) solve on this thread; the
-    // statistics scopes' decompositions meanwhile run on the eigen worker (the second core).
+    // statistics scopes' decompositions meanwhile run on the eigen worker (the second core), or
+    // half of them when this thread has nothing else to do.
     const onThread = this.scopes.filter((s) => !s.prepare);
     const prepared = this.scopes.filter((s) => s.prepare);
-    const overlap = onThread.length > 0 && prepared.length > 0;
-    if (overlap) {
+    if (prepared.length > 0) {
       this.eigenWorker ??= new EigenWorker();
-      for (const s of prepared) s.prepare!(this.eigenWorker);
+      for (const s of prepared) s.prepare!(this.eigenWorker, onThread.length === 0);
     }
     const solved = new Map<Scope, ScopeCheckpoint>();
-    for (const s of overlap ? [...onThread, ...prepared] : this.scopes) {
+    for (const s of [...onThread, ...prepared]) {
       phase(solved.size, `scope ${solved.size + 1}/${total} ${s.desc.key}`);
       solved.set(s, await s.checkpoint(epoch, round));
     }

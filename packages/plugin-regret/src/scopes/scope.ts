@@ -145,9 +145,10 @@ export interface Scope {
   flush?(): Promise<void>;
   /**
    * Start the checkpoint's work that needs no model on `worker`'s thread (after flush, before
-   * checkpoint): the plugin solves the scopes without it on this thread meanwhile.
+   * checkpoint): all of it while the plugin solves the scopes that need the model on this thread,
+   * or half of it (`half`) when there are none, the other half then running here.
    */
-  prepare?(worker: EigenWorker): void;
+  prepare?(worker: EigenWorker, half: boolean): void;
   checkpoint(epoch: number, round: number): Promise<ScopeCheckpoint>;
   /** The scope's parameters per problem, `[K, P]`, from the current variables (or given ones). */
   readParams(weights?: readonly tf.Tensor[]): tf.Tensor2D;

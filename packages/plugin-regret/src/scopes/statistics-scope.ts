@@ -36,6 +36,9 @@ function inputRows(p: ParamLayer, x: tf.Tensor): tf.Tensor2D {
   });
 }
 
+/** Below this size a decomposition (~n³ flops) costs less than a round trip to the eigen worker. */
+const OFFLOAD_MIN_SIZE = 64;
+
 /**
  * A squared-error scope held as exact running statistics (A, g, c): every checkpoint's optimum
  * over the ball is the exact trust-region solution, and the unconstrained one the least-norm
@@ -199,21 +202,34 @@ export class StatisticsScope implements Scope {
     await this.stats.flush();
   }
 
-  /** The checkpoint's decompositions (one per problem, or per unit block), started by prepare(). */
-  private decomposing: Promise<Eigenbasis>[] | null = null;
+  /**
+   * The checkpoint's decompositions (one per problem, or per unit block) that prepare() handed to
+   * the eigen worker; null entries are decomposed on this thread.
+   */
+  private decomposing: (Promise<Eigenbasis> | null)[] | null = null;
 
-  prepare(worker: EigenWorker): void {
+  prepare(worker: EigenWorker, half: boolean): void {
     const count = this.blocks ? (this.blocks.shared ? 1 : this.blocks.K) : this.stats.K;
     const n = this.blocks ? this.blocks.q : this.desc.params;
-    this.decomposing = Array.from({ length: count }, (_, j) => supportEigenOffThread(this.stats.matrix(j), n, worker));
-    for (const d of this.decomposing) d.catch(() => undefined); // surfaced by checkpoint()
+    if (n < OFFLOAD_MIN_SIZE) return;
+    this.decomposing = Array.from({ length: count }, (_, j) => (half && j % 2 === 0 ? null : supportEigenOffThread(this.stats.matrix(j), n, worker)));
+    for (const d of this.decomposing) d?.catch(() => undefined); // surfaced by checkpoint()
+  }
+
+  /** prepare()'s decompositions: this thread's share first, while the worker does its own. */
+  private async prepared(): Promise<Eigenbasis[] | null> {
+    const jobs = this.decomposing;
+    this.decomposing = null;
+    if (!jobs) return null;
+    const n = this.blocks ? this.blocks.q : this.desc.params;
+    const here = jobs.map((job, j) => (job ? null : supportEigen(this.stats.matrix(j), n)));
+    return Promise.all(jobs.map((job, j) => job ?? here[j]!));
   }
 
   async checkpoint(epoch: number, round: number): Promise<ScopeCheckpoint> {
     await this.stats.flush();
     const t0 = performance.now();
-    const prepared = this.decomposing ? await Promise.all(this.decomposing) : null;
-    this.decomposing = null;
+    const prepared = await this.prepared();
     const K = this.desc.problems;
     const P = this.desc.params;
     const radii = Array.from(await this.trajectory.farthestDistance(K), (d) => d * this.opts.ballFactor);
