@@ -39,6 +39,16 @@ describe('decompositions on the eigen worker thread', () => {
     expect(there.toEigenbasis(g)).toEqual(here.toEigenbasis(g));
   });
 
+  it('a 0×0 matrix first (a zero statistics matrix has no support) leaves the thread able to decompose the next', async () => {
+    const fresh = new EigenWorker();
+    try {
+      expect((await fresh.decompose(new Float64Array(0), 0)).values.length).toBe(0);
+      expect((await fresh.decompose(symmetric(5, 3), 5)).values).toEqual(symmetricEigen(symmetric(5, 3), 5).values);
+    } finally {
+      fresh.dispose();
+    }
+  });
+
   it('a failing job rejects with the worker\'s message; the worker goes on with the next', async () => {
     await expect(worker.decompose(new Float64Array(10), 3)).rejects.toThrow(/eigen worker/);
     expect((await worker.decompose(symmetric(3, 2), 3)).values).toEqual(symmetricEigen(symmetric(3, 2), 3).values);

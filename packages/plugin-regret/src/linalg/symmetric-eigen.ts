@@ -153,9 +153,11 @@ function workspace(a: ArrayLike<number>, n: number, thread: KernelThread): Works
   const bytes = 8 * (n * n + 2 * n);
   if (bytes >= 2 ** 32 - page) throw new Error(`symmetricEigen: a ${n}×${n} matrix exceeds a 32-bit WebAssembly memory`);
   if (!thread.memory) {
-    // Shared (the kernels' import is): it grows without moving, up to wasm32's 65,536 pages.
-    thread.memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / page), maximum: 65536, shared: true });
-    thread.kernels = new WebAssembly.Instance(thread.module, { env: { memory: thread.memory } }).exports as unknown as Kernels;
+    // Shared (the kernels' import is): it grows without moving, up to wasm32's 65,536 pages; at
+    // least the one page the module asks for (a 0×0 matrix needs none).
+    const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / page)), maximum: 65536, shared: true });
+    thread.kernels = new WebAssembly.Instance(thread.module, { env: { memory } }).exports as unknown as Kernels;
+    thread.memory = memory;
   }
   const memory = thread.memory;
   if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / page));
