@@ -490,7 +490,8 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     const t0 = performance.now();
     // Scopes that need the model (the network's replays, stored rounds) solve on this thread; the
     // statistics scopes' decompositions meanwhile run on the eigen worker (the second core), or
-    // half of them when this thread has nothing else to do.
+    // half of them when this thread has nothing else to do (measured on the input layer's 50
+    // neurons: all on the worker 3.1 s, half 2.3 s, a third or a quarter here 2.4–2.5 s).
     const onThread = this.scopes.filter((s) => !s.prepare);
     const prepared = this.scopes.filter((s) => s.prepare);
     if (prepared.length > 0) {
