@@ -119,6 +119,13 @@ describe('the WebAssembly kernels', () => {
     expect(y).toEqual(ys);
   });
 
+  it('rows beyond the memory\'s maximum are declined (the device then forms that buffer\'s A), smaller ones still fit', () => {
+    const K = 2, q = 50;
+    const memory = kernelMemory(8 * K * q * q, 8 * K * q * q + 65536)!; // one page of room for rows
+    expect(reserveRows(memory, K * q * q, rows(2000, K, q, 0.5, 4))).toBeNull(); // ≈ 0.6 MB of rows
+    expect(reserveRows(memory, K * q * q, rows(10, K, q, 0.5, 5))).not.toBeNull();
+  });
+
   it('the sparse statistics decline totals beyond a 32-bit memory', () => {
     expect(sparseKernelMemory(2 ** 29)).toBeNull(); // 4 GiB of float64
   });

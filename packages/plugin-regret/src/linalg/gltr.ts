@@ -69,8 +69,8 @@ class KernelVectors {
   private readonly wasm: Kernels;
   private used = 0;
 
-  constructor(private readonly n: number) {
-    const memory = kernelMemory(8 * n * 4);
+  constructor(private readonly n: number, most: number) {
+    const memory = kernelMemory(8 * n * 4, 8 * n * most);
     if (!memory) throw new Error(`krylovTrustRegion: ${n} parameters exceed a 32-bit WebAssembly memory`);
     this.memory = memory;
     this.wasm = kernels(memory);
@@ -116,7 +116,10 @@ export async function krylovTrustRegion(g: Float64Array, product: HessianProduct
   const n = g.length;
   const shift = opts.shift ?? 0;
   const r = opts.radius;
-  const vectors = new KernelVectors(n);
+  // Q's vectors within the memory budget and a 32-bit memory (g, w and u besides them).
+  const fit = Math.min(opts.memoryBytes ?? 2 ** 30, 2 ** 32 - 4 * WASM_PAGE - 3 * 8 * n);
+  const steps = Math.min(opts.maxIterations, Math.max(1, Math.floor(fit / (8 * n))));
+  const vectors = new KernelVectors(n, Math.min(steps, n) + 4);
   const { dot, axpy } = { dot: vectors.dot.bind(vectors), axpy: vectors.axpy.bind(vectors) };
   const gk = vectors.take(g);
   const b0 = Math.sqrt(dot(gk, gk));
@@ -142,9 +145,6 @@ export async function krylovTrustRegion(g: Float64Array, product: HessianProduct
     for (let i = 0; i < last!.u.length; i++) axpy(u, last!.u[i], Q[i]);
     return u.slice();
   };
-  // Q's vectors within the memory budget and a 32-bit memory (g, w and u besides them).
-  const fit = Math.min(opts.memoryBytes ?? 2 ** 30, 2 ** 32 - 4 * WASM_PAGE - 3 * 8 * n);
-  const steps = Math.min(opts.maxIterations, Math.max(1, Math.floor(fit / (8 * n))));
   for (let k = 0; k < steps; k++) {
     const q = Q[k];
     const w = vectors.take(await product(q));

@@ -9,12 +9,15 @@ export interface SparseRows {
   n: Float32Array;
 }
 
+/** Room for a buffer's rows after the totals: ten rounds of 64 MNIST images take about 6 MB. */
+const ROWS_BYTES = 64 * 2 ** 20;
+
 /**
  * Memory for the wide neuron statistics' totals of `lengthA` float64 at byte 0, with room after
  * them for a buffer's rows; null when they exceed what a 32-bit memory addresses.
  */
 export function sparseKernelMemory(lengthA: number): WebAssembly.Memory | null {
-  return kernelMemory(8 * lengthA);
+  return kernelMemory(8 * lengthA, 8 * lengthA + ROWS_BYTES);
 }
 
 /** Byte offsets of a buffer's rows in the kernel's memory, after the totals. */
@@ -27,7 +30,7 @@ export interface RowsLayout {
 
 /**
  * Lays a buffer's rows out after the totals (`lengthA` float64 at byte 0), growing the memory
- * when they do not fit yet; null when they cannot fit in a 32-bit memory. Called on the thread
+ * when they do not fit yet; null when it cannot grow that far. Called on the thread
  * that submits, so that the worker never has to grow the memory.
  */
 export function reserveRows(memory: WebAssembly.Memory, lengthA: number, rows: SparseRows): RowsLayout | null {
@@ -39,7 +42,11 @@ export function reserveRows(memory: WebAssembly.Memory, lengthA: number, rows: S
   const have = memory.buffer.byteLength;
   if (needed > have) {
     if (needed > MAX_PAGES * WASM_PAGE) return null;
-    memory.grow(Math.ceil((needed - have) / WASM_PAGE));
+    try {
+      memory.grow(Math.ceil((needed - have) / WASM_PAGE));
+    } catch {
+      return null; // beyond the memory's maximum: the device forms this buffer's A
+    }
   }
   return { val, idx, start, n };
 }

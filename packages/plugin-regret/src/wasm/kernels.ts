@@ -27,11 +27,16 @@ export const WASM_PAGE = 65536;
 /** wasm32's limit: 65,536 pages of 64 KiB. */
 export const MAX_PAGES = 65536;
 
-/** Shared memory (it grows without moving) of at least `bytes`; null beyond a 32-bit memory. */
-export function kernelMemory(bytes: number): WebAssembly.Memory | null {
+/**
+ * Shared memory (it grows without moving) of at least `bytes`, able to grow to `maxBytes`; null
+ * beyond a 32-bit memory. A shared memory reserves its maximum's address space up front, so
+ * callers that know their bound pass it.
+ */
+export function kernelMemory(bytes: number, maxBytes = MAX_PAGES * WASM_PAGE): WebAssembly.Memory | null {
   const pages = Math.ceil(bytes / WASM_PAGE) + 1;
   if (pages >= MAX_PAGES) return null;
-  return new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+  const maximum = Math.min(MAX_PAGES, Math.max(pages, Math.ceil(maxBytes / WASM_PAGE) + 1));
+  return new WebAssembly.Memory({ initial: pages, maximum, shared: true });
 }
 
 /** The kernels on `memory`. */
