@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { JobWorker } from '../threads/job-worker.js';
 import { kernelModule, kernels, type Kernels } from '../wasm/kernels.js';
 import { addSparseRows, reserveRows, type SparseRows } from './sparse-kernel.js';
 
@@ -11,8 +11,12 @@ let memory = null;
 let kernel = null;
 parentPort.on('message', (m) => {
   if (m.memory) { memory = m.memory; kernel = new WebAssembly.Instance(m.module, { env: { memory } }).exports; return; }
-  addSparseRows(memory, kernel, m.at, m.K, m.q, m);
-  parentPort.postMessage(m.id);
+  try {
+    addSparseRows(memory, kernel, m.at, m.K, m.q, m);
+    parentPort.postMessage({ id: m.id });
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, error: String(e && e.message || e) });
+  }
 });`;
 
 /** Buffers in flight before `add` waits: bounds the memory of a worker that falls behind. */
@@ -22,18 +26,17 @@ const MAX_IN_FLIGHT = 4;
  * Adds sparse rows into host totals A (the first `lengthA` float64 of the kernel's shared
  * memory), on a worker thread when `offThread` (the second core sums while training goes on),
  * else in place. Jobs run in submission order, so the float64 sums are the same either way;
- * `settle()` before reading A.
+ * `settle()` before reading A. A failed job fails every later add and settle: the sums are lost.
  */
 export class HostSummer {
-  private worker: Worker | null = null;
-  private nextId = 0;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly thread: JobWorker<void>;
   private failure: Error | null = null;
-
   private inPlace: Kernels | null = null;
 
   constructor(private readonly memory: WebAssembly.Memory, private readonly lengthA: number,
-    private readonly K: number, private readonly q: number, readonly offThread: boolean) {}
+    private readonly K: number, private readonly q: number, readonly offThread: boolean) {
+    this.thread = new JobWorker<void>('statistics worker', WORKER_SOURCE, () => ({ memory, module: kernelModule() }));
+  }
 
   /** Adds the rows, or returns null (adding nothing) when they do not fit in the memory. */
   add(rows: SparseRows): Promise<void> | null {
@@ -45,51 +48,22 @@ export class HostSummer {
       addSparseRows(this.memory, this.inPlace, at, this.K, this.q, rows);
       return Promise.resolve();
     }
-    const w = this.start();
-    const id = this.nextId++;
-    const done = new Promise<void>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-    done.catch(() => undefined); // surfaced by settle() or the next add
-    w.postMessage({ id, at, K: this.K, q: this.q, ...rows }, [rows.idx.buffer, rows.val.buffer, rows.start.buffer, rows.n.buffer] as ArrayBuffer[]);
-    return this.waiting.size > MAX_IN_FLIGHT ? this.oldest() : Promise.resolve();
+    this.thread.run({ at, K: this.K, q: this.q, ...rows }, [rows.idx.buffer, rows.val.buffer, rows.start.buffer, rows.n.buffer] as ArrayBuffer[])
+      .catch((e: Error) => { this.failure ??= e; }); // surfaced by settle() or the next add
+    return this.thread.pending > MAX_IN_FLIGHT ? this.thread.oldest().catch(() => this.raise()) : Promise.resolve();
   }
 
   /** Resolves once every submitted job has been added into A. */
   async settle(): Promise<void> {
-    while (this.waiting.size > 0) await this.oldest();
-    if (this.failure) throw this.failure;
+    while (this.thread.pending > 0) await this.thread.oldest().catch(() => undefined);
+    this.raise();
   }
 
   dispose(): void {
-    void this.worker?.terminate();
-    this.worker = null;
-    for (const w of this.waiting.values()) w.reject(new Error('host summer disposed'));
-    this.waiting.clear();
+    this.thread.dispose();
   }
 
-  private oldest(): Promise<void> {
-    const [id] = this.waiting.keys();
-    return new Promise<void>((resolve, reject) => {
-      const w = this.waiting.get(id)!;
-      this.waiting.set(id, { resolve: () => { w.resolve(); resolve(); }, reject: (e) => { w.reject(e); reject(e); } });
-    });
-  }
-
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const w = new Worker(WORKER_SOURCE, { eval: true });
-    w.unref();
-    w.postMessage({ memory: this.memory, module: kernelModule() });
-    w.on('message', (id: number) => {
-      const entry = this.waiting.get(id);
-      this.waiting.delete(id);
-      entry?.resolve();
-    });
-    w.on('error', (e) => {
-      this.failure = new Error(`regret: the statistics worker failed: ${e.message}`);
-      for (const entry of this.waiting.values()) entry.reject(this.failure);
-      this.waiting.clear();
-    });
-    this.worker = w;
-    return w;
+  private raise(): void {
+    if (this.failure) throw this.failure;
   }
 }
