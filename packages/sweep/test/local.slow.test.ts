@@ -31,8 +31,19 @@ describe('taylorlens sweep --parallel 2', () => {
     const sweepDir = path.join(project.dir, 'sweeps', 'six');
     const ids = ['000-0.001-6-s3', '001-0.001-2-s3', '002-0.003-6-s3', '003-0.003-2-s3', '004-0.01-6-s3', '005-0.01-2-s3'];
 
+    // Run 000's checkpoint epoch (0 until its first epoch ends, or while its folder is being made).
+    const checkpointEpoch = (id: string): number => {
+      for (const e of fs.existsSync(path.join(sweepDir, 'runs', id)) ? fs.readdirSync(path.join(sweepDir, 'runs', id), { withFileTypes: true }) : []) {
+        const f = path.join(sweepDir, 'runs', id, e.name, 'run.json');
+        try { if (e.isDirectory() && fs.existsSync(f)) return JSON.parse(fs.readFileSync(f, 'utf8')).checkpoint?.epoch ?? 0; } catch { /* being replaced */ }
+      }
+      return 0;
+    };
     const first = startCli(project.dir, ['sweep', 'six.json', '--parallel', '2']);
-    await until('a first run to complete', () => fs.existsSync(path.join(sweepDir, 'sweep.json')) && ids.some((id) => runStatus(sweepDir, id) === 'completed'));
+    // Both: a run done, and 000 past its first checkpoint (its lane may start late on a busy machine:
+    // a fresh-clone test:slow once saw 001 finish before 000 had ended an epoch).
+    await until('a first run to complete and run 000 to checkpoint', () => fs.existsSync(path.join(sweepDir, 'sweep.json'))
+      && ids.some((id) => runStatus(sweepDir, id) === 'completed') && checkpointEpoch(ids[0]) >= 1);
     first.child.kill('SIGINT');
     const stopped = await first.done;
     expect(stopped.code, stopped.out).toBe(130);
