@@ -51,6 +51,29 @@ async function freshEpoch(makeModel, x, y, batch, plugin, warnings) {
   return ms;
 }
 
+/**
+ * One epoch of all 60,000 MNIST images (the autoencoder, batch 64) with a regret plugin of these
+ * scope options, against the plain epoch before and after it in this process: the first epoch of
+ * a process can run slow (13.2 s against 10.7 s seen), so the baseline is the faster of the two.
+ * The plugin is retained (dispose it after reading its results); plugin warnings in `warnings`.
+ */
+async function mnistEpochAgainstPlain(scopes) {
+  await selectBackend('wasm');
+  const { loadMnist } = await import('@taylorlens/core');
+  const ds = loadMnist({ split: 'train' });
+  const mx = tf.tensor2d(ds.images, [ds.count, 784]);
+  const warnings = [];
+  const epochOf = (plugin) => freshEpoch(() => autoencoder(1), mx, mx, BATCH, plugin, warnings);
+  const before = await epochOf(null);
+  const plugin = new RegretPlugin({ trace: false, budget: { maxOverhead: 1e9, memoryMB: 8192, diskGB: 1e4 }, ...scopes });
+  plugin.retain = true;
+  const ms = await epochOf(plugin);
+  const after = await epochOf(null);
+  mx.dispose();
+  const base = Math.min(before, after);
+  return { ms, base, baselines: [Math.round(before), Math.round(after)], ratio: Math.round((ms / base) * 1000) / 1000, plugin, warnings, samples: ds.count };
+}
+
 function regretTrainer(options, model = autoencoder(1)) {
   const plugin = new RegretPlugin({ trace: false, budget: { maxOverhead: 1e9, memoryMB: 4096, diskGB: 1e4 }, ...options });
   plugin.retain = true;
@@ -160,64 +183,33 @@ export async function run(bench) {
   // plugin, measured in this process (same model, data and seed). Scopes the memory budget cannot
   // hold are skipped by the plugin and listed in `skipped`. `node bench/run.js paper-protocol`.
   if (bench.wants('regret.paper-protocol.autoencoder.epoch')) {
-    await selectBackend('wasm');
-    const { loadMnist } = await import('@taylorlens/core');
-    const ds = loadMnist({ split: 'train' });
-    const mx = tf.tensor2d(ds.images, [ds.count, 784]);
-    const skipped = [];
-    const epochOf = (plugin) => freshEpoch(() => autoencoder(1), mx, mx, BATCH, plugin, skipped);
-    const baseMs = await epochOf(null);
-    const plugin = new RegretPlugin({
-      trace: false, budget: { maxOverhead: 1e9, memoryMB: 8192, diskGB: 1e4 },
-      layers: { layers: 'all', every: 1 }, neurons: { layers: [0, 1, 2, 3, 4], perLayer: 50, every: 1 }, network: { every: 100 },
-    });
-    plugin.retain = true;
-    const ms = await epochOf(plugin);
-    // The plain epoch again after it: the first epoch of a process can run slow (13.2 s against
-    // 10.7 s seen), so the baseline is the faster of the two.
-    const baseAfterMs = await epochOf(null);
-    const base = Math.min(baseMs, baseAfterMs);
-    const scopes = Object.fromEntries(Object.entries(plugin.results.scopes).map(([k, r]) => [k, Math.round(r.checkpoints.at(-1)?.solveMs ?? -1)]));
-    bench.record('regret.paper-protocol.autoencoder.epoch', ms, {
+    const r = await mnistEpochAgainstPlain({ layers: { layers: 'all', every: 1 }, neurons: { layers: [0, 1, 2, 3, 4], perLayer: 50, every: 1 }, network: { every: 100 } });
+    const { plugin } = r;
+    bench.record('regret.paper-protocol.autoencoder.epoch', r.ms, {
       extra: {
-        baseline_epoch_ms: Math.round(base), baseline_epochs_ms: [Math.round(baseMs), Math.round(baseAfterMs)], ratio_to_plain_epoch: Math.round((ms / base) * 1000) / 1000, budget: 2,
+        baseline_epoch_ms: Math.round(r.base), baseline_epochs_ms: r.baselines, ratio_to_plain_epoch: r.ratio, budget: 2,
         record_ms: Math.round(plugin.results.timing.recordMs), checkpoint_ms: Math.round(plugin.results.timing.checkpointMs),
         network_products: plugin.results.scopes.network?.checkpoints.at(-1)?.ball.solver[0].products,
-        solve_ms_per_scope: scopes, record_ms_per_scope: Object.fromEntries(Object.entries(plugin.results.timing.scopeRecordMs ?? {}).map(([k, v]) => [k, Math.round(v)])),
-        skipped, samples: ds.count, batch: BATCH,
+        solve_ms_per_scope: Object.fromEntries(Object.entries(plugin.results.scopes).map(([k, s]) => [k, Math.round(s.checkpoints.at(-1)?.solveMs ?? -1)])),
+        record_ms_per_scope: Object.fromEntries(Object.entries(plugin.results.timing.scopeRecordMs ?? {}).map(([k, v]) => [k, Math.round(v)])),
+        skipped: r.warnings, samples: r.samples, batch: BATCH,
       },
     });
     plugin.dispose();
-    mx.dispose();
   }
 
   // Issue 15: the input layer's 50 neurons every round over one whole epoch of MNIST (938 rounds,
   // checkpoint included), against the plain epoch before and after it: the steady state, which the
   // 40-round epochs of `…every-round` (fresh statistics, a worker start and a flush each) overstate.
   if (bench.wants('regret.neurons50-input.autoencoder.every-round.epoch')) {
-    await selectBackend('wasm');
-    const { loadMnist } = await import('@taylorlens/core');
-    const ds = loadMnist({ split: 'train' });
-    const mx = tf.tensor2d(ds.images, [ds.count, 784]);
-    const warnings = [];
-    const epochOf = (plugin) => freshEpoch(() => autoencoder(1), mx, mx, BATCH, plugin, warnings);
-    const before = await epochOf(null);
-    const plugin = new RegretPlugin({
-      trace: false, budget: { maxOverhead: 1e9, memoryMB: 8192, diskGB: 1e4 },
-      network: NONE, layers: NONE, neurons: { layers: [0], perLayer: 50, every: 1 },
-    });
-    plugin.retain = true;
-    const ms = await epochOf(plugin);
-    const after = await epochOf(null);
-    const base = Math.min(before, after);
-    bench.record('regret.neurons50-input.autoencoder.every-round.epoch', ms, {
+    const r = await mnistEpochAgainstPlain({ network: NONE, layers: NONE, neurons: { layers: [0], perLayer: 50, every: 1 } });
+    bench.record('regret.neurons50-input.autoencoder.every-round.epoch', r.ms, {
       extra: {
-        baseline_epochs_ms: [Math.round(before), Math.round(after)], ratio_to_plain_epoch: Math.round((ms / base) * 1000) / 1000, budget: 1.5,
-        record_ms: Math.round(plugin.results.timing.recordMs), checkpoint_ms: Math.round(plugin.results.timing.checkpointMs), samples: ds.count, batch: BATCH,
+        baseline_epochs_ms: r.baselines, ratio_to_plain_epoch: r.ratio, budget: 1.5,
+        record_ms: Math.round(r.plugin.results.timing.recordMs), checkpoint_ms: Math.round(r.plugin.results.timing.checkpointMs), samples: r.samples, batch: BATCH,
       },
     });
-    plugin.dispose();
-    mx.dispose();
+    r.plugin.dispose();
   }
 
   // Issue 15, the convnet: one epoch of the reduced convnet of results/ (16 filters, dense 64, the

@@ -120,7 +120,8 @@ export async function krylovTrustRegion(g: Float64Array, product: HessianProduct
   const fit = Math.min(opts.memoryBytes ?? 2 ** 30, 2 ** 32 - 4 * WASM_PAGE - 3 * 8 * n);
   const steps = Math.min(opts.maxIterations, Math.max(1, Math.floor(fit / (8 * n))));
   const vectors = new KernelVectors(n, Math.min(steps, n) + 4);
-  const { dot, axpy } = { dot: vectors.dot.bind(vectors), axpy: vectors.axpy.bind(vectors) };
+  const dot = (a: Float64Array, b: Float64Array) => vectors.dot(a, b);
+  const axpy = (y: Float64Array, a: number, x: Float64Array) => vectors.axpy(y, a, x);
   const gk = vectors.take(g);
   const b0 = Math.sqrt(dot(gk, gk));
   const empty = (converged: boolean): KrylovTrustRegionResult => ({

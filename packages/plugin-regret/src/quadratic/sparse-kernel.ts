@@ -1,4 +1,4 @@
-import { kernelMemory, MAX_PAGES, WASM_PAGE, type Kernels } from '../wasm/kernels.js';
+import { kernelMemory, WASM_PAGE, type Kernels } from '../wasm/kernels.js';
 
 /** One buffer's sparse rows: x̃'s nonzero entries per sample (CSR) and the neurons' weights n `[S, K]`. */
 export interface SparseRows {
@@ -41,7 +41,6 @@ export function reserveRows(memory: WebAssembly.Memory, lengthA: number, rows: S
   const needed = n + 4 * rows.n.length;
   const have = memory.buffer.byteLength;
   if (needed > have) {
-    if (needed > MAX_PAGES * WASM_PAGE) return null;
     try {
       memory.grow(Math.ceil((needed - have) / WASM_PAGE));
     } catch {

@@ -208,9 +208,14 @@ export class StatisticsScope implements Scope {
    */
   private decomposing: (Promise<Eigenbasis> | null)[] | null = null;
 
+  /** The matrices a checkpoint decomposes: one per problem, or one per unit block (one if shared), each n×n. */
+  private get decompositions(): { count: number; n: number } {
+    if (!this.blocks) return { count: this.stats.K, n: this.desc.params };
+    return { count: this.blocks.shared ? 1 : this.blocks.K, n: this.blocks.q };
+  }
+
   prepare(worker: EigenWorker, half: boolean): void {
-    const count = this.blocks ? (this.blocks.shared ? 1 : this.blocks.K) : this.stats.K;
-    const n = this.blocks ? this.blocks.q : this.desc.params;
+    const { count, n } = this.decompositions;
     if (n < OFFLOAD_MIN_SIZE) return;
     this.decomposing = Array.from({ length: count }, (_, j) => (half && j % 2 === 0 ? null : supportEigenOffThread(this.stats.matrix(j), n, worker)));
     for (const d of this.decomposing) d?.catch(() => undefined); // surfaced by checkpoint()
@@ -221,7 +226,7 @@ export class StatisticsScope implements Scope {
     const jobs = this.decomposing;
     this.decomposing = null;
     if (!jobs) return null;
-    const n = this.blocks ? this.blocks.q : this.desc.params;
+    const { n } = this.decompositions;
     const here = jobs.map((job, j) => (job ? null : supportEigen(this.stats.matrix(j), n)));
     return Promise.all(jobs.map((job, j) => job ?? here[j]!));
   }
