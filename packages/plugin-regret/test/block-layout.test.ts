@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '@taylorlens/core';
-import { addBlockSymmetric, addUnpackedKron, blockLayout, blockOuterRows, packedIndex } from '../src/quadratic/packed.js';
+import { addBlockSymmetric, addUnpackedKron, blockLayout, blockOuterRows, packedIndex, packedIndices, packRowsOf } from '../src/quadratic/packed.js';
 
 beforeAll(async () => { await selectBackend('cpu'); });
 
@@ -40,5 +40,26 @@ describe('the block layout of per-sample outer products', () => {
     for (let i = 0; i < q; i++) for (let j = 0; j < p; j++) for (let i2 = 0; i2 < q; i2++) for (let j2 = 0; j2 < p; j2++) {
       expect(A[(i * p + j) * P + i2 * p + j2]).toBe(code(i, i2, j, j2));
     }
+  });
+});
+
+describe('packed upper triangles of per-sample Grams', () => {
+  for (const backend of ['cpu', 'wasm']) it(`the host copy gives the gather's values (${backend})`, async () => {
+    await selectBackend(backend);
+    for (const n of [1, 2, 7, 30]) {
+      const M = tf.randomNormal([5, n, n], 0, 1, 'float32', n) as tf.Tensor3D;
+      const idx = packedIndices(n);
+      const packed = packRowsOf(M, idx);
+      const gathered = tf.gather(tf.reshape(M, [5, n * n]), idx.flat, 1);
+      expect(packed.shape).toEqual([5, (n * (n + 1)) / 2]);
+      expect(Array.from(packed.dataSync())).toEqual(Array.from(gathered.dataSync()));
+      // Row s's entries are M[s][i][j], i ≤ j, row by row.
+      const m = M.arraySync();
+      const s = 4;
+      const row = packed.arraySync()[s] as number[];
+      for (let i = 0; i < n; i++) for (let j = i; j < n; j++) expect(row[packedIndex(n, i, j)]).toBe(m[s][i][j]);
+      tf.dispose([M, packed, gathered, idx.I, idx.J, idx.flat]);
+    }
+    await selectBackend('cpu');
   });
 });

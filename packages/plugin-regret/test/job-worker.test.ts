@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JobWorker } from '../src/threads/job-worker.js';
 import { HostSummer } from '../src/quadratic/host-summer.js';
-import { sparseKernelMemory } from '../src/quadratic/sparse-kernel.js';
+import { sparseKernelMemory, sparseLayout } from '../src/quadratic/sparse-kernel.js';
 
 // Doubles x; answers an error for x < 0; crashes the thread (an uncaught throw) for x = 13.
 const SOURCE = `
@@ -30,12 +30,13 @@ describe('a job worker thread', () => {
     }
   });
 
-  it('a statistics job that fails (a kernel trap) fails every later add and the settle: the sums are not silently short', async () => {
+  it('a statistics job that fails (bad rows) fails every later add and the settle: the sums are not silently short', async () => {
     const K = 1, q = 4;
-    const memory = sparseKernelMemory(K * q * q)!;
-    const summer = new HostSummer(memory, K * q * q, K, q, true);
+    const layout = sparseLayout(K, q);
+    const memory = sparseKernelMemory(layout)!;
+    const summer = new HostSummer(memory, layout, true);
     try {
-      // start[] points far past the rows: the kernel reads beyond its memory and traps.
+      // start[] points far past the rows: the job's check throws on the worker.
       const bad = { S: 1, idx: Int32Array.from([0]), val: Float64Array.from([1]), start: Int32Array.from([0, 2 ** 28]), n: Float32Array.from([1]) };
       await summer.add(bad);
       await expect(summer.settle()).rejects.toThrow(/statistics worker/);

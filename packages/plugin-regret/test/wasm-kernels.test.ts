@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import wabt from 'wabt';
-import { addSparseRows, reserveRows, sparseKernelMemory, type SparseRows } from '../src/quadratic/sparse-kernel.js';
+import { addSparseRows, addUpperToSums, packSparseSums, reserveRows, sparseKernelMemory, sparseLayout, unpackSparseSums, type SparseRows } from '../src/quadratic/sparse-kernel.js';
 import { kernelMemory, kernels, KERNELS_WASM } from '../src/wasm/kernels.js';
 
-/** The loop the kernel replaced, in JavaScript: the reference for its bits. */
+/** The loop the kernel replaced (neuron by neuron, sample by sample), in JavaScript: the reference for its bits. */
 function addSparseRowsJs(A: Float64Array, K: number, q: number, { S, idx, val, start, n }: SparseRows): void {
   for (let a = 0; a < K; a++) {
     for (let s = 0; s < S; s++) {
@@ -42,9 +42,11 @@ describe('the WebAssembly kernels', () => {
     expect(KERNELS_WASM).toBe(bytes);
   });
 
-  it('the sparse rows kernel adds the same float64 bits as the JavaScript loop, buffer after buffer, growing its memory for larger buffers', () => {
-    const K = 5, q = 97;
-    const memory = sparseKernelMemory(K * q * q)!;
+  for (const K of [5, 10, 13]) it(`the sparse rows kernel adds the same float64 bits as the JavaScript loop, buffer after buffer, growing its memory for larger buffers (K = ${K})`, () => {
+    const q = 97;
+    const layout = sparseLayout(K, q);
+    expect(layout.Kp % 10).toBe(0);
+    const memory = sparseKernelMemory(layout)!;
     const kernel = kernels(memory);
     const A = new Float64Array(memory.buffer, 0, K * q * q);
     const expected = new Float64Array(K * q * q);
@@ -52,13 +54,44 @@ describe('the WebAssembly kernels', () => {
     for (const [S, density, seed] of [[4, 0.2, 1], [300, 0.5, 2], [7, 0.05, 3]]) {
       const r = rows(S, K, q, density, seed);
       addSparseRowsJs(expected, K, q, r);
-      addSparseRows(memory, kernel, reserveRows(memory, K * q * q, r)!, K, q, r);
+      addSparseRows(memory, kernel, reserveRows(memory, layout, r)!, layout, r);
     }
     expect(memory.buffer.byteLength).toBeGreaterThan(pages); // the 300-sample buffer needed more room
-    expect(A).toEqual(expected);
+    expect(A.every((v) => v === 0)).toBe(true); // the totals are written from the sums when asked
+    unpackSparseSums(memory, layout);
     expect(expected.some((v) => v !== 0)).toBe(true);
-    // Lower triangles untouched: the statistics mirror them when read.
-    for (let a = 0; a < K; a++) for (let i = 1; i < q; i++) for (let j = 0; j < i; j++) expect(A[(a * q + i) * q + j]).toBe(0);
+    // The upper triangles bit for bit, the lower ones their mirror.
+    for (let a = 0; a < K; a++) {
+      for (let i = 0; i < q; i++) {
+        for (let j = 0; j < q; j++) {
+          const at = (a * q + i) * q + j;
+          expect(Object.is(A[at], i <= j ? expected[at] : expected[(a * q + j) * q + i])).toBe(true);
+        }
+      }
+    }
+    // Device upper triangles land on the same entries; packing the totals back gives the sums again.
+    const device = Float64Array.from({ length: K * q * q }, (_, i) => (i % 7) - 3);
+    addUpperToSums(memory, layout, device);
+    const sums = Float64Array.from(new Float64Array(memory.buffer, layout.sums, q * q * layout.Kp));
+    unpackSparseSums(memory, layout);
+    for (let a = 0; a < K; a++) for (let i = 0; i < q; i++) for (let j = i; j < q; j++) expect(A[(a * q + i) * q + j]).toBe(expected[(a * q + i) * q + j] + device[(a * q + i) * q + j]);
+    packSparseSums(memory, layout);
+    expect(new Float64Array(memory.buffer, layout.sums, q * q * layout.Kp)).toEqual(sums);
+  });
+
+  it('the sparse rows are checked before the kernel runs: a clear error, nothing added', () => {
+    const K = 2, q = 8;
+    const layout = sparseLayout(K, q);
+    const memory = sparseKernelMemory(layout)!;
+    const kernel = kernels(memory);
+    const n = Float32Array.from([1, 1]);
+    const bad = [
+      { S: 1, idx: Int32Array.from([0]), val: Float64Array.from([1]), start: Int32Array.from([0, 2 ** 28]), n },
+      { S: 1, idx: Int32Array.from([3, 8]), val: Float64Array.from([1, 1]), start: Int32Array.from([0, 2]), n },
+      { S: 1, idx: Int32Array.from([3, 3]), val: Float64Array.from([1, 1]), start: Int32Array.from([0, 2]), n },
+    ];
+    for (const r of bad) expect(() => addSparseRows(memory, kernel, reserveRows(memory, layout, r)!, layout, r)).toThrow(/sparse rows: /);
+    expect(new Float64Array(memory.buffer, layout.sums, q * q * layout.Kp).every((v) => v === 0)).toBe(true);
   });
 
   for (const n of [2, 3, 8, 61]) it(`the Householder step kernels give the JavaScript loops' bits (n = ${n}: pairs and a remainder)`, () => {
@@ -121,12 +154,13 @@ describe('the WebAssembly kernels', () => {
 
   it('rows beyond the memory\'s maximum are declined (the device then forms that buffer\'s A), smaller ones still fit', () => {
     const K = 2, q = 50;
-    const memory = kernelMemory(8 * K * q * q, 8 * K * q * q + 65536)!; // one page of room for rows
-    expect(reserveRows(memory, K * q * q, rows(2000, K, q, 0.5, 4))).toBeNull(); // ≈ 0.6 MB of rows
-    expect(reserveRows(memory, K * q * q, rows(10, K, q, 0.5, 5))).not.toBeNull();
+    const layout = sparseLayout(K, q);
+    const memory = kernelMemory(layout.rows, layout.rows + 65536)!; // one page of room for rows
+    expect(reserveRows(memory, layout, rows(2000, K, q, 0.5, 4))).toBeNull(); // ≈ 0.6 MB of rows
+    expect(reserveRows(memory, layout, rows(10, K, q, 0.5, 5))).not.toBeNull();
   });
 
   it('the sparse statistics decline totals beyond a 32-bit memory', () => {
-    expect(sparseKernelMemory(2 ** 29)).toBeNull(); // 4 GiB of float64
+    expect(sparseKernelMemory(sparseLayout(50, 3000))).toBeNull(); // 3.6 GB of totals and as much of sums: past 4 GiB
   });
 });

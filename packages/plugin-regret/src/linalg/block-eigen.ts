@@ -104,8 +104,18 @@ function supportSplit(a: Float64Array, n: number): { n: number; support: Int32Ar
   const m = support.length;
   let sub = a;
   if (zeros.length > 0) {
+    // Row by row, each run of consecutive support columns as one copy.
+    const runs: [number, number, number][] = []; // [column in a, column in sub, length]
+    for (let c = 0; c < m; c++) {
+      const run = runs.at(-1);
+      if (run && support[c] === run[0] + run[2]) run[2]++;
+      else runs.push([support[c], c, 1]);
+    }
     sub = new Float64Array(m * m);
-    for (let r = 0; r < m; r++) for (let c = 0; c < m; c++) sub[r * m + c] = a[support[r] * n + support[c]];
+    for (let r = 0; r < m; r++) {
+      const row = support[r] * n;
+      for (const [from, to, length] of runs) sub.set(a.subarray(row + from, row + from + length), r * m + to);
+    }
   }
   return { n, support: Int32Array.from(support), zeros: Int32Array.from(zeros), sub };
 }

@@ -135,7 +135,7 @@ export function eigenPieces(a: ArrayLike<number>, n: number, thread: KernelThrea
   const d = new Float64Array(n);
   const e = new Float64Array(n);
   const reflectors = tridiagonalize(workspace(a, n, thread), n, d, e);
-  const rot = new Rotations();
+  const rot = new Rotations(n * n);
   tql2(d, e, n, rot);
   return { n, d, reflectors, rotIndex: rot.index(), rotCos: rot.cos(), rotSin: rot.sin() };
 }
@@ -238,10 +238,21 @@ function tridiagonalize({ A, v: vw, p, kernels: wasm }: Workspace, n: number, d:
 }
 
 class Rotations {
-  private i = new Int32Array(1024);
-  private c = new Float64Array(1024);
-  private s = new Float64Array(1024);
+  private i: Int32Array;
+  private c: Float64Array;
+  private s: Float64Array;
   private len = 0;
+
+  /**
+   * Room for `capacity` rotations up front (QL takes about n² for an n×n matrix): growing by
+   * copies touched fresh memory twice over, which costs more than the rotations themselves.
+   */
+  constructor(capacity: number) {
+    const room = Math.max(1024, capacity);
+    this.i = new Int32Array(room);
+    this.c = new Float64Array(room);
+    this.s = new Float64Array(room);
+  }
 
   push(i: number, c: number, s: number): void {
     if (this.len === this.i.length) {
@@ -256,9 +267,10 @@ class Rotations {
     this.len++;
   }
 
-  index(): Int32Array { return this.i.slice(0, this.len); }
-  cos(): Float64Array { return this.c.slice(0, this.len); }
-  sin(): Float64Array { return this.s.slice(0, this.len); }
+  // Views, not copies (the untouched room costs address space only).
+  index(): Int32Array { return this.i.subarray(0, this.len); }
+  cos(): Float64Array { return this.c.subarray(0, this.len); }
+  sin(): Float64Array { return this.s.subarray(0, this.len); }
 }
 
 /** Implicit QL on the tridiagonal (d, e), recording each plane rotation instead of accumulating it. */

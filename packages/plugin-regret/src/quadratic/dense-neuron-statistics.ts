@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { blockOuterRows } from './packed.js';
 import type { HostAccumulatorFactory, Reducer } from './statistics.js';
 import { HostSummer } from './host-summer.js';
-import { sparseKernelMemory, type SparseRows } from './sparse-kernel.js';
+import { sparseKernelMemory, sparseLayout, sparseSumsBytes, type SparseRows } from './sparse-kernel.js';
 
 /**
  * One round of K neurons of a dense layer under squared error, centred at `w₁`. Neuron α's
@@ -90,16 +90,23 @@ export const HOST_COST_RATIO = 6;
 export function sparseNeuronAccumulator(K: number, q: number, offThread: boolean): HostAccumulatorFactory {
   return {
     create: (length) => {
-      const memory = sparseKernelMemory(length);
+      if (length !== K * q * q) throw new Error(`sparse neuron statistics: totals of ${length} float64, expected ${K}·${q}²`);
+      const layout = sparseLayout(K, q);
+      const memory = sparseKernelMemory(layout);
       if (!memory) return null; // beyond a 32-bit memory: the device forms A
-      const summer = new HostSummer(memory, length, K, q, offThread);
+      const summer = new HostSummer(memory, layout, offThread);
       return {
         A: new Float64Array(memory.buffer, 0, length),
+        extraBytes: sparseSumsBytes(K, q),
         take: (rounds) => {
           const rows = sparseRows(rounds, K, q);
           return rows ? summer.add(rows) : null;
         },
+        addUpper: (a) => summer.addUpper(a),
         settle: () => summer.settle(),
+        matrix: (k) => summer.matrix(k),
+        writeTotals: () => summer.writeTotals(),
+        restore: () => summer.restore(),
         dispose: () => summer.dispose(),
       };
     },

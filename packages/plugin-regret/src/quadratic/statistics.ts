@@ -9,16 +9,27 @@ import { loadFloat64, loadTensor, saveFloat64, saveTensor } from '../state-files
 export type Reducer = (rounds: readonly tf.Tensor[][], skipA?: boolean) => { A: tf.Tensor | null; g: tf.Tensor; c: tf.Tensor };
 
 /**
- * Adds buffered rounds' A straight into the float64 host totals, or declines (`take` returns
- * null) so the device reducer forms it. Such statistics keep A's upper triangle only (the device
- * part is added with `addUpper`); `flush` mirrors it into the lower one. `take` reads the pieces
- * at once; the sum may land later (a worker thread): `settle` waits for it.
+ * Adds buffered rounds' A straight into float64 running sums on the host, or declines (`take`
+ * returns null) so the device reducer forms it. The sums keep A's upper triangles in a layout of
+ * their own, read per problem (`matrix`) or written into the totals `A` (`writeTotals`) once
+ * settled. `take` reads the pieces at once; the sum may land later (a worker thread).
  */
 export interface HostAccumulator {
-  /** The totals it adds into (e.g. in a WebAssembly memory), zeroed. */
+  /** Where `writeTotals` writes the totals (e.g. in a WebAssembly memory). */
   readonly A: Float64Array;
+  /** Bytes it holds beyond A (its running sums). */
+  readonly extraBytes: number;
   take(rounds: readonly tf.Tensor[][]): Promise<void> | null;
+  /** Adds device-formed upper triangles (`[K, P, P]`, or one shared `[P, P]`) after everything taken so far. */
+  addUpper(a: ArrayLike<number>): Promise<void>;
+  /** Waits for every sum to land. */
   settle(): Promise<void>;
+  /** Problem k's P×P matrix (both triangles), a fresh array (after settle). */
+  matrix(k: number): Float64Array;
+  /** Writes A from the sums (after settle). */
+  writeTotals(): void;
+  /** After A was loaded from a checkpoint: the sums continue from A's upper triangles. */
+  restore(): void;
   dispose(): void;
 }
 
@@ -39,7 +50,7 @@ export interface HostAccumulatorFactory {
  * and before a checkpoint they move into float64 host totals, so long runs accumulate in double.
  */
 export class QuadraticStatistics {
-  readonly A: Float64Array;
+  private readonly totals: Float64Array;
   readonly g: Float64Array;
   readonly c: Float64Array;
   /** Rounds added so far. */
@@ -59,14 +70,20 @@ export class QuadraticStatistics {
     private readonly addToHost: (a: ArrayLike<number>, A: Float64Array) => void = addFull(K, P), readonly bufferRounds = 10, readonly flushEvery = 100,
     hostFactory: HostAccumulatorFactory | null = null) {
     this.host = hostFactory?.create(K * P * P) ?? null;
-    this.A = this.host?.A ?? new Float64Array(K * P * P);
+    this.totals = this.host?.A ?? new Float64Array(K * P * P);
     this.g = new Float64Array(K * P);
     this.c = new Float64Array(K);
   }
 
+  /** The totals A `[K, P, P]` (after `flush`; host-accumulated statistics write them from their sums when asked). */
+  get A(): Float64Array {
+    this.host?.writeTotals();
+    return this.totals;
+  }
+
   /** Host bytes (float64 totals) plus the device sums (float32). */
   get bytes(): number {
-    return 12 * (this.A.length + this.g.length + this.c.length);
+    return 12 * (this.totals.length + this.g.length + this.c.length) + (this.host?.extraBytes ?? 0);
   }
 
   /** Add one round's pieces (takes ownership of the tensors). */
@@ -103,21 +120,20 @@ export class QuadraticStatistics {
   async flush(): Promise<void> {
     await this.moveDeviceSums();
     await this.host?.settle();
-    if (this.host) mirrorUpper(this.K, this.P, this.A);
   }
 
   /**
-   * Move the device sums into the float64 totals. The host's sums may still be landing in A (a
-   * worker thread keeps summing while training goes on); they are awaited only before the device
-   * adds into A too, so the additions happen in the same order either way.
+   * Move the device sums into the float64 totals. The host's sums may still be landing (a worker
+   * thread keeps summing while training goes on); the device's A is added after them, so the
+   * additions happen in the same order either way.
    */
   private async moveDeviceSums(): Promise<void> {
     await this.reduceBuffer();
     this.pending = 0;
     if (!this.devG) return;
-    if (this.devA) await this.host?.settle();
     const [a, g, c] = await Promise.all([this.devA?.data() ?? null, this.devG.data(), this.devC!.data()]);
-    if (a) this.addToHost(a, this.A);
+    if (a && this.host) await this.host.addUpper(a);
+    else if (a) this.addToHost(a, this.totals);
     for (let i = 0; i < g.length; i++) this.g[i] += g[i];
     if (c.length === 1) for (let k = 0; k < this.K; k++) this.c[k] += c[0];
     else for (let k = 0; k < c.length; k++) this.c[k] += c[k];
@@ -127,9 +143,10 @@ export class QuadraticStatistics {
     [this.devA, this.devG, this.devC] = zero;
   }
 
-  /** Problem k's matrix (a view). */
+  /** Problem k's matrix (a view; a copy for host-accumulated statistics, read from their sums). */
   matrix(k: number): Float64Array {
-    return this.A.subarray(k * this.P * this.P, (k + 1) * this.P * this.P);
+    if (this.host) return this.host.matrix(k);
+    return this.totals.subarray(k * this.P * this.P, (k + 1) * this.P * this.P);
   }
 
   vector(k: number): Float64Array {
@@ -176,9 +193,10 @@ export class QuadraticStatistics {
   /** Restore what `saveState` wrote (into a fresh instance of the same shape). */
   loadState(dir: string, s: QuadraticStatisticsState): void {
     if (s.K !== this.K || s.P !== this.P) throw new Error(`${dir}: statistics of ${s.K}×${s.P} parameters, expected ${this.K}×${this.P}`);
-    this.A.set(loadFloat64(path.join(dir, 'A.npy'), this.A.length));
+    this.totals.set(loadFloat64(path.join(dir, 'A.npy'), this.totals.length));
     this.g.set(loadFloat64(path.join(dir, 'g.npy'), this.g.length));
     this.c.set(loadFloat64(path.join(dir, 'c.npy'), this.c.length));
+    this.host?.restore();
     this.dispose();
     this.rounds = s.rounds;
     this.pending = s.pending;
@@ -211,14 +229,6 @@ export interface QuadraticStatisticsState {
   deviceA?: boolean;
   /** Pieces per buffered round (buffer-<round>-<piece>.npy). */
   buffer: number[];
-}
-
-/** Copies the upper triangle of K P×P matrices into their lower one. */
-export function mirrorUpper(K: number, P: number, A: Float64Array): void {
-  for (let k = 0; k < K; k++) {
-    const base = k * P * P;
-    for (let i = 0; i < P; i++) for (let j = i + 1; j < P; j++) A[base + j * P + i] = A[base + i * P + j];
-  }
 }
 
 /** The upper triangles (diagonal included) of full matrices `[K, P, P]` (or one shared `[P, P]`), added into `A`. */

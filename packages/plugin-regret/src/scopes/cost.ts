@@ -3,6 +3,8 @@ import { flatDense, positions } from '../jacobian/linear.js';
 import { perSampleFloats } from './resolve.js';
 import { stateAsBits, storesState } from '../rounds/replayable.js';
 import type { ScopeCost, ScopeDescription } from './scope.js';
+import { WIDE_FAN_IN } from '../quadratic/dense-neuron-statistics.js';
+import { sparseSumsBytes } from '../quadratic/sparse-kernel.js';
 
 /** Multiply-adds of one sample's forward pass through layer p. */
 export function forwardMacs(p: ParamLayer): number {
@@ -79,7 +81,8 @@ export function estimateCost(anatomy: ModelAnatomy, d: ScopeDescription, B: numb
     } else if (flatDense(p)) {
       const jac = B * gramMacs(anatomy, p.index, B);
       macs = d.kind === 'layer' ? B * q * q * p.channels * p.channels + jac : B * K * q * q + jac;
-      memory = d.kind === 'layer' ? 12 * P * P : 12 * K * q * q;
+      // Wide fan-in neurons also keep the sparse kernel's running sums beside their totals.
+      memory = d.kind === 'layer' ? 12 * P * P : 12 * K * q * q + (q > WIDE_FAN_IN ? sparseSumsBytes(K, q) : 0);
     } else {
       const G = B * (d.kind === 'layer' ? p.channels : K) * pL * pos * q + (d.kind === 'layer' && p.depthwise ? B * pL * pos * p.depthwise.size : 0);
       macs = reverseJ(B) + G + (d.kind === 'layer' ? B * pL * P * P : K * B * pL * q * q);

@@ -9,55 +9,88 @@
   (import "env" "memory" (memory 1 65536 shared))
 
   ;; A_α += Σ_s n_sα x̃_s x̃_sᵀ (upper triangles) for K neurons of fan-in q, from the nonzero
-  ;; entries of x̃ in CSR form (the wide neuron statistics, quadratic/sparse-kernel.ts):
-  ;;   A      K·q·q float64   the totals, neuron-major
+  ;; entries of x̃ (the wide neuron statistics, quadratic/sparse-kernel.ts), into totals laid out
+  ;; neuron-innermost: A[(i·q + j)·Kp + α], Kp = K rounded up to a multiple of 10 (the neurons
+  ;; past K get zeros). The buffer's rows in CSR form and by column:
   ;;   idx    nnz   int32     column of each nonzero entry (ascending within a sample)
   ;;   val    nnz   float64   its value
   ;;   start  S+1   int32     sample s holds entries start[s] … start[s+1]−1
-  ;;   n      S·K   float32   the neurons' weights; 0 where the unit is inactive (skipped)
-  ;; Neuron by neuron, so that one A_α stays in cache over the buffer.
+  ;;   n      S·K   float32   the neurons' weights (0 where the unit is inactive)
+  ;;   colStart q+1 int32     column i is nonzero in entries colStart[i] … colStart[i+1]−1 of:
+  ;;   colS, colE   int32     their sample s (ascending) and entry (an index into idx/val)
+  ;;   wv     Kp    float64   scratch
+  ;; Row by row of A (one row, q·Kp float64, stays in cache): for every sample s nonzero in column
+  ;; i, wv_α = n_sα·x̃_si, then A[i, j, ·] += wv·x̃_sj for the sample's entries j ≥ i, five f64x2 at a
+  ;; time. Each A entry gets (n·x̃_i)·x̃_j sample after sample, as the neuron-by-neuron loop it
+  ;; replaced did; an inactive unit adds (0·x̃_i)·x̃_j = ±0, which leaves every total as it was.
   (func (export "addSparseRows")
-    (param $A i32) (param $K i32) (param $q i32) (param $S i32)
+    (param $A i32) (param $K i32) (param $Kp i32) (param $q i32)
     (param $idx i32) (param $val i32) (param $start i32) (param $n i32)
-    (local $a i32) (local $s i32) (local $i i32) (local $c i32) (local $e i32)
-    (local $base i32) (local $row i32) (local $at i32) (local $q8 i32) (local $qq8 i32)
-    (local $w f64) (local $wi f64)
-    (local.set $q8 (i32.shl (local.get $q) (i32.const 3)))
-    (local.set $qq8 (i32.mul (local.get $q8) (local.get $q)))
-    (block $neurons_done (loop $neurons
-      (br_if $neurons_done (i32.ge_u (local.get $a) (local.get $K)))
-      (local.set $base (i32.add (local.get $A) (i32.mul (local.get $a) (local.get $qq8))))
-      (local.set $s (i32.const 0))
-      (block $samples_done (loop $samples
-        (br_if $samples_done (i32.ge_u (local.get $s) (local.get $S)))
-        ;; w = n[s·K + a]
-        (local.set $w (f64.promote_f32 (f32.load (i32.add (local.get $n)
-          (i32.shl (i32.add (i32.mul (local.get $s) (local.get $K)) (local.get $a)) (i32.const 2))))))
-        (if (f64.ne (local.get $w) (f64.const 0)) (then
-          (local.set $i (i32.load (i32.add (local.get $start) (i32.shl (local.get $s) (i32.const 2)))))
-          (local.set $e (i32.load offset=4 (i32.add (local.get $start) (i32.shl (local.get $s) (i32.const 2)))))
-          (block $rows_done (loop $rows
-            (br_if $rows_done (i32.ge_u (local.get $i) (local.get $e)))
-            ;; wi = w · val[i]; row = A_α's row idx[i]
-            (local.set $wi (f64.mul (local.get $w) (f64.load (i32.add (local.get $val) (i32.shl (local.get $i) (i32.const 3))))))
-            (local.set $row (i32.add (local.get $base)
-              (i32.mul (i32.load (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2)))) (local.get $q8))))
-            (local.set $c (local.get $i))
-            (block $cols_done (loop $cols
-              (br_if $cols_done (i32.ge_u (local.get $c) (local.get $e)))
-              ;; A_α[idx[i], idx[c]] += wi · val[c]
-              (local.set $at (i32.add (local.get $row)
-                (i32.shl (i32.load (i32.add (local.get $idx) (i32.shl (local.get $c) (i32.const 2)))) (i32.const 3))))
-              (f64.store (local.get $at) (f64.add (f64.load (local.get $at))
-                (f64.mul (local.get $wi) (f64.load (i32.add (local.get $val) (i32.shl (local.get $c) (i32.const 3)))))))
-              (local.set $c (i32.add (local.get $c) (i32.const 1)))
-              (br $cols)))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $rows)))))
-        (local.set $s (i32.add (local.get $s) (i32.const 1)))
-        (br $samples)))
+    (param $colStart i32) (param $colS i32) (param $colE i32) (param $wv i32)
+    (local $r i32) (local $p i32) (local $pe i32) (local $s i32) (local $c i32) (local $e i32) (local $a i32)
+    (local $row i32) (local $at i32) (local $Kp8 i32) (local $qKp8 i32) (local $nrow i32)
+    (local $vi f64) (local $vc2 v128)
+    (local.set $Kp8 (i32.shl (local.get $Kp) (i32.const 3)))
+    (local.set $qKp8 (i32.mul (local.get $Kp8) (local.get $q)))
+    ;; the padding neurons' weights: zero once
+    (local.set $a (local.get $K))
+    (block $zd (loop $zl
+      (br_if $zd (i32.ge_u (local.get $a) (local.get $Kp)))
+      (f64.store (i32.add (local.get $wv) (i32.shl (local.get $a) (i32.const 3))) (f64.const 0))
       (local.set $a (i32.add (local.get $a) (i32.const 1)))
-      (br $neurons))))
+      (br $zl)))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $q)))
+      (local.set $row (i32.add (local.get $A) (i32.mul (local.get $r) (local.get $qKp8))))
+      (local.set $p (i32.load (i32.add (local.get $colStart) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $pe (i32.load offset=4 (i32.add (local.get $colStart) (i32.shl (local.get $r) (i32.const 2)))))
+      (block $samples_done (loop $samples
+        (br_if $samples_done (i32.ge_u (local.get $p) (local.get $pe)))
+        (local.set $s (i32.load (i32.add (local.get $colS) (i32.shl (local.get $p) (i32.const 2)))))
+        (local.set $c (i32.load (i32.add (local.get $colE) (i32.shl (local.get $p) (i32.const 2)))))
+        (local.set $e (i32.load offset=4 (i32.add (local.get $start) (i32.shl (local.get $s) (i32.const 2)))))
+        (local.set $nrow (i32.add (local.get $n) (i32.shl (i32.mul (local.get $s) (local.get $K)) (i32.const 2))))
+        (local.set $vi (f64.load (i32.add (local.get $val) (i32.shl (local.get $c) (i32.const 3)))))
+        ;; wv_α = n_sα · x̃_si
+        (local.set $a (i32.const 0))
+        (block $w_done (loop $w
+          (br_if $w_done (i32.ge_u (local.get $a) (local.get $K)))
+          (f64.store (i32.add (local.get $wv) (i32.shl (local.get $a) (i32.const 3)))
+            (f64.mul (f64.promote_f32 (f32.load (i32.add (local.get $nrow) (i32.shl (local.get $a) (i32.const 2))))) (local.get $vi)))
+          (local.set $a (i32.add (local.get $a) (i32.const 1)))
+          (br $w)))
+        (block $cols_done (loop $cols
+          (br_if $cols_done (i32.ge_u (local.get $c) (local.get $e)))
+          ;; A[r, idx[c], ·] += wv · val[c]
+          (local.set $at (i32.add (local.get $row)
+            (i32.mul (i32.load (i32.add (local.get $idx) (i32.shl (local.get $c) (i32.const 2)))) (local.get $Kp8))))
+          (local.set $vc2 (f64x2.splat (f64.load (i32.add (local.get $val) (i32.shl (local.get $c) (i32.const 3))))))
+          (local.set $a (i32.const 0))
+          (block $lanes_done (loop $lanes
+            (br_if $lanes_done (i32.ge_u (local.get $a) (local.get $Kp8)))
+            (v128.store offset=0 (i32.add (local.get $at) (local.get $a))
+              (f64x2.add (v128.load offset=0 (i32.add (local.get $at) (local.get $a)))
+                (f64x2.mul (v128.load offset=0 (i32.add (local.get $wv) (local.get $a))) (local.get $vc2))))
+            (v128.store offset=16 (i32.add (local.get $at) (local.get $a))
+              (f64x2.add (v128.load offset=16 (i32.add (local.get $at) (local.get $a)))
+                (f64x2.mul (v128.load offset=16 (i32.add (local.get $wv) (local.get $a))) (local.get $vc2))))
+            (v128.store offset=32 (i32.add (local.get $at) (local.get $a))
+              (f64x2.add (v128.load offset=32 (i32.add (local.get $at) (local.get $a)))
+                (f64x2.mul (v128.load offset=32 (i32.add (local.get $wv) (local.get $a))) (local.get $vc2))))
+            (v128.store offset=48 (i32.add (local.get $at) (local.get $a))
+              (f64x2.add (v128.load offset=48 (i32.add (local.get $at) (local.get $a)))
+                (f64x2.mul (v128.load offset=48 (i32.add (local.get $wv) (local.get $a))) (local.get $vc2))))
+            (v128.store offset=64 (i32.add (local.get $at) (local.get $a))
+              (f64x2.add (v128.load offset=64 (i32.add (local.get $at) (local.get $a)))
+                (f64x2.mul (v128.load offset=64 (i32.add (local.get $wv) (local.get $a))) (local.get $vc2))))
+            (local.set $a (i32.add (local.get $a) (i32.const 80)))
+            (br $lanes)))
+          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br $cols)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $samples)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))
 
   ;; p[0..m) += A₂₂ v from the lower triangle of the trailing block A₂₂ = A[off.., off..] of the
   ;; n×n row-major A (symmetricEigen's Householder step; p zeroed by the caller). Row i gives
