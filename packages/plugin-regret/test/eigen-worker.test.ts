@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { EigenWorker } from '../src/linalg/eigen-worker.js';
 import { supportEigen, supportEigenOffThread } from '../src/linalg/block-eigen.js';
 import { symmetricEigen } from '../src/linalg/symmetric-eigen.js';
+import { packSparseSums, sparseKernelMemory, sparseLayout } from '../src/quadratic/sparse-kernel.js';
 
 /** A random symmetric n×n matrix with the given rows and columns zero. */
 function symmetric(n: number, seed: number, zeroRows: number[] = []): Float64Array {
@@ -37,6 +38,24 @@ describe('decompositions on the eigen worker thread', () => {
     expect(there.values.filter((v) => v === 0).length).toBeGreaterThanOrEqual(3);
     const g = Float64Array.from({ length: n }, (_, j) => Math.cos(j));
     expect(there.toEigenbasis(g)).toEqual(here.toEigenbasis(g));
+  });
+
+  it('a matrix of the sparse statistics\' shared sums is read, split and decomposed on the worker: supportEigen\'s bits', async () => {
+    const K = 3, q = 24;
+    const layout = sparseLayout(K, q);
+    const memory = sparseKernelMemory(layout)!;
+    const A = new Float64Array(memory.buffer, 0, K * q * q);
+    const mats = [symmetric(q, 4, [2, 3, 23]), symmetric(q, 5), symmetric(q, 6, Array.from({ length: q }, (_, i) => i))];
+    mats.forEach((m, k) => A.set(m, k * q * q));
+    packSparseSums(memory, layout); // the sums the kernel would have added
+    A.fill(0); // the worker reads the sums, not A
+    for (const [k, m] of mats.entries()) {
+      const [here, there] = [supportEigen(m, q), await supportEigenOffThread({ memory, layout, k }, q, worker)];
+      expect(there.values).toEqual(here.values);
+      const g = Float64Array.from({ length: q }, (_, j) => Math.cos(j + k));
+      expect(there.toEigenbasis(g)).toEqual(here.toEigenbasis(g));
+      expect(there.fromEigenbasis(g)).toEqual(here.fromEigenbasis(g));
+    }
   });
 
   it('a 0×0 matrix first (a zero statistics matrix has no support) leaves the thread able to decompose the next', async () => {

@@ -1,4 +1,5 @@
-import type { EigenWorker } from './eigen-worker.js';
+import type { EigenWorker, SharedMatrix } from './eigen-worker.js';
+import { supportSplit } from './support.js';
 import { symmetricEigen } from './symmetric-eigen.js';
 
 /** What the exact solvers need of an eigendecomposition `A = Q Λ Qᵀ`: Λ ascending, `Qᵀg` and `Qû`. */
@@ -85,39 +86,14 @@ export function supportEigen(a: Float64Array, n: number): Eigenbasis {
   return onSupport(split, symmetricEigen(split.sub, split.support.length));
 }
 
-/** supportEigen with the decomposition on `worker`'s thread. */
-export async function supportEigenOffThread(a: Float64Array, n: number, worker: EigenWorker): Promise<Eigenbasis> {
+/** supportEigen with the decomposition on `worker`'s thread; a shared matrix is read and split there too. */
+export async function supportEigenOffThread(a: Float64Array | SharedMatrix, n: number, worker: EigenWorker): Promise<Eigenbasis> {
+  if (!(a instanceof Float64Array)) {
+    const { eig, support, zeros } = await worker.decomposeShared(a, n);
+    return onSupport({ n, support, zeros }, eig);
+  }
   const split = supportSplit(a, n);
   return onSupport(split, await worker.decompose(split.sub, split.support.length, split.sub !== a));
-}
-
-/** The nonzero rows of `a` and the submatrix on them (`a` itself when there are no zero rows). */
-function supportSplit(a: Float64Array, n: number): { n: number; support: Int32Array; zeros: Int32Array; sub: Float64Array } {
-  const support: number[] = [];
-  const zeros: number[] = [];
-  for (let i = 0; i < n; i++) {
-    let j = i * n;
-    const end = j + n;
-    while (j < end && a[j] === 0) j++;
-    (j < end ? support : zeros).push(i);
-  }
-  const m = support.length;
-  let sub = a;
-  if (zeros.length > 0) {
-    // Row by row, each run of consecutive support columns as one copy.
-    const runs: [number, number, number][] = []; // [column in a, column in sub, length]
-    for (let c = 0; c < m; c++) {
-      const run = runs.at(-1);
-      if (run && support[c] === run[0] + run[2]) run[2]++;
-      else runs.push([support[c], c, 1]);
-    }
-    sub = new Float64Array(m * m);
-    for (let r = 0; r < m; r++) {
-      const row = support[r] * n;
-      for (const [from, to, length] of runs) sub.set(a.subarray(row + from, row + from + length), r * m + to);
-    }
-  }
-  return { n, support: Int32Array.from(support), zeros: Int32Array.from(zeros), sub };
 }
 
 /** The whole matrix's eigenbasis from its support's. */

@@ -166,25 +166,9 @@ function workspace(a: ArrayLike<number>, n: number, thread: KernelThread): Works
   return { A, v: new Float64Array(memory.buffer, 8 * n * n, n), p: new Float64Array(memory.buffer, 8 * (n * n + n), n), kernels: thread.kernels! };
 }
 
-/** The source of a worker thread that runs eigenPieces (eigen-worker.ts; threads/job-worker.ts's protocol). */
-export function eigenWorkerSource(): string {
-  return `
-const { parentPort } = require('node:worker_threads');
-${Rotations.toString()}
-${tql2.toString()}
-${tridiagonalize.toString()}
-${workspace.toString()}
-${eigenPieces.toString()}
-let thread = null;
-parentPort.on('message', (m) => {
-  if (m.module) { thread = { module: m.module, memory: null, kernels: null }; return; }
-  try {
-    const p = eigenPieces(m.a, m.n, thread);
-    parentPort.postMessage({ id: m.id, result: p }, [p.d.buffer, p.rotIndex.buffer, p.rotCos.buffer, p.rotSin.buffer, ...p.reflectors.map((r) => r.v.buffer)]);
-  } catch (e) {
-    parentPort.postMessage({ id: m.id, error: String(e && e.message || e) });
-  }
-});`;
+/** The source of eigenPieces and what it calls, for a worker thread (eigen-worker.ts). */
+export function eigenPiecesSource(): string {
+  return [Rotations, tql2, tridiagonalize, workspace, eigenPieces].map((f) => f.toString()).join('\n');
 }
 
 /**

@@ -105,6 +105,7 @@ export function sparseNeuronAccumulator(K: number, q: number, offThread: boolean
         addUpper: (a) => summer.addUpper(a),
         settle: () => summer.settle(),
         matrix: (k) => summer.matrix(k),
+        shared: (k) => summer.shared(k),
         writeTotals: () => summer.writeTotals(),
         restore: () => summer.restore(),
         dispose: () => summer.dispose(),

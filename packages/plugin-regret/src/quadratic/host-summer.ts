@@ -1,4 +1,5 @@
 import { JobWorker } from '../threads/job-worker.js';
+import type { SharedMatrix } from '../linalg/eigen-worker.js';
 import { kernelModule, kernels, type Kernels } from '../wasm/kernels.js';
 import { addSparseRows, addUpperToSums, packSparseSums, reserveRows, unpackSparseSums, type SparseLayout, type SparseRows } from './sparse-kernel.js';
 
@@ -74,6 +75,11 @@ export class HostSummer {
     const out = new Float64Array(this.layout.q * this.layout.q);
     unpackSparseSums(this.memory, this.layout, k, out);
     return out;
+  }
+
+  /** Neuron k's matrix as the eigen worker reads it (after settle). */
+  shared(k: number): SharedMatrix {
+    return { memory: this.memory, layout: this.layout, k };
   }
 
   /** A (both triangles) from the sums, when anything was added since it was last written (after settle). */

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadFloat64, loadTensor, saveFloat64, saveTensor } from '../state-files.js';
+import type { SharedMatrix } from '../linalg/eigen-worker.js';
 
 /**
  * Turns a few buffered rounds' pieces into their summed contribution `(A, g, c)` (device layout
@@ -26,6 +27,8 @@ export interface HostAccumulator {
   settle(): Promise<void>;
   /** Problem k's P×P matrix (both triangles), a fresh array (after settle). */
   matrix(k: number): Float64Array;
+  /** The same matrix as another thread can read it from the sums' shared memory (after settle). */
+  shared(k: number): SharedMatrix;
   /** Writes A from the sums (after settle). */
   writeTotals(): void;
   /** After A was loaded from a checkpoint: the sums continue from A's upper triangles. */
@@ -141,6 +144,11 @@ export class QuadraticStatistics {
     const zero = [this.devA, this.devG, this.devC].map((t) => (t ? tf.keep(tf.zerosLike(t)) : null));
     tf.dispose([this.devA, this.devG, this.devC].filter((t): t is tf.Tensor => t !== null));
     [this.devA, this.devG, this.devC] = zero;
+  }
+
+  /** Problem k's matrix where another thread can read it itself (host-accumulated statistics), else null. */
+  shared(k: number): SharedMatrix | null {
+    return this.host?.shared(k) ?? null;
   }
 
   /** Problem k's matrix (a view; a copy for host-accumulated statistics, read from their sums). */

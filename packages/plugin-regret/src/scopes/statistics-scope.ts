@@ -217,7 +217,7 @@ export class StatisticsScope implements Scope {
   prepare(worker: EigenWorker, half: boolean): void {
     const { count, n } = this.decompositions;
     if (n < OFFLOAD_MIN_SIZE) return;
-    this.decomposing = Array.from({ length: count }, (_, j) => (half && j % 2 === 0 ? null : supportEigenOffThread(this.stats.matrix(j), n, worker)));
+    this.decomposing = Array.from({ length: count }, (_, j) => (half && j % 2 === 0 ? null : supportEigenOffThread(this.stats.shared(j) ?? this.stats.matrix(j), n, worker)));
     for (const d of this.decomposing) d?.catch(() => undefined); // surfaced by checkpoint()
   }
 
