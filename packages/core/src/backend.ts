@@ -128,3 +128,28 @@ function sourceOf(name: string): string {
     default: return '@tensorflow/tfjs-backend-cpu';
   }
 }
+
+/** What a worker thread requires to run a backend itself: module files (for `require`) and the wasm binaries' folder. */
+export interface WorkerBackend {
+  name: 'wasm' | 'cpu';
+  /** tfjs-core as the backend module itself requires it (the same instance it registers into). */
+  core: string;
+  backend: string;
+  /** Folder of the wasm backend's binaries (setWasmPaths), null for cpu. */
+  wasmDir: string | null;
+}
+
+/**
+ * How a worker thread can run the active backend with the same kernels (so the same bits): the
+ * wasm and cpu backends load by module path; null for the others (native or GPU ones, whose
+ * second instance would compete for the device).
+ */
+export function workerBackend(): WorkerBackend | null {
+  const name = tf.getBackend();
+  if (name !== 'wasm' && name !== 'cpu') return null;
+  const pkg = name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : '@tensorflow/tfjs-backend-cpu';
+  const manifest = require.resolve(`${pkg}/package.json`);
+  const backend = createRequire(manifest).resolve(pkg);
+  const core = createRequire(backend).resolve('@tensorflow/tfjs-core');
+  return { name, core, backend, wasmDir: name === 'wasm' ? path.join(path.dirname(manifest), 'dist') + path.sep : null };
+}

@@ -36,13 +36,15 @@ export function denseLayerPieces(xt: tf.Tensor2D, gram: tf.Tensor3D, delta: tf.T
   });
 }
 
-/** `S [layout rows, p(p+1)/2]` (rows in blockLayout(q), columns packed), `g [1, q·p]`, `c`; unpack S with addUnpackedKron. */
-export const denseLayerReducer: Reducer = (rounds) => {
+/**
+ * `S [layout rows, p(p+1)/2]` (rows in blockLayout(q), columns packed), `g [1, q·p]`, `c`; unpack S
+ * with addUnpackedKron. Without S when a host accumulator took it (`skipA`: the layer sums worker).
+ */
+export const denseLayerReducer: Reducer = (rounds, skipA) => {
     const X = tf.concat(rounds.map((r) => r[0]), 0) as tf.Tensor2D;
-    const V = tf.concat(rounds.map((r) => r[1]), 0);
     const H = tf.concat(rounds.map((r) => r[2]), 0);
     return {
-      A: tf.matMul(tf.transpose(blockOuterRows(X)), V),
+      A: skipA ? null : tf.matMul(tf.transpose(blockOuterRows(X)), tf.concat(rounds.map((r) => r[1]), 0)),
       g: tf.reshape(tf.matMul(tf.transpose(X), H), [1, -1]),
       c: tf.addN(rounds.map((r) => r[3])),
     };

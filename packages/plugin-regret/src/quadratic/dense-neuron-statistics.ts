@@ -108,6 +108,7 @@ export function sparseNeuronAccumulator(K: number, q: number, offThread: boolean
         shared: (k) => summer.shared(k),
         writeTotals: () => summer.writeTotals(),
         restore: () => summer.restore(),
+        moveSums: () => undefined, // the sums are float64 already
         dispose: () => summer.dispose(),
       };
     },

@@ -122,12 +122,20 @@ export function blockLayout(q: number, blocks = OUTER_BLOCKS): BlockLayout {
  * with i ≤ j, the others being their transposes. Slices and broadcasts only (a gather is slow on wasm).
  */
 export function blockOuterRows(X: tf.Tensor2D, blocks = OUTER_BLOCKS): tf.Tensor2D {
-  const [S, q] = X.shape;
-  const parts = blockParts(q, blocks).map(([s, l]) => tf.slice(X, [0, s], [S, l]));
-  const outer = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.reshape(tf.mul(tf.expandDims(a, 2), tf.expandDims(b, 1)), [S, a.shape[1] * b.shape[1]]);
+  return outerRowsWith(tf, X, blockParts(X.shape[1], blocks));
+}
+
+/**
+ * blockOuterRows for x̃'s `parts`, with the tfjs instance passed in: self-contained, so that it is
+ * also the layer sums worker's source (quadratic/layer-sums.ts).
+ */
+export function outerRowsWith(tfjs: typeof tf, X: tf.Tensor2D, parts: [start: number, length: number][]): tf.Tensor2D {
+  const S = X.shape[0];
+  const xs = parts.map(([s, l]) => tfjs.slice(X, [0, s], [S, l]));
+  const outer = (a: tf.Tensor2D, b: tf.Tensor2D) => tfjs.reshape(tfjs.mul(tfjs.expandDims(a, 2), tfjs.expandDims(b, 1)), [S, a.shape[1] * b.shape[1]]);
   const cols: tf.Tensor[] = [];
-  for (let i = 0; i < parts.length; i++) for (let j = i; j < parts.length; j++) cols.push(outer(parts[i], parts[j]));
-  return (cols.length === 1 ? cols[0] : tf.concat(cols, 1)) as tf.Tensor2D;
+  for (let i = 0; i < xs.length; i++) for (let j = i; j < xs.length; j++) cols.push(outer(xs[i], xs[j]));
+  return (cols.length === 1 ? cols[0] : tfjs.concat(cols, 1)) as tf.Tensor2D;
 }
 
 /** Rows of K matrices in a block layout (or one full q×q matrix shared by all K) added into `out` (K q×q). */

@@ -27,13 +27,26 @@ export interface HostAccumulator {
   settle(): Promise<void>;
   /** Problem k's P×P matrix (both triangles), a fresh array (after settle). */
   matrix(k: number): Float64Array;
-  /** The same matrix as another thread can read it from the sums' shared memory (after settle). */
-  shared(k: number): SharedMatrix;
+  /** The same matrix as another thread can read it from the sums' shared memory, or null (after settle). */
+  shared(k: number): SharedMatrix | null;
   /** Writes A from the sums (after settle). */
   writeTotals(): void;
   /** After A was loaded from a checkpoint: the sums continue from A's upper triangles. */
   restore(): void;
+  /** Called where the device's sums move into the totals (every `flushEvery` rounds and at a flush). */
+  moveSums(): void;
+  /**
+   * The float32 running sum of A when it keeps one itself (a worker thread's device), read and
+   * written with checkpoints; absent when A's device part stays on this thread.
+   */
+  partial?: { read(): Promise<PartialSums | null>; write(p: PartialSums | null): void };
   dispose(): void;
+}
+
+/** A float32 partial sum as data (a checkpoint's device-A.npy). */
+export interface PartialSums {
+  data: Float32Array;
+  shape: number[];
 }
 
 /** Makes a statistics object's host accumulator with totals of `length` float64; null: none (the device forms A). */
@@ -133,6 +146,7 @@ export class QuadraticStatistics {
   private async moveDeviceSums(): Promise<void> {
     await this.reduceBuffer();
     this.pending = 0;
+    this.host?.moveSums();
     if (!this.devG) return;
     const [a, g, c] = await Promise.all([this.devA?.data() ?? null, this.devG.data(), this.devC!.data()]);
     if (a && this.host) await this.host.addUpper(a);
@@ -183,19 +197,25 @@ export class QuadraticStatistics {
    */
   async saveState(dir: string): Promise<QuadraticStatisticsState> {
     await this.host?.settle();
+    const held = (await this.host?.partial?.read()) ?? null;
     saveFloat64(path.join(dir, 'A.npy'), this.A, [this.K, this.P, this.P]);
     saveFloat64(path.join(dir, 'g.npy'), this.g, [this.K, this.P]);
     saveFloat64(path.join(dir, 'c.npy'), this.c, [this.K]);
     const device = this.devG !== null;
     if (device) {
       if (this.devA) await saveTensor(path.join(dir, 'device-A.npy'), this.devA);
+      if (held) {
+        const t = tf.tensor(held.data, held.shape);
+        await saveTensor(path.join(dir, 'device-A.npy'), t);
+        t.dispose();
+      }
       await saveTensor(path.join(dir, 'device-g.npy'), this.devG!);
       await saveTensor(path.join(dir, 'device-c.npy'), this.devC!);
     }
     for (const [i, round] of this.buffer.entries()) {
       for (const [j, t] of round.entries()) await saveTensor(path.join(dir, `buffer-${i}-${j}.npy`), t);
     }
-    return { K: this.K, P: this.P, rounds: this.rounds, pending: this.pending, device, deviceA: this.devA !== null, buffer: this.buffer.map((r) => r.length) };
+    return { K: this.K, P: this.P, rounds: this.rounds, pending: this.pending, device, deviceA: this.devA !== null || held !== null, buffer: this.buffer.map((r) => r.length) };
   }
 
   /** Restore what `saveState` wrote (into a fresh instance of the same shape). */
@@ -205,19 +225,29 @@ export class QuadraticStatistics {
     this.g.set(loadFloat64(path.join(dir, 'g.npy'), this.g.length));
     this.c.set(loadFloat64(path.join(dir, 'c.npy'), this.c.length));
     this.host?.restore();
-    this.dispose();
+    this.disposeTensors();
     this.rounds = s.rounds;
     this.pending = s.pending;
     if (s.device) {
       // deviceA: absent in states written before host accumulation existed (they always had it).
       [this.devA, this.devG, this.devC] = ['A', 'g', 'c'].map((n) => (n === 'A' && s.deviceA === false ? null : tf.keep(loadTensor(path.join(dir, `device-${n}.npy`)))));
+      if (this.devA && this.host?.partial) {
+        // The accumulator keeps its running sum itself (a worker's device).
+        this.host.partial.write({ data: (this.devA.dataSync() as Float32Array).slice(), shape: this.devA.shape });
+        this.devA.dispose();
+        this.devA = null;
+      }
     }
     this.buffer = s.buffer.map((n, i) => Array.from({ length: n }, (_, j) => tf.keep(loadTensor(path.join(dir, `buffer-${i}-${j}.npy`)))));
   }
 
-  /** Frees the tensors and stops the host's worker (a later add starts a new one). */
+  /** Frees the tensors and the host accumulator (its worker). */
   dispose(): void {
     this.host?.dispose();
+    this.disposeTensors();
+  }
+
+  private disposeTensors(): void {
     tf.dispose([...this.buffer.flat(), ...[this.devA, this.devG, this.devC].filter((t): t is tf.Tensor => t !== null)]);
     this.buffer = [];
     this.devA = this.devG = this.devC = null;

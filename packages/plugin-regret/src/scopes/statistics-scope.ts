@@ -6,6 +6,7 @@ import { flatDense, patches } from '../jacobian/linear.js';
 import { selectChannels } from '@taylorlens/core';
 import { layerJacobianTensor, neuronJacobianTensors, separableRound } from '../jacobian/jacobian-tensor.js';
 import { denseLayerPieces, denseLayerReducer } from '../quadratic/dense-layer-statistics.js';
+import { layerSumsOffThread } from '../quadratic/layer-sums.js';
 import { addBlockSymmetric, addUnpackedKron, blockLayout, packedIndices, type BlockLayout } from '../quadratic/packed.js';
 import { denseNeuronPieces, denseNeuronReducer, sparseNeuronAccumulator, WIDE_FAN_IN, wideDenseNeuronReducer } from '../quadratic/dense-neuron-statistics.js';
 import { jacobianTensorStatistics, sumReducer } from '../quadratic/jacobian-tensor-statistics.js';
@@ -77,7 +78,11 @@ export class StatisticsScope implements Scope {
     const lay = () => (layout ??= blockLayout(q));
     this.makeStats = (buffer, flush) => {
       if (!dense) return new QuadraticStatistics(K, desc.params, sumReducer, undefined, buffer, flush);
-      if (desc.kind === 'layer' && !this.blocks) return new QuadraticStatistics(K, desc.params, denseLayerReducer, (a, A) => addUnpackedKron(a, lay(), p.channels, A), buffer, flush);
+      if (desc.kind === 'layer' && !this.blocks) {
+        // The running sums' A on the layer sums worker (the second core) when the backend can run there.
+        const offThread = buffer === undefined ? layerSumsOffThread(lay(), p.channels) : null;
+        return new QuadraticStatistics(K, desc.params, denseLayerReducer, (a, A) => addUnpackedKron(a, lay(), p.channels, A), buffer, flush, offThread);
+      }
       if (q > WIDE_FAN_IN) return new QuadraticStatistics(K, q, wideDenseNeuronReducer, addUpper(K, q), buffer, flush, sparseNeuronAccumulator(K, q, buffer === undefined));
       return new QuadraticStatistics(K, q, denseNeuronReducer, (a, A) => addBlockSymmetric(a, K, lay(), A), buffer, flush);
     };

@@ -1,0 +1,136 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { workerBackend, type WorkerBackend } from '@taylorlens/core';
+import { JobWorker } from '../threads/job-worker.js';
+import { addUnpackedKron, outerRowsWith, packedIndex, type BlockLayout } from './packed.js';
+import type { HostAccumulator, HostAccumulatorFactory, PartialSums } from './statistics.js';
+
+/** Buffers in flight before `take` waits: bounds the memory of a worker that falls behind. */
+const MAX_IN_FLIGHT = 4;
+
+function source(b: WorkerBackend): string {
+  return `
+const { parentPort } = require('node:worker_threads');
+const tf = require(${JSON.stringify(b.core)});
+const backend = require(${JSON.stringify(b.backend)});
+${b.wasmDir ? `backend.setWasmPaths(${JSON.stringify(b.wasmDir)});` : ''}
+tf.env().set('PROD', true);
+const ready = tf.setBackend(${JSON.stringify(b.name)}).then(async (ok) => { if (!ok) throw new Error('backend ${b.name} did not start'); await tf.ready(); });
+const packedIndex = ${packedIndex.toString()};
+const addUnpackedKron = ${addUnpackedKron.toString()};
+const outerRowsWith = ${outerRowsWith.toString()};
+const sums = new Map();
+function handle(m) {
+  const s = sums.get(m.acc);
+  switch (m.op) {
+    case 'open': sums.set(m.acc, { A: m.A, layout: m.layout, p: m.p, dev: null }); return null;
+    case 'add': {
+      const r = tf.tidy(() => tf.matMul(tf.transpose(outerRowsWith(tf, tf.tensor2d(m.X, m.xs), s.layout.parts)), tf.tensor2d(m.V, m.vs)));
+      if (s.dev) { const sum = tf.add(s.dev, r); tf.dispose([s.dev, r]); s.dev = sum; } else s.dev = r;
+      return null;
+    }
+    case 'move': {
+      if (!s.dev) return null;
+      addUnpackedKron(s.dev.dataSync(), s.layout, s.p, s.A);
+      const zero = tf.zerosLike(s.dev);
+      s.dev.dispose();
+      s.dev = zero;
+      return null;
+    }
+    case 'partial': return s.dev ? { data: s.dev.dataSync().slice(), shape: s.dev.shape } : null;
+    case 'setPartial': if (s.dev) s.dev.dispose(); s.dev = m.partial ? tf.tensor(m.partial.data, m.partial.shape) : null; return null;
+    case 'close': if (s && s.dev) s.dev.dispose(); sums.delete(m.acc); return null;
+  }
+  throw new Error('unknown job ' + m.op);
+}
+let queue = ready;
+parentPort.on('message', (m) => {
+  if (m.init) return;
+  queue = queue.then(() => parentPort.postMessage({ id: m.id, result: handle(m) }))
+    .catch((e) => parentPort.postMessage({ id: m.id, error: String(e && e.message || e) }));
+});`;
+}
+
+/** The thread all layer sums share (one tfjs instance), started with the first and stopped with the last. */
+let shared: { thread: JobWorker<PartialSums | null>; backend: string; users: number } | null = null;
+let nextId = 0;
+
+/**
+ * A dense layer scope's `A` summed on a worker thread (the second core) with the backend's own
+ * kernels — the same float32 matmul of the block-layout outer products with the packed Grams
+ * (denseLayerReducer), the same float32 running sum, moved into the float64 totals at the same
+ * rounds — so the same bits as on this thread, while training goes on. Null (the device path)
+ * unless the active backend can run on a worker (wasm, cpu).
+ */
+export function layerSumsOffThread(layout: BlockLayout, p: number): HostAccumulatorFactory {
+  return {
+    create: (length) => {
+      const backend = workerBackend();
+      if (!backend) return null;
+      if (shared && shared.backend !== backend.name) return null; // one backend per thread
+      shared ??= { thread: new JobWorker<PartialSums | null>('layer sums worker', source(backend), () => ({ init: true })), backend: backend.name, users: 0 };
+      const own = shared;
+      own.users++;
+      const acc = nextId++;
+      const A = new Float64Array(new SharedArrayBuffer(8 * length));
+      let failure: Error | null = null;
+      const raise = () => { if (failure) throw failure; };
+      const post = (job: Record<string, unknown>, transfer: ArrayBuffer[] = []) => own.thread.run({ acc, ...job }, transfer);
+      const track = (job: Promise<unknown>) => { job.catch((e: Error) => { failure ??= e; }); };
+      const drain = async () => {
+        while (own.thread.pending > 0) await own.thread.oldest().catch(() => undefined);
+        raise();
+      };
+      track(post({ op: 'open', A, layout, p }));
+      let disposed = false;
+      return {
+        A,
+        extraBytes: 0,
+        take: (rounds) => {
+          if (failure) return Promise.reject(failure);
+          const X = concatData(rounds, 0);
+          const V = concatData(rounds, 1);
+          track(post({ op: 'add', X: X.data, xs: X.shape, V: V.data, vs: V.shape }, [X.data.buffer as ArrayBuffer, V.data.buffer as ArrayBuffer]));
+          return own.thread.pending > MAX_IN_FLIGHT ? own.thread.oldest().catch(() => undefined).then(raise) : Promise.resolve();
+        },
+        moveSums: () => track(post({ op: 'move' })),
+        addUpper: () => Promise.reject(new Error('layer sums: the device never forms A beside the worker')),
+        settle: drain,
+        partial: {
+          read: async () => {
+            await drain();
+            return (await post({ op: 'partial' })) as PartialSums | null;
+          },
+          write: (partial) => track(post({ op: 'setPartial', partial })),
+        },
+        matrix: () => A, // one problem: the layer's
+        shared: () => null,
+        writeTotals: () => undefined,
+        restore: () => undefined,
+        dispose: () => {
+          if (disposed) return;
+          disposed = true;
+          track(post({ op: 'close' }));
+          if (--own.users === 0) {
+            // Later accumulators start a thread of their own; this one stops once its jobs are done.
+            if (shared === own) shared = null;
+            void drain().catch(() => undefined).finally(() => own.thread.dispose());
+          }
+        },
+      };
+    },
+  };
+}
+
+/** Piece `j` of the buffered rounds read back and stacked along the samples `[S, n]`. */
+function concatData(rounds: readonly tf.Tensor[][], j: number): { data: Float32Array; shape: [number, number] } {
+  const n = rounds[0][j].shape[1]!;
+  const S = rounds.reduce((s, r) => s + r[j].shape[0], 0);
+  const data = new Float32Array(S * n);
+  let at = 0;
+  for (const r of rounds) {
+    const d = r[j].dataSync() as Float32Array;
+    data.set(d, at);
+    at += d.length;
+  }
+  return { data, shape: [S, n] };
+}
