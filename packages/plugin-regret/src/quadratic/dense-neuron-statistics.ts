@@ -26,15 +26,18 @@ export function denseNeuronPieces(xt: tf.Tensor2D, n: tf.Tensor2D, delta: tf.Ten
   });
 }
 
-export const denseNeuronReducer: Reducer = (rounds) => {
+export const denseNeuronReducer: Reducer = (rounds, skipA) => {
   const X = tf.concat(rounds.map((r) => r[0]), 0) as tf.Tensor2D;
-  const N = tf.concat(rounds.map((r) => r[1]), 0);
   const H = tf.concat(rounds.map((r) => r[2]), 0);
-  const shared = N.shape[1] === 1;
-  return {
-    // Shared: one X̃ᵀ diag(κ) X̃ without forming the per-sample outer products. Else [K, q²].
+  const neuronsA = () => {
+    const N = tf.concat(rounds.map((r) => r[1]), 0);
+    // Shared: one X̃ᵀ diag(κ) X̃ without forming the per-sample outer products, [1, q²].
     // Else every neuron's A in the block layout (62% of the products), [K, layout rows].
-    A: shared ? tf.reshape(tf.matMul(tf.transpose(tf.mul(X, N)), X), [1, -1]) : tf.matMul(tf.transpose(N), blockOuterRows(X)),
+    return N.shape[1] === 1 ? tf.reshape(tf.matMul(tf.transpose(tf.mul(X, N)), X), [1, -1]) : tf.matMul(tf.transpose(N), blockOuterRows(X));
+  };
+  return {
+    // Without A when a host accumulator took it (the statistics sums worker).
+    A: skipA ? null : neuronsA(),
     g: tf.matMul(tf.transpose(H), X), // [K, q]
     c: tf.addN(rounds.map((r) => r[3])),
   };

@@ -6,7 +6,7 @@ import { flatDense, patches } from '../jacobian/linear.js';
 import { selectChannels } from '@taylorlens/core';
 import { layerJacobianTensor, neuronJacobianTensors, separableRound } from '../jacobian/jacobian-tensor.js';
 import { denseLayerPieces, denseLayerReducer } from '../quadratic/dense-layer-statistics.js';
-import { layerSumsOffThread } from '../quadratic/layer-sums.js';
+import { sumsOffThread } from '../quadratic/sums-worker.js';
 import { addBlockSymmetric, addUnpackedKron, blockLayout, packedIndices, type BlockLayout } from '../quadratic/packed.js';
 import { denseNeuronPieces, denseNeuronReducer, sparseNeuronAccumulator, WIDE_FAN_IN, wideDenseNeuronReducer } from '../quadratic/dense-neuron-statistics.js';
 import { jacobianTensorStatistics, sumReducer } from '../quadratic/jacobian-tensor-statistics.js';
@@ -73,18 +73,20 @@ export class StatisticsScope implements Scope {
     this.gIdx = dense && desc.kind === 'layer' && !this.blocks ? packedIndices(p.channels) : null;
     // Unit blocks are the statistics of every unit as a neuron; the layer's problem joins them at the solve.
     const K = this.blocks ? p.channels : desc.problems;
-    // The running sums (no buffer arguments) sum on the worker; the per-round reading's one-round statistics in place.
     let layout: BlockLayout | null = null; // the packed rows of x̃x̃ᵀ, for the narrow dense paths
     const lay = () => (layout ??= blockLayout(q));
     this.makeStats = (buffer, flush) => {
       if (!dense) return new QuadraticStatistics(K, desc.params, sumReducer, undefined, buffer, flush);
+      // The running sums (no buffer arguments) form A on a worker thread (the second core): the
+      // statistics sums worker where the backend can run there, the sparse kernel for wide inputs.
+      const running = buffer === undefined;
       if (desc.kind === 'layer' && !this.blocks) {
-        // The running sums' A on the layer sums worker (the second core) when the backend can run there.
-        const offThread = buffer === undefined ? layerSumsOffThread(lay(), p.channels) : null;
+        const offThread = running ? sumsOffThread({ kind: 'layer', layout: lay(), p: p.channels }) : null;
         return new QuadraticStatistics(K, desc.params, denseLayerReducer, (a, A) => addUnpackedKron(a, lay(), p.channels, A), buffer, flush, offThread);
       }
-      if (q > WIDE_FAN_IN) return new QuadraticStatistics(K, q, wideDenseNeuronReducer, addUpper(K, q), buffer, flush, sparseNeuronAccumulator(K, q, buffer === undefined));
-      return new QuadraticStatistics(K, q, denseNeuronReducer, (a, A) => addBlockSymmetric(a, K, lay(), A), buffer, flush);
+      if (q > WIDE_FAN_IN) return new QuadraticStatistics(K, q, wideDenseNeuronReducer, addUpper(K, q), buffer, flush, sparseNeuronAccumulator(K, q, running));
+      const offThread = running ? sumsOffThread({ kind: 'neurons', layout: lay(), K }) : null;
+      return new QuadraticStatistics(K, q, denseNeuronReducer, (a, A) => addBlockSymmetric(a, K, lay(), A), buffer, flush, offThread);
     };
     this.stats = this.makeStats();
     this.perRound = opts.perRound ? new PerRoundReading(desc.problems, opts.perRound.every) : null;

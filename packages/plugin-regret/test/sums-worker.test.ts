@@ -5,8 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '@taylorlens/core';
 import { denseLayerReducer } from '../src/quadratic/dense-layer-statistics.js';
-import { layerSumsOffThread } from '../src/quadratic/layer-sums.js';
-import { addUnpackedKron, blockLayout } from '../src/quadratic/packed.js';
+import { denseNeuronReducer } from '../src/quadratic/dense-neuron-statistics.js';
+import { sumsOffThread } from '../src/quadratic/sums-worker.js';
+import { addBlockSymmetric, addUnpackedKron, blockLayout } from '../src/quadratic/packed.js';
 import { QuadraticStatistics } from '../src/quadratic/statistics.js';
 
 /** Rounds of a dense layer scope's pieces [x̃, κ packed Grams, κh, c'] (q inputs with the bias column, p units). */
@@ -20,7 +21,7 @@ function rounds(n: number, B: number, q: number, p: number, seed: number): tf.Te
   ]));
 }
 
-describe('a dense layer scope\'s A on the layer sums worker', () => {
+describe('a dense layer scope\'s A on the statistics sums worker', () => {
   const dirs: string[] = [];
   afterAll(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
 
@@ -29,7 +30,7 @@ describe('a dense layer scope\'s A on the layer sums worker', () => {
     const q = 9, p = 4, B = 5;
     const layout = blockLayout(q);
     const P = q * p;
-    const make = (worker: boolean) => new QuadraticStatistics(1, P, denseLayerReducer, (a, A) => addUnpackedKron(a, layout, p, A), 3, 7, worker ? layerSumsOffThread(layout, p) : null);
+    const make = (worker: boolean) => new QuadraticStatistics(1, P, denseLayerReducer, (a, A) => addUnpackedKron(a, layout, p, A), 3, 7, worker ? sumsOffThread({ kind: 'layer', layout, p }) : null);
     const data = rounds(20, B, q, p, 3);
     const before = tf.memory().numTensors;
     const device = make(false);
@@ -65,6 +66,39 @@ describe('a dense layer scope\'s A on the layer sums worker', () => {
       for (const s of [device, worker, resumed, restored]) s?.dispose();
     }
     expect(tf.memory().numTensors).toBe(before); // nothing left on this thread
+    tf.dispose(data.flat());
+    await selectBackend('cpu');
+  });
+});
+
+describe('dense neurons\' A on the statistics sums worker', () => {
+  for (const [backend, K] of [['cpu', 3], ['wasm', 3], ['cpu', 1]] as const) it(`gives the device path's bits (${backend}, ${K === 1 ? 'one A shared by every unit' : `${K} neurons, inactive units included`})`, async () => {
+    await selectBackend(backend);
+    const q = 7, B = 4;
+    const layout = blockLayout(q);
+    const data = Array.from({ length: 13 }, (_, r) => tf.tidy(() => [
+      tf.concat([tf.randomNormal([B, q - 1], 0, 1, 'float32', r), tf.ones([B, 1])], 1),
+      K === 1 ? tf.fill([B, 1], 0.5) : tf.relu(tf.randomNormal([B, K], 0, 1, 'float32', 50 + r)),
+      tf.randomNormal([B, 3], 0, 1, 'float32', 80 + r),
+      tf.randomNormal([3], 0, 1, 'float32', 90 + r),
+    ]));
+    const problems = 3;
+    const make = (worker: boolean) => new QuadraticStatistics(problems, q, denseNeuronReducer, (a, A) => addBlockSymmetric(a, problems, layout, A), 3, 5,
+      worker ? sumsOffThread({ kind: 'neurons', layout, K: problems }) : null);
+    const before = tf.memory().numTensors;
+    const [device, worker] = [make(false), make(true)];
+    try {
+      for (const pieces of data) for (const s of [device, worker]) await s.add(pieces.map((t) => t.clone()));
+      for (const s of [device, worker]) await s.flush();
+      expect(device.A.some((v) => v !== 0)).toBe(true);
+      expect(Array.from(worker.A)).toEqual(Array.from(device.A));
+      expect(Array.from(worker.g)).toEqual(Array.from(device.g));
+      for (let k = 0; k < problems; k++) expect(worker.matrix(k)).toEqual(device.matrix(k));
+    } finally {
+      device.dispose();
+      worker.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
     tf.dispose(data.flat());
     await selectBackend('cpu');
   });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { workerBackend, type WorkerBackend } from '@taylorlens/core';
 import { JobWorker } from '../threads/job-worker.js';
-import { addUnpackedKron, outerRowsWith, packedIndex, type BlockLayout } from './packed.js';
+import { addBlockSymmetric, addUnpackedKron, outerRowsWith, packedIndex, type BlockLayout } from './packed.js';
 import type { HostAccumulator, HostAccumulatorFactory, PartialSums } from './statistics.js';
 
 /** Buffers in flight before `take` waits: bounds the memory of a worker that falls behind. */
@@ -17,20 +17,32 @@ tf.env().set('PROD', true);
 const ready = tf.setBackend(${JSON.stringify(b.name)}).then(async (ok) => { if (!ok) throw new Error('backend ${b.name} did not start'); await tf.ready(); });
 const packedIndex = ${packedIndex.toString()};
 const addUnpackedKron = ${addUnpackedKron.toString()};
+const addBlockSymmetric = ${addBlockSymmetric.toString()};
 const outerRowsWith = ${outerRowsWith.toString()};
+// A buffer's A as denseLayerReducer and denseNeuronReducer form it.
+function reduceA(s, m) {
+  return tf.tidy(() => {
+    const X = tf.tensor2d(m.X, m.xs);
+    const W = tf.tensor2d(m.W, m.ws);
+    if (s.kind === 'layer') return tf.matMul(tf.transpose(outerRowsWith(tf, X, s.layout.parts)), W);
+    if (m.ws[1] === 1) return tf.reshape(tf.matMul(tf.transpose(tf.mul(X, W)), X), [1, -1]);
+    return tf.matMul(tf.transpose(W), outerRowsWith(tf, X, s.layout.parts));
+  });
+}
 const sums = new Map();
 function handle(m) {
   const s = sums.get(m.acc);
   switch (m.op) {
-    case 'open': sums.set(m.acc, { A: m.A, layout: m.layout, p: m.p, dev: null }); return null;
+    case 'open': sums.set(m.acc, { kind: m.kind, A: m.A, layout: m.layout, width: m.width, dev: null }); return null;
     case 'add': {
-      const r = tf.tidy(() => tf.matMul(tf.transpose(outerRowsWith(tf, tf.tensor2d(m.X, m.xs), s.layout.parts)), tf.tensor2d(m.V, m.vs)));
+      const r = reduceA(s, m);
       if (s.dev) { const sum = tf.add(s.dev, r); tf.dispose([s.dev, r]); s.dev = sum; } else s.dev = r;
       return null;
     }
     case 'move': {
       if (!s.dev) return null;
-      addUnpackedKron(s.dev.dataSync(), s.layout, s.p, s.A);
+      if (s.kind === 'layer') addUnpackedKron(s.dev.dataSync(), s.layout, s.width, s.A);
+      else addBlockSymmetric(s.dev.dataSync(), s.width, s.layout, s.A);
       const zero = tf.zerosLike(s.dev);
       s.dev.dispose();
       s.dev = zero;
@@ -50,24 +62,30 @@ parentPort.on('message', (m) => {
 });`;
 }
 
-/** The thread all layer sums share (one tfjs instance), started with the first and stopped with the last. */
+/** The thread all such sums share (one tfjs instance), started with the first and stopped with the last. */
 let shared: { thread: JobWorker<PartialSums | null>; backend: string; users: number } | null = null;
 let nextId = 0;
 
+/** Which statistics: a dense layer scope (p units), or K neurons (or unit blocks) of one dense layer. */
+export type OffThreadReduce = { kind: 'layer'; layout: BlockLayout; p: number } | { kind: 'neurons'; layout: BlockLayout; K: number };
+
 /**
- * A dense layer scope's `A` summed on a worker thread (the second core) with the backend's own
- * kernels — the same float32 matmul of the block-layout outer products with the packed Grams
- * (denseLayerReducer), the same float32 running sum, moved into the float64 totals at the same
- * rounds — so the same bits as on this thread, while training goes on. Null (the device path)
- * unless the active backend can run on a worker (wasm, cpu).
+ * The `A` of a dense layer's statistics summed on a worker thread (the second core) with the
+ * backend's own kernels — the same float32 matmul of the block-layout outer products with the
+ * packed Grams (denseLayerReducer) or the neurons' weights (denseNeuronReducer), the same float32
+ * running sum, moved into the float64 totals at the same rounds — so the same bits as on this
+ * thread, while training goes on. Null (the device path) unless the active backend can run on a
+ * worker (wasm, cpu).
  */
-export function layerSumsOffThread(layout: BlockLayout, p: number): HostAccumulatorFactory {
+export function sumsOffThread(reduce: OffThreadReduce): HostAccumulatorFactory {
+  const width = reduce.kind === 'layer' ? reduce.p : reduce.K;
+  const problems = reduce.kind === 'layer' ? 1 : reduce.K;
   return {
     create: (length) => {
       const backend = workerBackend();
       if (!backend) return null;
       if (shared && shared.backend !== backend.name) return null; // one backend per thread
-      shared ??= { thread: new JobWorker<PartialSums | null>('layer sums worker', source(backend), () => ({ init: true })), backend: backend.name, users: 0 };
+      shared ??= { thread: new JobWorker<PartialSums | null>('statistics sums worker', source(backend), () => ({ init: true })), backend: backend.name, users: 0 };
       const own = shared;
       own.users++;
       const acc = nextId++;
@@ -80,20 +98,25 @@ export function layerSumsOffThread(layout: BlockLayout, p: number): HostAccumula
         while (own.thread.pending > 0) await own.thread.oldest().catch(() => undefined);
         raise();
       };
-      track(post({ op: 'open', A, layout, p }));
+      track(post({ op: 'open', kind: reduce.kind, A, layout: reduce.layout, width }));
       let disposed = false;
+      const inFlight: Promise<void>[] = [];
       return {
         A,
         extraBytes: 0,
         take: (rounds) => {
           if (failure) return Promise.reject(failure);
+          // x̃ and the packed Grams (a layer) or the neurons' weights κn.
           const X = concatData(rounds, 0);
-          const V = concatData(rounds, 1);
-          track(post({ op: 'add', X: X.data, xs: X.shape, V: V.data, vs: V.shape }, [X.data.buffer as ArrayBuffer, V.data.buffer as ArrayBuffer]));
-          return own.thread.pending > MAX_IN_FLIGHT ? own.thread.oldest().catch(() => undefined).then(raise) : Promise.resolve();
+          const W = concatData(rounds, 1);
+          const job = post({ op: 'add', X: X.data, xs: X.shape, W: W.data, ws: W.shape }, [X.data.buffer as ArrayBuffer, W.data.buffer as ArrayBuffer]);
+          track(job);
+          // This accumulator's buffers in flight (the thread serves several).
+          inFlight.push(job.then(() => undefined, () => undefined).finally(() => { inFlight.shift(); }));
+          return inFlight.length > MAX_IN_FLIGHT ? inFlight[0].then(raise) : Promise.resolve();
         },
         moveSums: () => track(post({ op: 'move' })),
-        addUpper: () => Promise.reject(new Error('layer sums: the device never forms A beside the worker')),
+        addUpper: () => Promise.reject(new Error('statistics sums worker: the device never forms A beside it')),
         settle: drain,
         partial: {
           read: async () => {
@@ -102,7 +125,7 @@ export function layerSumsOffThread(layout: BlockLayout, p: number): HostAccumula
           },
           write: (partial) => track(post({ op: 'setPartial', partial })),
         },
-        matrix: () => A, // one problem: the layer's
+        matrix: (k) => A.subarray((k * length) / problems, ((k + 1) * length) / problems),
         shared: () => null,
         writeTotals: () => undefined,
         restore: () => undefined,
