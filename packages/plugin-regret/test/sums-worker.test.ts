@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '@taylorlens/core';
 import { denseLayerReducer } from '../src/quadratic/dense-layer-statistics.js';
 import { denseNeuronReducer } from '../src/quadratic/dense-neuron-statistics.js';
-import { sumsOffThread } from '../src/quadratic/sums-worker.js';
+import { sumsOffThread, sumsWorkerTensors } from '../src/quadratic/sums-worker.js';
 import { addBlockSymmetric, addUnpackedKron, blockLayout } from '../src/quadratic/packed.js';
 import { QuadraticStatistics } from '../src/quadratic/statistics.js';
 
@@ -54,6 +54,8 @@ describe('a dense layer scope\'s A on the statistics sums worker', () => {
         if (r > 10) await restored!.add(pieces.map((t) => t.clone()));
       }
       for (const s of [device, worker, restored!]) await s.flush();
+      // The worker's own tfjs holds one running sum per open statistics object (worker, resumed, restored): nothing leaks there either.
+      expect(await sumsWorkerTensors()).toBe(3);
       expect(device.A.some((v) => v !== 0)).toBe(true);
       expect(worker.A.buffer instanceof SharedArrayBuffer).toBe(true); // written by the worker
       for (const s of [worker, restored!]) {

@@ -51,6 +51,7 @@ function handle(m) {
     case 'partial': return s.dev ? { data: s.dev.dataSync().slice(), shape: s.dev.shape } : null;
     case 'setPartial': if (s.dev) s.dev.dispose(); s.dev = m.partial ? tf.tensor(m.partial.data, m.partial.shape) : null; return null;
     case 'close': if (s && s.dev) s.dev.dispose(); sums.delete(m.acc); return null;
+    case 'tensors': return tf.memory().numTensors;
   }
   throw new Error('unknown job ' + m.op);
 }
@@ -63,7 +64,7 @@ parentPort.on('message', (m) => {
 }
 
 /** The thread all such sums share (one tfjs instance), started with the first and stopped with the last. */
-let shared: { thread: JobWorker<PartialSums | null>; backend: string; users: number } | null = null;
+let shared: { thread: JobWorker<PartialSums | number | null>; backend: string; users: number } | null = null;
 let nextId = 0;
 
 /** Which statistics: a dense layer scope (p units), or K neurons (or unit blocks) of one dense layer. */
@@ -85,7 +86,7 @@ export function sumsOffThread(reduce: OffThreadReduce): HostAccumulatorFactory {
       const backend = workerBackend();
       if (!backend) return null;
       if (shared && shared.backend !== backend.name) return null; // one backend per thread
-      shared ??= { thread: new JobWorker<PartialSums | null>('statistics sums worker', source(backend), () => ({ init: true })), backend: backend.name, users: 0 };
+      shared ??= { thread: new JobWorker<PartialSums | number | null>('statistics sums worker', source(backend), () => ({ init: true })), backend: backend.name, users: 0 };
       const own = shared;
       own.users++;
       const acc = nextId++;
@@ -142,6 +143,11 @@ export function sumsOffThread(reduce: OffThreadReduce): HostAccumulatorFactory {
       };
     },
   };
+}
+
+/** Tensors the statistics sums worker's tfjs holds (one running sum per open statistics object), or null without a thread. */
+export async function sumsWorkerTensors(): Promise<number | null> {
+  return shared ? (await shared.thread.run({ op: 'tensors', acc: -1 })) as number : null;
 }
 
 /** Piece `j` of the buffered rounds read back and stacked along the samples `[S, n]`. */
