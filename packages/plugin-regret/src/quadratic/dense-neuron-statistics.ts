@@ -79,8 +79,8 @@ export const wideDenseNeuronReducer: Reducer = (rounds, skipA) => {
  * How much more a multiply-add costs on the host (the sparse kernel's scatter-adds over the
  * nonzero entries) than in the wasm backend's matmul: 1.24 against 7.2 G/s, measured on the
  * autoencoder's input layer (real MNIST, 50 neurons) on this project's 2-core machines. The
- * row-by-row kernel since is 1.2–1.6× faster on the same rows; the ratio was not re-measured (it
- * errs towards the device).
+ * row-by-row kernel since is faster (`node bench/run.js every-round.epoch`: 1.98× → 1.85× of a
+ * plain epoch); the ratio was not re-measured (it errs towards the device).
  */
 export const HOST_COST_RATIO = 6;
 

@@ -1,4 +1,4 @@
-import { JobWorker } from '../threads/job-worker.js';
+import { JobWorker, MAX_IN_FLIGHT } from '../threads/job-worker.js';
 import type { SharedMatrix } from '../linalg/eigen-worker.js';
 import { kernelModule, kernels, type Kernels } from '../wasm/kernels.js';
 import { addSparseRows, addUpperToSums, packSparseSums, reserveRows, unpackSparseSums, type SparseLayout, type SparseRows } from './sparse-kernel.js';
@@ -19,9 +19,6 @@ parentPort.on('message', (m) => {
     parentPort.postMessage({ id: m.id, error: String(e && e.message || e) });
   }
 });`;
-
-/** Buffers in flight before `add` waits: bounds the memory of a worker that falls behind. */
-const MAX_IN_FLIGHT = 4;
 
 /**
  * Adds sparse rows into the kernel's running sums (sparse-kernel.ts), on a worker thread when
@@ -100,7 +97,7 @@ export class HostSummer {
   }
 
   private async drain(): Promise<void> {
-    while (this.thread.pending > 0) await this.thread.oldest().catch(() => undefined);
+    await this.thread.idle();
     this.raise();
   }
 

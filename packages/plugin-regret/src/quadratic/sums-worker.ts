@@ -1,11 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { workerBackend, type WorkerBackend } from '@taylorlens/core';
-import { JobWorker } from '../threads/job-worker.js';
+import { JobWorker, MAX_IN_FLIGHT } from '../threads/job-worker.js';
 import { addBlockSymmetric, addUnpackedKron, outerRowsWith, packedIndex, type BlockLayout } from './packed.js';
-import type { HostAccumulator, HostAccumulatorFactory, PartialSums } from './statistics.js';
-
-/** Buffers in flight before `take` waits: bounds the memory of a worker that falls behind. */
-const MAX_IN_FLIGHT = 4;
+import type { HostAccumulatorFactory, PartialSums } from './statistics.js';
 
 function source(b: WorkerBackend): string {
   return `
@@ -96,7 +93,7 @@ export function sumsOffThread(reduce: OffThreadReduce): HostAccumulatorFactory {
       const post = (job: Record<string, unknown>, transfer: ArrayBuffer[] = []) => own.thread.run({ acc, ...job }, transfer);
       const track = (job: Promise<unknown>) => { job.catch((e: Error) => { failure ??= e; }); };
       const drain = async () => {
-        while (own.thread.pending > 0) await own.thread.oldest().catch(() => undefined);
+        await own.thread.idle();
         raise();
       };
       track(post({ op: 'open', kind: reduce.kind, A, layout: reduce.layout, width }));

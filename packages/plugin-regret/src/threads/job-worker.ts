@@ -1,5 +1,8 @@
 import { Worker } from 'node:worker_threads';
 
+/** Statistics buffers a thread may hold in flight before the submitter waits: bounds the memory of a worker that falls behind. */
+export const MAX_IN_FLIGHT = 4;
+
 /**
  * A worker thread (eval'd `source`) that runs jobs in submission order. The source answers each
  * job `{ id, ... }` with `{ id, result }` or `{ id, error }`; `setup` is posted first (e.g. a
@@ -35,6 +38,11 @@ export class JobWorker<R> {
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(id, { resolve: (r) => { entry.resolve(r); resolve(); }, reject: (e) => { entry.reject(e); reject(e); } });
     });
+  }
+
+  /** Resolves once every job submitted so far has been answered (failures are the jobs' own to report). */
+  async idle(): Promise<void> {
+    while (this.pending > 0) await this.oldest().catch(() => undefined);
   }
 
   dispose(): void {
