@@ -12,7 +12,7 @@ import { SeededRandom } from './random.js';
 import { StopTraining } from './stop.js';
 import { batchTensors, knownSize, type DatasetLike } from './stream/dataset.js';
 import { streamSamples, tensorSamples } from './stream/samples.js';
-import { epochOrder, takeBatch } from './stream/tensor-batches.js';
+import { epochOrder, rowsOf, takeBatch } from './stream/tensor-batches.js';
 import type { RunStoreLike } from './types.js';
 
 export { StopTraining } from './stop.js';
@@ -272,8 +272,8 @@ export class Trainer {
     for (let s = 0; s < n; s += batchSize) {
       const size = Math.min(batchSize, n - s);
       const l = tf.tidy(() => {
-        const xb = tf.slice(x, s, size);
-        const yb = tf.slice(y, s, size);
+        const xb = rowsOf(x, s, size);
+        const yb = y === x ? xb : rowsOf(y, s, size);
         return this.loss.compute(forward(this.anatomy, xb, NO_NEEDS), yb);
       });
       total += (await l.data())[0] * size;

@@ -13,10 +13,19 @@ export function epochOrder(rng: SeededRandom, n: number, shuffle: boolean): Int3
   return shuffle ? rng.permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
 }
 
+/**
+ * Rows `start … start + size − 1` of `x` (a new tensor). A gather, not `tf.slice`: the wasm
+ * backend's slice copies the whole input out of wasm memory first (31 MB per batch for MNIST's test
+ * set, 21 s of a 30 s epoch's validation), its gather reads only the rows. Same values.
+ */
+export function rowsOf(x: tf.Tensor, start: number, size: number): tf.Tensor {
+  return tf.tidy(() => tf.gather(x, tf.range(start, start + size, 1, 'int32')));
+}
+
 /** The batch at `indices` (new tensors, the caller's). */
 export function takeBatch(x: tf.Tensor, y: tf.Tensor, indices: Int32Array, shuffled: boolean): [tf.Tensor, tf.Tensor] {
   return tf.tidy(() => {
-    if (!shuffled) return [tf.slice(x, indices[0], indices.length), tf.slice(y, indices[0], indices.length)];
+    if (!shuffled) return [rowsOf(x, indices[0], indices.length), rowsOf(y, indices[0], indices.length)];
     const idx = tf.tensor1d(indices, 'int32');
     return [tf.gather(x, idx), tf.gather(y, idx)];
   });
