@@ -172,6 +172,8 @@ export function sharedFlagsHelp(d: { epochs: number; testLimit: number; optimize
   --neurons <n>       neurons (filters) per layer in regret's neuron scope (default ${d.neurons}, the paper's)
   --no-network        regret's network scope off (its checkpoint solves replay every stored round,
                       so their cost grows with the run)
+  --network-every <n> store one round in n for the network scope (default: the template's 100); its
+                      checkpoint solves cost about n⁻¹ × the rounds so far × a few hundred products
   --seed <n>          initial weights, data order, probe draw (default ${d.seed})
   --backend <name>    wasm, cpu, tensorflow or webgpu (default: the best available)`;
 }
@@ -185,19 +187,21 @@ export function parseFlags<E extends Record<string, { type: 'string' | 'boolean'
     options: {
       epochs: { type: 'string' }, limit: { type: 'string' }, 'test-limit': { type: 'string' }, out: { type: 'string' },
       optimizers: { type: 'string' }, neurons: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      'no-network': { type: 'boolean' },
+      'no-network': { type: 'boolean' }, 'network-every': { type: 'string' },
       ...extra,
     },
   });
   return values as Record<string, string | boolean | undefined>;
 }
 
-/** The regret plugin's options in a config, with `--no-network` applied (null without the plugin). */
-export function regretOptionsFor(cfg: RunConfig, f: Record<string, unknown>): { neurons: { layers: string[]; perLayer: unknown }; network: { enabled: boolean } } | null {
+/** The regret plugin's options in a config, with `--no-network` and `--network-every` applied (null without the plugin). */
+export function regretOptionsFor(cfg: RunConfig, f: Record<string, unknown>): { neurons: { layers: string[]; perLayer: unknown }; network: { enabled: boolean; every?: number } } | null {
   const regret = cfg.plugins?.find((p) => p.name === 'regret')?.options as ReturnType<typeof regretOptionsFor>;
   if (!regret) return null;
   // The network scope's checkpoint solves replay every stored round, so they grow with the run.
   if (f['no-network']) regret.network.enabled = false;
+  const every = positiveInt(f, 'network-every');
+  if (every !== undefined) regret.network.every = every;
   return regret;
 }
 

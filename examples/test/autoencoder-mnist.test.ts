@@ -37,7 +37,7 @@ describe('examples/autoencoder-mnist', () => {
       optimizer: { name: 'sgd', options: { learningRate: 0.1 } },
     });
     const plugins = Object.fromEntries(cfg.plugins.map((p: { name: string; options: unknown }) => [p.name, p.options]));
-    expect(plugins.regret).toMatchObject({ layers: { layers: ['dense_2'] }, neurons: { perLayer: 3 }, network: { enabled: true } });
+    expect(plugins.regret).toMatchObject({ layers: { layers: 'all' }, neurons: { perLayer: 3 }, network: { enabled: true, every: 100 } });
     expect(plugins.activation).toEqual({ probeSize: 1000, every: { epochs: 1 } });
     expect(readJson(path.join(out, 'configs', 'adam.json')).optimizer).toEqual({ name: 'adam', options: {} });
     // Without flags: the paper's setup on all of MNIST.
@@ -54,6 +54,9 @@ describe('examples/autoencoder-mnist', () => {
     expect(thin.plugins!.find((p) => p.name === 'regret')!.options).toMatchObject({
       neurons: { perLayer: { dense_0: 10, dense_1: 50, dense_2: 50, dense_3: 50, dense_4: 50 } }, network: { enabled: false },
     });
+    // --network-every thins the network scope's stored rounds only.
+    expect(experimentConfig({ 'network-every': '1000' }).plugins!.find((p) => p.name === 'regret')!.options).toMatchObject({ network: { enabled: true, every: 1000 } });
+    expect(() => experimentConfig({ 'network-every': '0' })).toThrow(/--network-every must be a positive integer, got "0"/);
     // Each config stands alone: `taylorlens run <out>/configs/adam.json` would repeat the run.
     const resolved = await loadConfigFile(path.join(out, 'configs', 'adam.json'), path.resolve('examples'));
     expect(resolved.plugins.map((p) => p.module.name)).toEqual(['regret', 'activation']);
@@ -68,7 +71,9 @@ describe('examples/autoencoder-mnist', () => {
       expect(metricsRows(r.dir).filter((x) => x.kind === 'round')).toHaveLength(4); // 128 / 64 × 2
       expect(fs.existsSync(path.join(r.dir, 'report.html'))).toBe(true);
       const regret = readJson(path.join(r.dir, 'regret', 'regret.json'));
-      expect(Object.keys(regret.scopes).sort()).toEqual(['layer:dense_2', 'network', ...[0, 1, 2, 3, 4].map((i) => `neurons:dense_${i}`)]);
+      expect(Object.keys(regret.scopes).sort()).toEqual([...[1, 2, 3, 4, 5].map((i) => `layer:dense_${i}`), 'network', ...[0, 1, 2, 3, 4].map((i) => `neurons:dense_${i}`)]);
+      // Every layer the memory budget holds: the input layer's (785 × 50 parameters) does not fit in the default 1 GB.
+      expect(regret.cost.skipped).toEqual([{ key: 'layer:dense_0', reason: expect.stringMatching(/needs \d+\.\d MB of statistics \(budget.memoryMB = 1024/) }]);
       for (let l = 0; l < 5; l++) expect(regret.scopes[`neurons:dense_${l}`].problems).toBe(3); // --neurons 3
       for (const s of Object.values(regret.scopes) as { checkpoints: unknown[] }[]) expect(s.checkpoints).toHaveLength(2);
       const activation = readJson(path.join(r.dir, 'activation', 'activation.json'));
