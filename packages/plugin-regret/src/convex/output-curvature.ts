@@ -15,6 +15,8 @@ import type { TaylorLoss } from '@taylorlens/core';
 export interface OutputCurvature {
   /** The loss is quadratic: one curvature serves every point. */
   readonly quadratic: boolean;
+  /** Squared error's γ (the form is `(γ/B) Σ z²`); null for other losses. */
+  readonly gamma: number | null;
   readonly name: string;
   /**
    * `½ zᵀ S(f) z` summed over the batch, for `z` and `f` of shape `[B, p_L]`; `f` only matters for
@@ -26,16 +28,13 @@ export interface OutputCurvature {
 /** `gamma`: the plugin's measured squared-error scale (null when the loss is not of that form). */
 export function outputCurvature(loss: TaylorLoss, gamma: number | null): OutputCurvature | null {
   if (gamma !== null) {
-    return {
-      quadratic: true,
-      name: 'squared error',
-      form: (z) => tf.mul(gamma / z.shape[0], tf.sum(tf.square(z))) as tf.Scalar,
-    };
+    return { quadratic: true, gamma, name: 'squared error', form: (z) => tf.mul(gamma / z.shape[0], tf.sum(tf.square(z))) as tf.Scalar };
   }
   const sparse = loss.name === 'sparseSoftmaxCrossEntropy';
   if ((loss.name === 'softmaxCrossEntropy' || sparse) && loss.absorbs === 'softmax') {
     return {
       quadratic: false,
+      gamma: null,
       name: sparse ? 'sparse softmax cross-entropy' : 'softmax cross-entropy',
       form: (z, f, y) => tf.tidy(() => {
         const p = tf.softmax(f);
@@ -47,4 +46,13 @@ export function outputCurvature(loss: TaylorLoss, gamma: number | null): OutputC
     };
   }
   return null;
+}
+
+/**
+ * Squared error's form's gradient `S z = (2γ/B) z` written out, bit for bit what `tf.grad` of the form gives
+ * (`(γ/B)·(2z)`: scaling by 2 is exact, so `(2γ/B)·z` rounds the same). Self-contained: the
+ * network products worker runs its text, and a worker's tfjs has no gradients registered.
+ */
+export function squaredErrorFormGradient(tfjs: typeof tf, gamma: number, z: tf.Tensor2D): tf.Tensor2D {
+  return tfjs.mul(z, (2 * gamma) / z.shape[0]);
 }

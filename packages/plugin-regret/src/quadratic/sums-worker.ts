@@ -1,17 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { workerBackend, type WorkerBackend } from '@taylorlens/core';
 import { JobWorker, MAX_IN_FLIGHT } from '../threads/job-worker.js';
+import { JOB_LOOP, tfjsWorkerPrelude } from '../threads/tfjs-worker.js';
 import { addBlockSymmetric, addUnpackedKron, outerRowsWith, packedIndex, type BlockLayout } from './packed.js';
 import type { HostAccumulatorFactory, PartialSums } from './statistics.js';
 
 function source(b: WorkerBackend): string {
-  return `
-const { parentPort } = require('node:worker_threads');
-const tf = require(${JSON.stringify(b.core)});
-const backend = require(${JSON.stringify(b.backend)});
-${b.wasmDir ? `backend.setWasmPaths(${JSON.stringify(b.wasmDir)});` : ''}
-tf.env().set('PROD', true);
-const ready = tf.setBackend(${JSON.stringify(b.name)}).then(async (ok) => { if (!ok) throw new Error('backend ${b.name} did not start'); await tf.ready(); });
+  return `${tfjsWorkerPrelude(b)}
 const packedIndex = ${packedIndex.toString()};
 const addUnpackedKron = ${addUnpackedKron.toString()};
 const addBlockSymmetric = ${addBlockSymmetric.toString()};
@@ -51,13 +46,7 @@ function handle(m) {
     case 'tensors': return tf.memory().numTensors;
   }
   throw new Error('unknown job ' + m.op);
-}
-let queue = ready;
-parentPort.on('message', (m) => {
-  if (m.init) return;
-  queue = queue.then(() => parentPort.postMessage({ id: m.id, result: handle(m) }))
-    .catch((e) => parentPort.postMessage({ id: m.id, error: String(e && e.message || e) }));
-});`;
+}${JOB_LOOP}`;
 }
 
 /** The thread all such sums share (one tfjs instance), started with the first and stopped with the last. */

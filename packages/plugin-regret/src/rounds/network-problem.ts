@@ -12,7 +12,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAnatomy, TaylorLoss } from '@taylorlens/core';
 import { clampedPush, type ClampFactors } from '../jacobian/clamped-push.js';
 import { linearWith } from '../jacobian/linear.js';
-import type { OutputCurvature } from '../convex/output-curvature.js';
+import { squaredErrorFormGradient, type OutputCurvature } from '../convex/output-curvature.js';
+import { denseBackwardWith, denseChainPlan, denseForwardWith, isDenseChain, prepareDense, type DenseChainPlan, type DenseRound } from './dense-chain.js';
+import { NetworkProductsWorker } from './network-products.js';
 
 /** One stored network round as tensors (what `NetworkScope.replay` builds). */
 export interface ReplayedRound {
@@ -56,59 +58,6 @@ export interface RoundSource {
   release(rep: ReplayedRound): void;
 }
 
-/**
- * Dense chains (every parameterised layer dense on flat inputs, nothing but activations between):
- * `J_n v` and `J_nᵀ w` written out, with the transposed layer inputs and kernels prepared once per
- * round, so that every matrix product runs untransposed: tfjs's wasm kernels are several times
- * slower on transposed operands (which autodiff's matmul gradients use), and batched matmuls
- * across rounds are slower still, so rounds stay separate.
- */
-export function isDenseChain(anatomy: ModelAnatomy): boolean {
-  // (A dropout stage's mask is not in the written-out products: such chains take the general path.)
-  return anatomy.isChain && anatomy.layers.every((p) => p.kind === 'dense' && p.inputShape.length === 1 && p.outputShape.length === 1
-    && p.after.every((st) => st.kind === 'activation'));
-}
-
-interface DenseRound {
-  inputsT: tf.Tensor2D[];
-  kernelsT: tf.Tensor2D[];
-}
-
-function prepareDense(anatomy: ModelAnatomy, rep: ReplayedRound): DenseRound {
-  return {
-    inputsT: anatomy.layers.map((p) => tf.transpose(rep.inputs[p.index] as tf.Tensor2D)),
-    kernelsT: anatomy.layers.map((p) => tf.transpose(rep.kernels[p.index] as tf.Tensor2D)),
-  };
-}
-
-/** `J_n v` `[s, p_L]` of a dense chain, v split like `anatomy.variables` (once per pass, not per round). */
-function denseForward(anatomy: ModelAnatomy, rep: ReplayedRound, delta: tf.Tensor[]): tf.Tensor2D {
-  let d: tf.Tensor2D | null = null;
-  for (const p of anatomy.layers) {
-    let a = tf.matMul(rep.inputs[p.index] as tf.Tensor2D, delta[anatomy.variables.indexOf(p.kernel)] as tf.Tensor2D);
-    if (p.bias) a = tf.add(a, delta[anatomy.variables.indexOf(p.bias)]);
-    if (d) a = tf.add(a, tf.matMul(d, rep.kernels[p.index] as tf.Tensor2D));
-    const m = rep.factors.derivative(p.index);
-    d = (m ? tf.mul(a, m) : a) as tf.Tensor2D;
-  }
-  return d!;
-}
-
-/** `J_nᵀ w` as a flat `[P]` vector in `anatomy.variables` order. */
-function denseBackward(anatomy: ModelAnatomy, rep: ReplayedRound, dr: DenseRound, w: tf.Tensor2D): tf.Tensor1D {
-  const parts: tf.Tensor[] = new Array(anatomy.variables.length);
-  let delta = w;
-  for (let l = anatomy.layers.length - 1; l >= 0; l--) {
-    const p = anatomy.layers[l];
-    const m = rep.factors.derivative(l);
-    if (m) delta = tf.mul(delta, m) as tf.Tensor2D;
-    parts[anatomy.variables.indexOf(p.kernel)] = tf.matMul(dr.inputsT[l], delta);
-    if (p.bias) parts[anatomy.variables.indexOf(p.bias)] = tf.sum(delta, 0);
-    if (l > 0) delta = tf.matMul(delta, dr.kernelsT[l]);
-  }
-  return tf.concat(parts.map((t) => tf.reshape(t, [-1]))) as tf.Tensor1D;
-}
-
 export class NetworkProblem {
   /** `b_n` per round (by position), computed on the first pass. */
   private readonly base: tf.Tensor2D[] = [];
@@ -116,27 +65,38 @@ export class NetworkProblem {
   private readonly point: (tf.Tensor2D | null)[] = [];
   /** Transposes of dense chains, per round (kept when the source keeps its replays). */
   private readonly dense = new Map<number, DenseRound>();
-  private readonly isDense: boolean;
+  private readonly plan: DenseChainPlan | null;
+  /** The first rounds' Hessian products on a worker thread (network-products.ts), once tried. */
+  private remote: NetworkProductsWorker | null | undefined;
   /** Passes over the rounds so far (gradients and Hessian products). */
   passes = 0;
   products = 0;
 
+  /** `offThread`: may hand half the rounds' Hessian products to a worker thread (network-products.ts). */
   constructor(private readonly anatomy: ModelAnatomy, private readonly loss: TaylorLoss, readonly curvature: OutputCurvature,
-    private readonly source: RoundSource, readonly P: number) {
-    this.isDense = isDenseChain(anatomy);
+    private readonly source: RoundSource, readonly P: number, offThread = true) {
+    if (!offThread) this.remote = null;
+    this.plan = isDenseChain(anatomy) ? denseChainPlan(anatomy) : null;
   }
 
-  /** Per-round values and gradients summed in float64 on the host. */
-  private async sweep(one: (rep: ReplayedRound, n: number, dense: DenseRound | null) => { value?: tf.Scalar; grad: tf.Tensor }): Promise<{ value: number; grad: Float64Array }> {
+  /**
+   * Per-round values and gradients summed in float64 on the host, in round order. With `prefix`
+   * its first `rounds` are summed elsewhere (the products worker): this thread keeps its rounds'
+   * vectors and continues that sum with them.
+   */
+  private async sweep(one: (rep: ReplayedRound, n: number, dense: DenseRound | null) => { value?: tf.Scalar; grad: tf.Tensor },
+    prefix?: { rounds: number; sum: Promise<Float64Array> }): Promise<{ value: number; grad: Float64Array<ArrayBufferLike> }> {
     this.passes++;
-    const grad = new Float64Array(this.P);
+    let grad: Float64Array<ArrayBufferLike> = new Float64Array(this.P);
+    const later: ArrayLike<number>[] = [];
     let value = 0;
     let n = 0;
     for (const rep of this.source.rounds()) {
       let dr: DenseRound | null = null;
       try {
+        if (prefix && n < prefix.rounds) continue;
         if (!this.base[n]) this.base[n] = tf.tidy(() => tf.keep(tf.sub(rep.f, networkPush(this.anatomy, rep, rep.offset))));
-        if (this.isDense) {
+        if (this.plan) {
           dr = this.dense.get(n) ?? prepareDense(this.anatomy, rep);
           if (this.source.cached) this.dense.set(n, dr);
         }
@@ -144,20 +104,46 @@ export class NetworkProblem {
         const [gv, vv] = await Promise.all([out.grad.data(), out.value?.data()]);
         tf.dispose([out.grad, out.value!].filter(Boolean));
         if (vv) value += vv[0];
-        for (let k = 0; k < this.P; k++) grad[k] += gv[k];
+        if (prefix) later.push(gv);
+        else for (let k = 0; k < this.P; k++) grad[k] += gv[k];
       } finally {
         if (dr && !this.source.cached) tf.dispose([...dr.inputsT, ...dr.kernelsT]);
         this.source.release(rep);
+        n++;
       }
-      n++;
+    }
+    if (prefix) {
+      grad = await prefix.sum;
+      for (const gv of later) for (let k = 0; k < this.P; k++) grad[k] += gv[k];
     }
     return { value, grad };
+  }
+
+  /**
+   * The products worker for squared error on a dense chain whose rounds stay on the device: the
+   * first half of the rounds (the worker may share its core with the eigen worker at a checkpoint).
+   */
+  productsWorker(): NetworkProductsWorker | null {
+    if (this.remote !== undefined) return this.remote;
+    this.remote = null;
+    const gamma = this.curvature.gamma;
+    if (!this.plan || gamma === null || !this.source.cached) return null;
+    const reps = [...this.source.rounds()];
+    const half = reps.slice(0, Math.floor(reps.length / 2));
+    if (half.length === 0) return null;
+    const rounds = half.map((rep, n) => {
+      const dr = this.dense.get(n) ?? prepareDense(this.anatomy, rep);
+      this.dense.set(n, dr);
+      return dr;
+    });
+    this.remote = NetworkProductsWorker.start(this.plan, gamma, this.anatomy.variables.map((v) => v.shape), rounds);
+    return this.remote;
   }
 
   /** `F(u)` and `∇F(u)`; with `curvatureHere` later Hessian products use the curvature at u. */
   async gradient(u: Float64Array, curvatureHere = false): Promise<{ value: number; grad: Float64Array }> {
     const U = tf.tensor2d(Float32Array.from(u), [1, this.P]);
-    const parts = this.isDense ? splitVariables(this.anatomy, U) : [];
+    const parts = this.plan ? splitVariables(this.anatomy, U) : [];
     const keepPoint = (n: number, T: tf.Tensor2D) => {
       if (!curvatureHere || this.curvature.quadratic) return;
       this.point[n]?.dispose();
@@ -166,10 +152,10 @@ export class NetworkProblem {
     try {
       return await this.sweep((rep, n, dr) => tf.tidy(() => {
         if (dr) {
-          const T = tf.add(this.base[n], denseForward(this.anatomy, rep, parts)) as tf.Tensor2D;
+          const T = tf.add(this.base[n], denseForwardWith(tf, this.plan!, dr, parts)) as tf.Tensor2D;
           keepPoint(n, T);
           const vg = tf.valueAndGrad((t: tf.Tensor) => this.loss.compute(t, rep.y))(T);
-          return { value: vg.value, grad: denseBackward(this.anatomy, rep, dr, vg.grad as tf.Tensor2D) };
+          return { value: vg.value, grad: denseBackwardWith(tf, this.plan!, dr, vg.grad as tf.Tensor2D) };
         }
         const vg = tf.valueAndGrad((v: tf.Tensor) => {
           const T = tf.add(this.base[n], networkPush(this.anatomy, rep, v)) as tf.Tensor2D;
@@ -186,18 +172,22 @@ export class NetworkProblem {
   /** `∇²F v` at the curvature point (any point for a quadratic loss). */
   async hessian(v: Float64Array): Promise<Float64Array> {
     this.products++;
-    const V = tf.tensor2d(Float32Array.from(v), [1, this.P]);
-    const parts = this.isDense ? splitVariables(this.anatomy, V) : [];
-    const form = this.curvature.form;
+    const v32 = Float32Array.from(v);
+    const V = tf.tensor2d(v32, [1, this.P]);
+    const parts = this.plan ? splitVariables(this.anatomy, V) : [];
+    const { form, gamma } = this.curvature;
+    const remote = this.productsWorker();
+    const prefix = remote ? { rounds: remote.rounds, sum: remote.product(v32) } : undefined;
     try {
       const { grad } = await this.sweep((rep, n, dr) => tf.tidy(() => {
         const at = this.curvature.quadratic ? this.base[n] : this.point[n]!;
         if (dr) {
-          const w = tf.grad((z: tf.Tensor) => form(z as tf.Tensor2D, at, rep.y))(denseForward(this.anatomy, rep, parts));
-          return { grad: denseBackward(this.anatomy, rep, dr, w as tf.Tensor2D) };
+          const z = denseForwardWith(tf, this.plan!, dr, parts);
+          const w = gamma !== null ? squaredErrorFormGradient(tf, gamma, z) : tf.grad((t: tf.Tensor) => form(t as tf.Tensor2D, at, rep.y))(z);
+          return { grad: denseBackwardWith(tf, this.plan!, dr, w as tf.Tensor2D) };
         }
         return { grad: tf.grad((w: tf.Tensor) => form(networkPush(this.anatomy, rep, w), at, rep.y))(V) };
-      }));
+      }), prefix);
       return grad;
     } finally {
       tf.dispose([V, ...parts]);
@@ -208,6 +198,8 @@ export class NetworkProblem {
     tf.dispose(this.base);
     tf.dispose(this.point.filter((t): t is tf.Tensor2D => t !== null));
     for (const dr of this.dense.values()) tf.dispose([...dr.inputsT, ...dr.kernelsT]);
+    this.remote?.dispose();
+    this.remote = null;
     this.dense.clear();
     this.base.length = 0;
     this.point.length = 0;
