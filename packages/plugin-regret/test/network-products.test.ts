@@ -38,7 +38,7 @@ describe('the network scope\'s Hessian products on two threads', () => {
     tf.dispose([z, viaGrad, written]);
   });
 
-  for (const backend of ['cpu', 'wasm']) it(`give this thread's float64 sums bit for bit, the worker holding the first half of the rounds; nothing leaks on either thread (${backend})`, async () => {
+  for (const backend of ['cpu', 'wasm']) it(`give this thread's float64 sums bit for bit, the worker holding the first half of the rounds, and after it dies; nothing leaks on either thread (${backend})`, async () => {
     await selectBackend(backend);
     const t = await storedRounds(9);
     const P = t.scope.desc.params;
@@ -61,6 +61,13 @@ describe('the network scope\'s Hessian products on two threads', () => {
       expect(worker.rounds).toBe(4); // of 9 stored rounds
       // Five tensors per dense layer and round (input, kernel, their transposes, mask; the linear output layer has none).
       expect(await worker.tensors()).toBe(4 * (3 * 5 - 1));
+      // A worker that dies (here: stopped; the next job meets a fresh thread without the rounds)
+      // hands its rounds back to this thread: the same bits, and no worker afterwards.
+      (worker as unknown as { thread: { dispose(): void } }).thread.dispose();
+      const v = Float64Array.from({ length: P }, rnd);
+      expect(Array.from(await split.hessian(v))).toEqual(Array.from(await here.hessian(v)));
+      expect(split.workerFailures).toBe(1);
+      expect(split.productsWorker()).toBeNull();
     } finally {
       here.dispose();
       split.dispose();

@@ -71,6 +71,8 @@ export class NetworkProblem {
   /** Passes over the rounds so far (gradients and Hessian products). */
   passes = 0;
   products = 0;
+  /** Products whose worker half failed and was summed here instead. */
+  workerFailures = 0;
 
   /** `offThread`: may hand half the rounds' Hessian products to a worker thread (network-products.ts). */
   constructor(private readonly anatomy: ModelAnatomy, private readonly loss: TaylorLoss, readonly curvature: OutputCurvature,
@@ -82,19 +84,17 @@ export class NetworkProblem {
   /**
    * Per-round values and gradients summed in float64 on the host, in round order. With `prefix`
    * its first `rounds` are summed elsewhere (the products worker): this thread keeps its rounds'
-   * vectors and continues that sum with them.
+   * vectors and continues that sum with them. Should the worker fail (its sum null), those rounds
+   * are summed here after all, and the later ones added after them as before.
    */
   private async sweep(one: (rep: ReplayedRound, n: number, dense: DenseRound | null) => { value?: tf.Scalar; grad: tf.Tensor },
-    prefix?: { rounds: number; sum: Promise<Float64Array> }): Promise<{ value: number; grad: Float64Array<ArrayBufferLike> }> {
+    prefix?: { rounds: number; sum: Promise<Float64Array | null> }): Promise<{ value: number; grad: Float64Array<ArrayBufferLike> }> {
     this.passes++;
-    let grad: Float64Array<ArrayBufferLike> = new Float64Array(this.P);
-    const later: ArrayLike<number>[] = [];
+    const first = prefix?.rounds ?? 0;
     let value = 0;
-    let n = 0;
-    for (const rep of this.source.rounds()) {
+    const term = async (rep: ReplayedRound, n: number): Promise<ArrayLike<number>> => {
       let dr: DenseRound | null = null;
       try {
-        if (prefix && n < prefix.rounds) continue;
         if (!this.base[n]) this.base[n] = tf.tidy(() => tf.keep(tf.sub(rep.f, networkPush(this.anatomy, rep, rep.offset))));
         if (this.plan) {
           dr = this.dense.get(n) ?? prepareDense(this.anatomy, rep);
@@ -104,17 +104,34 @@ export class NetworkProblem {
         const [gv, vv] = await Promise.all([out.grad.data(), out.value?.data()]);
         tf.dispose([out.grad, out.value!].filter(Boolean));
         if (vv) value += vv[0];
-        if (prefix) later.push(gv);
-        else for (let k = 0; k < this.P; k++) grad[k] += gv[k];
+        return gv;
       } finally {
         if (dr && !this.source.cached) tf.dispose([...dr.inputsT, ...dr.kernelsT]);
         this.source.release(rep);
-        n++;
       }
+    };
+    const add = (sum: Float64Array, gv: ArrayLike<number>) => { for (let k = 0; k < this.P; k++) sum[k] += gv[k]; };
+    const later: ArrayLike<number>[] = [];
+    let grad: Float64Array<ArrayBufferLike> = new Float64Array(this.P);
+    let n = 0;
+    for (const rep of this.source.rounds()) {
+      if (n < first) this.source.release(rep);
+      else if (prefix) later.push(await term(rep, n));
+      else add(grad, await term(rep, n));
+      n++;
     }
     if (prefix) {
-      grad = await prefix.sum;
-      for (const gv of later) for (let k = 0; k < this.P; k++) grad[k] += gv[k];
+      const sum = await prefix.sum;
+      if (sum) grad = sum;
+      else {
+        n = 0;
+        for (const rep of this.source.rounds()) {
+          if (n < first) add(grad, await term(rep, n));
+          else this.source.release(rep);
+          n++;
+        }
+      }
+      for (const gv of later) add(grad, gv);
     }
     return { value, grad };
   }
@@ -177,7 +194,8 @@ export class NetworkProblem {
     const parts = this.plan ? splitVariables(this.anatomy, V) : [];
     const { form, gamma } = this.curvature;
     const remote = this.productsWorker();
-    const prefix = remote ? { rounds: remote.rounds, sum: remote.product(v32) } : undefined;
+    // A failed worker is dropped: its rounds come back to this thread (the same bits either way).
+    const prefix = remote ? { rounds: remote.rounds, sum: remote.product(v32).catch(() => this.dropWorker(remote)) } : undefined;
     try {
       const { grad } = await this.sweep((rep, n, dr) => tf.tidy(() => {
         const at = this.curvature.quadratic ? this.base[n] : this.point[n]!;
@@ -192,6 +210,13 @@ export class NetworkProblem {
     } finally {
       tf.dispose([V, ...parts]);
     }
+  }
+
+  private dropWorker(remote: NetworkProductsWorker): null {
+    if (this.remote === remote) this.remote = null;
+    remote.dispose();
+    this.workerFailures++;
+    return null;
   }
 
   dispose(): void {
