@@ -9,6 +9,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Trainer, selectBackend } from '@taylorlens/core';
 import { RegretPlugin } from '@taylorlens/plugin-regret';
+import { outputCurvature } from '../../packages/plugin-regret/dist/convex/output-curvature.js';
+import { NetworkProblem } from '../../packages/plugin-regret/dist/rounds/network-problem.js';
 import { median } from '../harness.js';
 import { autoencoder, cifarLike, mnistLike, paperConvnet, resnetBlock } from '../lib/models.js';
 
@@ -196,6 +198,40 @@ export async function run(bench) {
       },
     });
     plugin.dispose();
+  }
+
+  // Issue 15: the network scope's Hessian products with half the stored rounds on the network
+  // products worker, against the same products on this thread alone, in alternation (20 products
+  // each, the same v): 19 stored rounds of batch 64, about what a 20-epoch run stores at one round
+  // in 1,000. `node bench/run.js network.products`.
+  if (bench.wants('regret.network.products.autoencoder')) {
+    await selectBackend('wasm');
+    const R = 19;
+    const data = mnistLike(BATCH * R, { seed: 5 });
+    const { plugin, trainer } = regretTrainer({ layers: NONE, neurons: NONE, network: { every: 1 }, checkpoint: { everyEpochs: 2 } });
+    await trainer.fit(data.x, data.y, { epochs: 1, batchSize: BATCH, seed: 1 });
+    const scope = plugin.scopes[0];
+    const reps = [...scope.store.read()].map(({ arrays }) => scope.replay(arrays));
+    const source = { cached: true, rounds: () => reps, release: () => undefined };
+    const P = scope.desc.params;
+    const curvature = outputCurvature(trainer.loss, 0.5);
+    const v = Float64Array.from({ length: P }, (_, i) => Math.sin(i));
+    const problems = [false, true].map((offThread) => new NetworkProblem(trainer.anatomy, trainer.loss, curvature, source, P, offThread));
+    const timed = async (p) => {
+      const t0 = performance.now();
+      for (let k = 0; k < 20; k++) await p.hessian(v);
+      return (performance.now() - t0) / 20;
+    };
+    const r = await paired(() => timed(problems[0]), () => timed(problems[1]), { warmup: 1, iterations: 5 });
+    bench.record('regret.network.products.autoencoder.one-thread', r.base, { extra: { stored_rounds: R, samples_per_round: BATCH, parameters: P } });
+    bench.record('regret.network.products.autoencoder', r.cand, {
+      baseline: 'regret.network.products.autoencoder.one-thread',
+      extra: { ratio_paired: r.ratio, worker_rounds: problems[1].productsWorker()?.rounds ?? 0, stored_rounds: R },
+    });
+    for (const p of problems) p.dispose();
+    for (const rep of reps) tf.dispose(rep.all);
+    plugin.dispose();
+    tf.dispose([data.x, data.y]);
   }
 
   // Issue 15: the input layer's 50 neurons every round over one whole epoch of MNIST (938 rounds,
