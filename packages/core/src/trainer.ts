@@ -12,7 +12,7 @@ import { SeededRandom } from './random.js';
 import { StopTraining } from './stop.js';
 import { batchTensors, knownSize, type DatasetLike } from './stream/dataset.js';
 import { streamSamples, tensorSamples } from './stream/samples.js';
-import { epochOrder, rowsOf, takeBatch } from './stream/tensor-batches.js';
+import { batchTaker, epochOrder, rowsOf } from './stream/tensor-batches.js';
 import type { RunStoreLike } from './types.js';
 
 export { StopTraining } from './stop.js';
@@ -147,13 +147,14 @@ export class Trainer {
       backend: tf.getBackend(), initialEpoch: resume.epoch, store: this.store, x, y, inputs: tensorSamples(x),
     });
     const validation = this.validation(opts.validationData, batchSize);
+    const take = batchTaker(x, y);
     return this.drive(run, resume, async (d, epoch) => {
       const order = epochOrder(this.rng, samples, shuffle);
       await d.beginEpoch(epoch);
       for (let b = 0; b < run.batchesPerEpoch; b++) {
         d.checkStop();
         const indices = order.subarray(b * batchSize, Math.min(samples, (b + 1) * batchSize));
-        const [xb, yb] = takeBatch(x, y, indices, shuffle);
+        const [xb, yb] = take(indices, shuffle);
         await this.trainRound(d, xb, yb, { epoch, batch: b, indices });
       }
       return validation;

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {
-  OptionsError, Plugin, SeededRandom, StopTraining, Trainer, captureForward, observerCallback, selectBackend,
+  OptionsError, Plugin, SeededRandom, StopTraining, Trainer, batchTaker, captureForward, observerCallback, selectBackend, takeBatch,
   type EpochObserver,
 } from '@taylorlens/core';
 import { maxAbsDiff, randomData, tinyConv, tinyDense, weightsOf } from './helpers/models.js';
@@ -63,6 +63,42 @@ describe('Trainer', () => {
     }
     expect(loss).toBe(expected / 50);
     tf.dispose([x, y]);
+  });
+
+  it('takes batches on the host (wasm, cpu) with the values of a gather, without reading the data more than once', async () => {
+    for (const backend of ['cpu', 'wasm']) {
+      await selectBackend(backend);
+      const x = tf.randomNormal([37, 3, 2], 0, 1, 'float32', 3);
+      const labels = tf.tensor1d(Array.from({ length: 37 }, (_, i) => (i * 7) % 5), 'int32');
+      const reads: unknown[] = [];
+      let counting = false;
+      const b = tf.backend() as unknown as { readSync(id: unknown): unknown };
+      const readSync = b.readSync;
+      b.readSync = function (this: unknown, id: unknown) { if (counting) reads.push(id); return readSync.call(this, id); };
+      try {
+        for (const y of [labels, x]) {
+          const take = batchTaker(x, y);
+          for (const [indices, shuffled] of [[Int32Array.from([5, 0, 36, 5, 12]), true], [Int32Array.from([30, 31, 32, 33, 34, 35, 36]), false]] as const) {
+            counting = true;
+            const [xb, yb] = take(indices, shuffled);
+            counting = false;
+            const [xg, yg] = takeBatch(x, y, indices, shuffled);
+            expect(xb.shape).toEqual(xg.shape);
+            expect(yb.dtype).toBe(y.dtype);
+            expect(Array.from(xb.dataSync())).toEqual(Array.from(xg.dataSync()));
+            expect(Array.from(yb.dataSync())).toEqual(Array.from(yg.dataSync()));
+            tf.dispose([xb, yb, xg, yg]);
+          }
+        }
+      } finally {
+        b.readSync = readSync;
+      }
+      // One read of each data tensor per taker (two takers: y = labels, then y = x).
+      expect(reads.filter((id) => id === x.dataId)).toHaveLength(2);
+      expect(reads.filter((id) => id === labels.dataId)).toHaveLength(1);
+      tf.dispose([x, labels]);
+    }
+    await selectBackend('wasm');
   });
 
   it('is deterministic: same seed, same backend, same weights bit for bit', async () => {
