@@ -18,93 +18,16 @@
 // (the one the instrumented pass drew and trained with).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { meanSquaredError, selectBackend, softmaxCrossEntropy, sparseSoftmaxCrossEntropy, STAGE_ANALYZE, Trainer } from '@taylorlens/core';
+import { selectBackend, softmaxCrossEntropy, STAGE_ANALYZE, Trainer } from '@taylorlens/core';
 import { RegretPlugin, resolveScopes } from '@taylorlens/plugin-regret';
-import { depthwiseNet, embeddingNet, idData, labelData, layerNormNet, leakyMlp, mobilenetBlock, preluConvNet, randomData, resnetBlock, sequenceNet, transposeNet } from '../../core/test/helpers/models.js';
+import { randomData, resnetBlock } from '../../core/test/helpers/models.js';
 import { forwardWith, heldAt, relErr, withScope } from './helpers/brute.js';
-import { disposeRounds, keepRounds, separableData, separableNet, type NetCase } from './helpers/nets.js';
+import { disposeRounds, keepRounds } from './helpers/nets.js';
 import { checkOptimum } from './helpers/optimum-check.js';
 import { displacement, taylorSums } from './helpers/scopes.js';
 import { checkTaylor } from './helpers/taylor-check.js';
+import { ANY_MODEL_NETS, NO_NETWORK, OPTIMUM, TAYLOR } from './helpers/any-model-nets.js';
 
-const NO_NETWORK = { enabled: false };
-
-const ANY_MODEL_NETS: NetCase[] = [
-  {
-    name: 'ResNet-style block (strided conv, BN, residual add with a 1×1/2 shortcut, GAP), cross-entropy',
-    make: () => resnetBlock(3), input: [6, 6, 2], loss: softmaxCrossEntropy, classes: 3,
-  },
-  {
-    name: 'ResNet-style block, linear output, squared error (running statistics)',
-    make: () => resnetBlock(7, { output: 'linear' }), input: [6, 6, 2], loss: meanSquaredError, classes: 3,
-  },
-  {
-    name: 'MobileNet-style block (depthwise, BN, relu6, separable conv + relu6, GAP), squared error',
-    make: () => mobilenetBlock(4, { output: 'linear' }), input: [6, 6, 2], loss: meanSquaredError, classes: 3,
-  },
-  {
-    name: 'MLP with LeakyReLU, Dropout 0.25 and PReLU, sparse cross-entropy on class indices',
-    make: () => leakyMlp(5), input: [5], loss: sparseSoftmaxCrossEntropy, classes: 3,
-    data: (n, seed) => labelData(n, [5], 3, seed),
-  },
-  {
-    name: 'Conv1D (bias and bias-free), BatchNormalization with a folded ReLU, Dense on a rank-3 input, squared error (running statistics)',
-    make: () => sequenceNet(6, { output: 'linear' }), input: [8, 2], loss: meanSquaredError, classes: 3,
-  },
-  {
-    name: 'Conv1D, BatchNormalization, Dense on a rank-3 input, cross-entropy (stored rounds)',
-    make: () => sequenceNet(8), input: [8, 2], loss: softmaxCrossEntropy, classes: 3,
-  },
-  {
-    name: 'DepthwiseConv2D with bias and depth multiplier 2, and bias-free, cross-entropy (stored rounds)',
-    make: () => depthwiseNet(9), input: [6, 6, 2], loss: softmaxCrossEntropy, classes: 3,
-  },
-  {
-    name: 'DepthwiseConv2D with bias and depth multiplier 2, and bias-free, squared error (running statistics)',
-    make: () => depthwiseNet(10, { output: 'linear' }), input: [6, 6, 2], loss: meanSquaredError, classes: 3,
-  },
-  {
-    name: 'PReLU with α shared over height and width, and one α per entry, after convolutions, squared error (running statistics)',
-    make: () => preluConvNet(11, { output: 'linear' }), input: [5, 5, 2], loss: meanSquaredError, classes: 3,
-  },
-  {
-    name: 'LayerNormalization over the features and over two axes, squared error (running statistics)',
-    make: () => layerNormNet(12, { output: 'linear' }), input: [3, 4], loss: meanSquaredError, classes: 3,
-  },
-  {
-    name: 'LayerNormalization over the features and over two axes, cross-entropy (stored rounds)',
-    make: () => layerNormNet(13), input: [3, 4], loss: softmaxCrossEntropy, classes: 3,
-  },
-  {
-    name: 'Conv2DTranspose 3×3/2 same with bias and 2×2 valid without, squared error (running statistics)',
-    make: () => transposeNet(14, { output: 'linear' }), input: [3, 3, 2], loss: meanSquaredError, classes: 3,
-  },
-  {
-    name: 'Conv2DTranspose 3×3/2 same with bias and 2×2 valid without, cross-entropy (stored rounds)',
-    make: () => transposeNet(15), input: [3, 3, 2], loss: softmaxCrossEntropy, classes: 3,
-  },
-  {
-    name: 'SeparableConv2D 3×3/2 same bias-free (ReLU at exact zeros) and 2×2 valid with depth multiplier 2 and bias (relu6), squared error (running statistics)',
-    make: () => separableNet(18, 'linear'), input: [6, 6, 2], loss: meanSquaredError, classes: 3, data: (n, seed) => separableData(n, seed, false),
-  },
-  {
-    name: 'SeparableConv2D 3×3/2 same bias-free (ReLU at exact zeros) and 2×2 valid with depth multiplier 2 and bias (relu6), cross-entropy (stored rounds)',
-    make: () => separableNet(19), input: [6, 6, 2], loss: softmaxCrossEntropy, classes: 3, data: (n, seed) => separableData(n, seed, true),
-  },
-  // On wasm through core's UnsortedSegmentSum kernel (a gather's gradient; tfjs-backend-wasm 4.22 has none).
-  {
-    name: 'Embedding of integer ids, Dense on its rank-3 output, squared error (running statistics)',
-    make: () => embeddingNet(16, { output: 'linear' }), input: [5], loss: meanSquaredError, classes: 3, data: (n, seed) => idData(n, 3, seed),
-  },
-  {
-    name: 'Embedding of integer ids, Dense on its rank-3 output, cross-entropy (stored rounds)',
-    make: () => embeddingNet(17), input: [5], loss: softmaxCrossEntropy, classes: 3, data: (n, seed) => idData(n, 3, seed, true),
-  },
-];
-
-
-const TAYLOR = { network: NO_NETWORK, layers: { every: 1 }, neurons: { perLayer: 2, subBatch: null, every: 1 }, budget: { maxOverhead: 1e6 }, trace: false };
-const OPTIMUM = { ...TAYLOR, neurons: { perLayer: 1, subBatch: null, every: 1 }, solver: { gapTolerance: 1e-7, maxIterations: 300 } };
 
 describe('regret at layer and neuron scope on whole models, against brute force (cpu)', () => {
   beforeAll(async () => { await selectBackend('cpu'); });
@@ -191,12 +114,11 @@ describe('regret at layer and neuron scope on whole models, against brute force 
 // On wasm: the three models (the MobileNet-style block trains there through core's depthwise
 // gradient kernels, the MLP's sparse cross-entropy through a cast of tf.oneHot, which ignores its
 // dtype on wasm).
+// Their checkpoint optima on wasm (a direct minimisation each, 80 s in all) are in the slow tier:
+// any-model-wasm.slow.test.ts.
 describe('regret on whole models, against brute force (wasm)', () => {
   beforeAll(async () => { await selectBackend('wasm'); });
-  for (const net of ANY_MODEL_NETS.filter((n) => !n.cpuOnly)) {
-    it(`${net.name}: the Taylor checks`, () => checkTaylor(net, TAYLOR));
-    if (net.optimum !== false) it(`${net.name}: the checkpoint optimum`, () => checkOptimum(net, OPTIMUM));
-  }
+  for (const net of ANY_MODEL_NETS.filter((n) => !n.cpuOnly)) it(`${net.name}: the Taylor checks`, () => checkTaylor(net, TAYLOR));
 });
 
 // The scoped kinds beyond Dense/Conv2D (the nets after the two ResNet-style ones, which the slow
