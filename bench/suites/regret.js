@@ -200,11 +200,10 @@ export async function run(bench) {
     plugin.dispose();
   }
 
-  // Issue 15: the network scope's Hessian products in stacks of rounds (dense-chain.ts) with half
-  // of the stacks on the network products worker, against the products round by round on this
-  // thread alone (the one-thread baseline), in alternation (20 products each, the same v); and the
-  // stacks on this thread alone against the same baseline: 19 stored rounds of batch 64, about
-  // what a 20-epoch run stores at one round in 1,000. `node bench/run.js network.products`.
+  // Issue 15: the network scope's Hessian products with half the stored rounds on the network
+  // products worker, against the same products on this thread alone, in alternation (20 products
+  // each, the same v): 19 stored rounds of batch 64, about what a 20-epoch run stores at one round
+  // in 1,000. `node bench/run.js network.products`.
   if (bench.wants('regret.network.products.autoencoder')) {
     await selectBackend('wasm');
     const R = 19;
@@ -217,23 +216,17 @@ export async function run(bench) {
     const P = scope.desc.params;
     const curvature = outputCurvature(trainer.loss, 0.5);
     const v = Float64Array.from({ length: P }, (_, i) => Math.sin(i));
-    // [offThread, stacks]: round by round on this thread; stacks on two threads; stacks on this thread.
-    const problems = [[false, false], [true, true], [false, true]].map(([offThread, stacks]) => new NetworkProblem(trainer.anatomy, trainer.loss, curvature, source, P, offThread, stacks));
+    const problems = [false, true].map((offThread) => new NetworkProblem(trainer.anatomy, trainer.loss, curvature, source, P, offThread));
     const timed = async (p) => {
       const t0 = performance.now();
       for (let k = 0; k < 20; k++) await p.hessian(v);
       return (performance.now() - t0) / 20;
     };
     const r = await paired(() => timed(problems[0]), () => timed(problems[1]), { warmup: 1, iterations: 5 });
-    const one = await paired(() => timed(problems[0]), () => timed(problems[2]), { warmup: 1, iterations: 5 });
-    bench.record('regret.network.products.autoencoder.one-thread', r.base, { extra: { stored_rounds: R, samples_per_round: BATCH, parameters: P, products: 'round by round' } });
+    bench.record('regret.network.products.autoencoder.one-thread', r.base, { extra: { stored_rounds: R, samples_per_round: BATCH, parameters: P } });
     bench.record('regret.network.products.autoencoder', r.cand, {
       baseline: 'regret.network.products.autoencoder.one-thread',
-      extra: { ratio_paired: r.ratio, worker_rounds: problems[1].productsWorker()?.rounds ?? 0, stored_rounds: R, products: 'stacks, two threads' },
-    });
-    bench.record('regret.network.products.autoencoder.stacked-one-thread', one.cand, {
-      baseline: 'regret.network.products.autoencoder.one-thread',
-      extra: { ratio_paired: one.ratio, baseline_paired_ms: Math.round(one.base * 1000) / 1000, products: 'stacks, this thread' },
+      extra: { ratio_paired: r.ratio, worker_rounds: problems[1].productsWorker()?.rounds ?? 0, stored_rounds: R },
     });
     for (const p of problems) p.dispose();
     for (const rep of reps) tf.dispose(rep.all);

@@ -5,13 +5,12 @@ import { RegretPlugin, type NetworkScope } from '../src/index.js';
 import { outputCurvature, squaredErrorFormGradient } from '../src/convex/output-curvature.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { NetworkProblem, networkPush, type ReplayedRound, type RoundSource } from '../src/rounds/network-problem.js';
-import { stackBounds } from '../src/rounds/dense-chain.js';
 import type { RoundStore } from '../src/rounds/round-store.js';
 import { BIAS_FREE_NETS, dataFor, NETS, TANH_NET, type NetCase } from './helpers/nets.js';
 
 const MSE_NET = NETS[0]; // dense ReLU 5-4-3-6, 63 parameters
 
-/** A dense 5-4-6 ReLU net whose linear output layer has no bias (the stacked products' other case). */
+/** A dense 5-4-6 ReLU net whose linear output layer has no bias. */
 const NO_OUTPUT_BIAS: NetCase = {
   name: 'dense ReLU, bias-free output, MSE', input: [5], loss: MSE_NET.loss, classes: 6,
   make: () => {
@@ -43,18 +42,6 @@ async function storedRounds(rounds: number, net: NetCase = MSE_NET, samples = 3 
 }
 
 describe('the network scope\'s Hessian products on two threads', () => {
-  it('stack a solve\'s rounds in an even number of near-equal stacks of 8 at most', () => {
-    const sizes = (R: number) => stackBounds(R).map(([a, b]) => b - a);
-    expect(sizes(1)).toEqual([1]);
-    expect(sizes(2)).toEqual([1, 1]);
-    expect(sizes(9)).toEqual([5, 4]);
-    expect(sizes(19)).toEqual([5, 5, 5, 4]);
-    expect(sizes(16)).toEqual([8, 8]);
-    expect(sizes(190).every((s) => s <= 8 && s >= 7)).toBe(true);
-    expect(stackBounds(190).length % 2).toBe(0);
-    expect(stackBounds(190).at(-1)![1]).toBe(190);
-  });
-
   it('squared error\'s written-out form gradient has the bits of tf.grad of the form', async () => {
     await selectBackend('cpu');
     const z = tf.randomNormal([7, 5], 0, 3, 'float32', 4) as tf.Tensor2D;
@@ -86,11 +73,9 @@ describe('the network scope\'s Hessian products on two threads', () => {
       }
       expect(here.productsWorker()).toBeNull();
       const worker = split.productsWorker()!;
-      // The first of the two stacks of the 9 stored rounds (5 and 4 rounds).
-      expect([worker.rounds, worker.stacks]).toEqual([5, 1]);
-      // Five tensors per dense layer and round (input, kernel, their transposes, mask; the linear output layer has none),
-      // and the stack's own: the first layer's inputs, two stacked transposes, x̃, x̃ᵀ and K Kᵀ per round, the Gram, two stacked kernels.
-      expect(await worker.tensors()).toBe(5 * (3 * 5 - 1) + (1 + 2 + 3 * 5 + 3));
+      expect(worker.rounds).toBe(4); // of 9 stored rounds
+      // Five tensors per dense layer and round (input, kernel, their transposes, mask; the linear output layer has none).
+      expect(await worker.tensors()).toBe(4 * (3 * 5 - 1));
       // A worker that dies (here: stopped; the next job meets a fresh thread without the rounds)
       // hands its rounds back to this thread: the same bits, and no worker afterwards.
       (worker as unknown as { thread: { dispose(): void } }).thread.dispose();
@@ -106,22 +91,21 @@ describe('the network scope\'s Hessian products on two threads', () => {
     t.done();
   });
 
-  // The stacked products against brute force: every round's Jacobian product through tf.grad of
-  // the clamped network's push (the path any model takes), summed in float64.
+  // The written-out products against brute force: every round's Jacobian product through tf.grad
+  // of the clamped network's push (the path any model takes), summed in float64.
   const cases: [string, NetCase, number, number][] = [
     ['9 rounds, the last one short (2 samples)', MSE_NET, 9, 26],
-    ['20 rounds in four stacks of 5', MSE_NET, 20, 60],
     ['a bias-free hidden layer', BIAS_FREE_NETS[0], 6, 18],
     ['tanh (derivatives, not masks)', TANH_NET, 5, 15],
     ['two layers, bias-free output', NO_OUTPUT_BIAS, 4, 12],
   ];
-  for (const backend of ['cpu', 'wasm']) for (const [what, net, rounds, samples] of cases) it(`stacked products equal brute-force per-round products: ${what} (${backend})`, async () => {
+  for (const backend of ['cpu', 'wasm']) for (const [what, net, rounds, samples] of cases) it(`the written-out products equal brute-force per-round products: ${what} (${backend})`, async () => {
     await selectBackend(backend);
     const t = await storedRounds(rounds, net, samples);
     const P = t.scope.desc.params;
     const curvature = outputCurvature(net.loss, 0.5)!;
     const before = tf.memory().numTensors;
-    const stacked = new NetworkProblem(t.trainer.anatomy, net.loss, curvature, t.source, P, false);
+    const here = new NetworkProblem(t.trainer.anatomy, net.loss, curvature, t.source, P, false);
     const split = new NetworkProblem(t.trainer.anatomy, net.loss, curvature, t.source, P);
     try {
       let s = 11;
@@ -135,15 +119,14 @@ describe('the network scope\'s Hessian products on two threads', () => {
         g.dispose();
       }
       V.dispose();
-      const got = await stacked.hessian(v);
+      const got = await here.hessian(v);
       const scale = Math.max(...brute.map(Math.abs));
       expect(scale).toBeGreaterThan(0);
       for (let k = 0; k < P; k++) expect(Math.abs(got[k] - brute[k]), `entry ${k}`).toBeLessThanOrEqual(1e-5 * scale);
-      expect((stacked as unknown as { stacked: { rounds: number }[] }).stacked.map((st) => st.rounds)).toEqual(stackBounds(rounds).map(([a, b]) => b - a));
-      // Two threads: the same stacks, the same bits.
+      // Two threads: the same bits.
       expect(Array.from(await split.hessian(v))).toEqual(Array.from(got));
     } finally {
-      stacked.dispose();
+      here.dispose();
       split.dispose();
     }
     expect(tf.memory().numTensors).toBe(before);

@@ -13,10 +13,7 @@ import type { ModelAnatomy, TaylorLoss } from '@taylorlens/core';
 import { clampedPush, type ClampFactors } from '../jacobian/clamped-push.js';
 import { linearWith } from '../jacobian/linear.js';
 import { squaredErrorFormGradient, type OutputCurvature } from '../convex/output-curvature.js';
-import {
-  denseBackwardWith, denseChainPlan, denseForwardWith, denseStackedProductWith, isDenseChain, prepareDense, stackable, stackBounds, stackDenseWith, stackTensors,
-  type DenseChainPlan, type DenseRound, type DenseStack,
-} from './dense-chain.js';
+import { denseBackwardWith, denseChainPlan, denseForwardWith, isDenseChain, prepareDense, type DenseChainPlan, type DenseRound } from './dense-chain.js';
 import { NetworkProductsWorker } from './network-products.js';
 
 /** One stored network round as tensors (what `NetworkScope.replay` builds). */
@@ -71,22 +68,16 @@ export class NetworkProblem {
   private readonly plan: DenseChainPlan | null;
   /** The first rounds' Hessian products on a worker thread (network-products.ts), once tried. */
   private remote: NetworkProductsWorker | null | undefined;
-  /** The rounds' Hessian products in stacks (`stackDenseWith`), once tried; null: round by round. */
-  private stacked: DenseStack[] | null | undefined;
   /** Passes over the rounds so far (gradients and Hessian products). */
   passes = 0;
   products = 0;
   /** Products whose worker half failed and was summed here instead. */
   workerFailures = 0;
 
-  /**
-   * `offThread`: may hand half the rounds' Hessian products to a worker thread (network-products.ts);
-   * `stacks`: may run them in stacks of rounds (`stackDenseWith`; false: round by round, as the gradients).
-   */
+  /** `offThread`: may hand half the rounds' Hessian products to a worker thread (network-products.ts). */
   constructor(private readonly anatomy: ModelAnatomy, private readonly loss: TaylorLoss, readonly curvature: OutputCurvature,
-    private readonly source: RoundSource, readonly P: number, offThread = true, stacks = true) {
+    private readonly source: RoundSource, readonly P: number, offThread = true) {
     if (!offThread) this.remote = null;
-    if (!stacks) this.stacked = null;
     this.plan = isDenseChain(anatomy) ? denseChainPlan(anatomy) : null;
   }
 
@@ -154,35 +145,16 @@ export class NetworkProblem {
     this.remote = null;
     const gamma = this.curvature.gamma;
     if (!this.plan || gamma === null || !this.source.cached) return null;
-    const stacks = this.stacks();
-    const rounds = this.denseRounds();
-    // With stacks: the first half of them (stackBounds makes the same ones there); else half the rounds.
-    const sizes = stacks ? stacks.slice(0, Math.floor(stacks.length / 2)).map((st) => st.rounds) : null;
-    const count = sizes ? sizes.reduce((a, b) => a + b, 0) : Math.floor(rounds.length / 2);
-    if (count === 0) return null;
-    this.remote = NetworkProductsWorker.start(this.plan, gamma, this.anatomy.variables.map((v) => v.shape), rounds.slice(0, count), sizes);
-    return this.remote;
-  }
-
-  /** Every round's dense-chain tensors (kept: the source keeps its replays). */
-  private denseRounds(): DenseRound[] {
-    return [...this.source.rounds()].map((rep, n) => {
+    const reps = [...this.source.rounds()];
+    const half = reps.slice(0, Math.floor(reps.length / 2));
+    if (half.length === 0) return null;
+    const rounds = half.map((rep, n) => {
       const dr = this.dense.get(n) ?? prepareDense(this.anatomy, rep);
       this.dense.set(n, dr);
       return dr;
     });
-  }
-
-  /** The stacks of rounds for squared error on a dense chain with a linear output, rounds kept; else null. */
-  private stacks(): DenseStack[] | null {
-    if (this.stacked !== undefined) return this.stacked;
-    this.stacked = null;
-    const gamma = this.curvature.gamma;
-    if (!this.plan || gamma === null || !this.source.cached) return null;
-    const rounds = this.denseRounds();
-    if (!stackable(rounds)) return null;
-    this.stacked = stackBounds(rounds.length).map(([a, b]) => stackDenseWith(tf, this.plan!, gamma, rounds.slice(a, b)));
-    return this.stacked;
+    this.remote = NetworkProductsWorker.start(this.plan, gamma, this.anatomy.variables.map((v) => v.shape), rounds);
+    return this.remote;
   }
 
   /** `F(u)` and `∇F(u)`; with `curvatureHere` later Hessian products use the curvature at u. */
@@ -221,14 +193,6 @@ export class NetworkProblem {
     const V = tf.tensor2d(v32, [1, this.P]);
     const parts = this.plan ? splitVariables(this.anatomy, V) : [];
     const { form, gamma } = this.curvature;
-    const stacks = this.stacks();
-    if (stacks) {
-      try {
-        return await this.stackedHessian(stacks, v32, parts);
-      } finally {
-        tf.dispose([V, ...parts]);
-      }
-    }
     const remote = this.productsWorker();
     // A failed worker is dropped: its rounds come back to this thread (the same bits either way).
     const prefix = remote ? { rounds: remote.rounds, sum: remote.product(v32).catch(() => this.dropWorker(remote)) } : undefined;
@@ -248,35 +212,6 @@ export class NetworkProblem {
     }
   }
 
-  /**
-   * The product stack by stack, summed in float64 in stack order; the worker (if any) sums the
-   * first stacks from zero, exactly that sum's prefix, while this thread does the rest.
-   */
-  private async stackedHessian(stacks: DenseStack[], v32: Float32Array, parts: tf.Tensor[]): Promise<Float64Array> {
-    this.passes++;
-    const remote = this.productsWorker();
-    const first = remote?.stacks ?? 0;
-    const prefix = remote ? remote.product(v32).catch(() => this.dropWorker(remote)) : null;
-    const one = async (st: DenseStack) => {
-      const t = tf.tidy(() => denseStackedProductWith(tf, this.plan!, st, parts));
-      try {
-        return await t.data();
-      } finally {
-        t.dispose();
-      }
-    };
-    const mine: ArrayLike<number>[] = [];
-    for (let i = first; i < stacks.length; i++) mine.push(await one(stacks[i]));
-    let grad = prefix ? await prefix : null;
-    const add = (sum: Float64Array, gv: ArrayLike<number>) => { for (let k = 0; k < this.P; k++) sum[k] += gv[k]; };
-    if (!grad) {
-      grad = new Float64Array(this.P);
-      for (let i = 0; i < first; i++) add(grad, await one(stacks[i]));
-    }
-    for (const gv of mine) add(grad, gv);
-    return grad;
-  }
-
   private dropWorker(remote: NetworkProductsWorker): null {
     if (this.remote === remote) this.remote = null;
     remote.dispose();
@@ -287,10 +222,6 @@ export class NetworkProblem {
   dispose(): void {
     tf.dispose(this.base);
     tf.dispose(this.point.filter((t): t is tf.Tensor2D => t !== null));
-    if (this.stacked) {
-      for (const st of this.stacked) tf.dispose(stackTensors(st));
-      this.stacked = undefined;
-    }
     for (const dr of this.dense.values()) tf.dispose([...dr.inputsT, ...dr.kernelsT]);
     this.remote?.dispose();
     this.remote = null;

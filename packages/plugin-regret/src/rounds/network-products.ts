@@ -1,20 +1,19 @@
 /**
  * The network scope's Hessian products, split across the two cores: a worker thread running its
  * own tfjs on the training backend (wasm, cpu) takes the first stored rounds, this thread the rest.
- * The worker runs the text of the same functions (`stackDenseWith` and `denseStackedProductWith`,
- * or round by round `denseForwardWith`, `squaredErrorFormGradient`, `denseBackwardWith`), so every
- * stack's (round's) float32 product has the same bits, and it sums them into a float64 vector from
- * zero in order, exactly the prefix of this thread's sum: continuing that sum with the later
- * stacks in order gives the same float64 result as one thread. Used for squared error on dense
- * chains with the rounds kept on the device during a solve (the case whose products the checkpoint
- * of the paper's autoencoder spends its time in).
+ * The worker runs the text of the same functions (`denseForwardWith`, `squaredErrorFormGradient`,
+ * `denseBackwardWith`), so every round's float32 product has the same bits, and it sums its
+ * rounds into a float64 vector from zero in round order, exactly the prefix of this thread's sum:
+ * continuing that sum with the later rounds in order gives the same float64 result as one thread.
+ * Used for squared error on dense chains with the rounds kept on the device during a solve (the
+ * case whose products the checkpoint of the paper's autoencoder spends its time in).
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { workerBackend } from '@taylorlens/core';
 import { squaredErrorFormGradient } from '../convex/output-curvature.js';
 import { JobWorker } from '../threads/job-worker.js';
 import { JOB_LOOP, tfjsWorkerPrelude } from '../threads/tfjs-worker.js';
-import { denseBackwardWith, denseForwardWith, denseStackedProductWith, stackDenseWith, stackTensors, type DenseChainPlan, type DenseRound } from './dense-chain.js';
+import { denseBackwardWith, denseForwardWith, type DenseChainPlan, type DenseRound } from './dense-chain.js';
 
 type Matrix = { data: Float32Array; shape: [number, number] };
 
@@ -23,14 +22,10 @@ function source(prelude: string): string {
 const denseForwardWith = ${denseForwardWith.toString()};
 const denseBackwardWith = ${denseBackwardWith.toString()};
 const squaredErrorFormGradient = ${squaredErrorFormGradient.toString()};
-const stackDenseWith = ${stackDenseWith.toString()};
-const denseStackedProductWith = ${denseStackedProductWith.toString()};
-const stackTensors = ${stackTensors.toString()};
 let problem = null;
 const t2 = (m) => (m ? tf.tensor2d(m.data, m.shape) : null);
 function close() {
   if (!problem) return;
-  for (const st of problem.stacks ?? []) tf.dispose(stackTensors(st));
   for (const r of problem.rounds) tf.dispose([...r.inputs, ...r.kernels, ...r.inputsT, ...r.kernelsT, ...r.masks.filter(Boolean)]);
   problem = null;
 }
@@ -43,25 +38,17 @@ function handle(m) {
         const kernels = r.kernels.map(t2);
         return { inputs, kernels, inputsT: inputs.map((t) => tf.transpose(t)), kernelsT: kernels.map((t) => tf.transpose(t)), masks: r.masks.map(t2) };
       });
-      // Stacks of the sizes this thread's were given (the same stacks as there), or round by round.
-      let stacks = null;
-      if (m.stacks) {
-        stacks = [];
-        let a = 0;
-        for (const size of m.stacks) { stacks.push(stackDenseWith(tf, m.plan, m.gamma, rounds.slice(a, a + size))); a += size; }
-      }
-      problem = { plan: m.plan, gamma: m.gamma, sizes: m.sizes, shapes: m.shapes, rounds, stacks };
+      problem = { plan: m.plan, gamma: m.gamma, sizes: m.sizes, shapes: m.shapes, rounds };
       return null;
     }
     case 'product': {
-      const { plan, gamma, sizes, shapes, rounds, stacks } = problem;
+      const { plan, gamma, sizes, shapes, rounds } = problem;
       const P = m.v.length;
       const parts = tf.tidy(() => tf.split(tf.tensor1d(m.v), sizes).map((t, i) => tf.reshape(t, shapes[i])));
       const grad = new Float64Array(P);
       try {
-        for (const r of stacks ?? rounds) {
+        for (const r of rounds) {
           const g = tf.tidy(() => {
-            if (stacks) return denseStackedProductWith(tf, plan, r, parts);
             const w = squaredErrorFormGradient(tf, gamma, denseForwardWith(tf, plan, r, parts));
             return denseBackwardWith(tf, plan, r, w);
           });
@@ -83,25 +70,23 @@ function handle(m) {
 
 /** The worker's half of a solve's Hessian products (see the file comment); null where no worker can run. */
 export class NetworkProductsWorker {
-  /** `stacks`: how many stacks of the solve it holds (0: it works round by round). */
-  private constructor(private readonly thread: JobWorker<Float64Array | number | null>, readonly rounds: number, readonly stacks: number) {}
+  private constructor(private readonly thread: JobWorker<Float64Array | number | null>, readonly rounds: number) {}
 
   /**
    * Hand `rounds` (a dense chain's, the solve's first ones) to a fresh worker; `variables` the
-   * parameters' shapes in order; `stacks` the sizes of the stacks they form (null: round by round).
-   * Null unless the active backend runs on a worker thread.
+   * parameters' shapes in order. Null unless the active backend runs on a worker thread.
    */
-  static start(plan: DenseChainPlan, gamma: number, variables: readonly number[][], rounds: readonly DenseRound[], stacks: number[] | null = null): NetworkProductsWorker | null {
+  static start(plan: DenseChainPlan, gamma: number, variables: readonly number[][], rounds: readonly DenseRound[]): NetworkProductsWorker | null {
     const backend = workerBackend();
     if (!backend || rounds.length === 0) return null;
     const thread = new JobWorker<Float64Array | number | null>('network products worker', source(tfjsWorkerPrelude(backend)), () => ({ init: true }));
     const matrix = (t: tf.Tensor | null): Matrix | null => (t ? { data: t.dataSync() as Float32Array, shape: t.shape as [number, number] } : null);
     const job = {
-      op: 'rounds', plan, gamma, stacks,
+      op: 'rounds', plan, gamma,
       sizes: variables.map((s) => s.reduce((a, b) => a * b, 1)), shapes: variables,
       rounds: rounds.map((r) => ({ inputs: r.inputs.map(matrix), kernels: r.kernels.map(matrix), masks: r.masks.map(matrix) })),
     };
-    const worker = new NetworkProductsWorker(thread, rounds.length, stacks?.length ?? 0);
+    const worker = new NetworkProductsWorker(thread, rounds.length);
     worker.failure = thread.run(job).then(() => null, (e: Error) => e);
     return worker;
   }
