@@ -153,3 +153,18 @@ export function workerBackend(): WorkerBackend | null {
   const core = createRequire(backend).resolve('@tensorflow/tfjs-core');
   return { name, core, backend, wasmDir: name === 'wasm' ? path.join(path.dirname(manifest), 'dist') + path.sep : null };
 }
+
+/**
+ * A float32 tensor's values without a copy where the backend keeps them in this process's memory:
+ * a view of wasm's heap (valid until the next op, which may grow the heap) or the cpu backend's
+ * own array; null elsewhere (read those with `data()`). Reading back with `dataSync` copies on
+ * wasm, and each fresh array is page faults and garbage: hundreds of megabytes per network solve.
+ */
+export function hostView(t: tf.Tensor): Float32Array | null {
+  if (t.dtype !== 'float32') return null;
+  const backend = tf.backend() as tf.KernelBackend & { typedArrayFromHeap?(info: tf.TensorInfo): tf.backend_util.TypedArray };
+  const name = tf.getBackend();
+  if (name === 'wasm' && backend.typedArrayFromHeap) return backend.typedArrayFromHeap({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }) as Float32Array;
+  if (name === 'cpu') return t.dataSync() as Float32Array; // the backend's own array
+  return null;
+}

@@ -4,7 +4,7 @@ import { selectBackend, Trainer } from '@taylorlens/core';
 import { RegretPlugin, type NetworkScope } from '../src/index.js';
 import { outputCurvature, squaredErrorFormGradient } from '../src/convex/output-curvature.js';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { NetworkProblem, networkPush, type ReplayedRound, type RoundSource } from '../src/rounds/network-problem.js';
+import { NetworkProblem, networkPush, splitHostVector, splitVariables, type ReplayedRound, type RoundSource } from '../src/rounds/network-problem.js';
 import type { RoundStore } from '../src/rounds/round-store.js';
 import { BIAS_FREE_NETS, dataFor, NETS, TANH_NET, type NetCase } from './helpers/nets.js';
 
@@ -51,6 +51,24 @@ describe('the network scope\'s Hessian products on two threads', () => {
     const written = squaredErrorFormGradient(tf, gamma, z);
     expect(Array.from(written.dataSync())).toEqual(Array.from(viaGrad.dataSync()));
     tf.dispose([z, viaGrad, written]);
+  });
+
+  for (const backend of ['cpu', 'wasm']) it(`split a host vector into the variables' tensors as splitVariables does (${backend})`, async () => {
+    await selectBackend(backend);
+    const model = MSE_NET.make();
+    const shapes = model.trainableWeights.map((w) => w.shape as number[]);
+    const anatomy = { variables: shapes.map((shape) => ({ shape, size: shape.reduce((a, b) => a * b, 1) })) };
+    const P = anatomy.variables.reduce((a, v) => a + v.size, 0);
+    const v = Float32Array.from({ length: P }, (_, i) => Math.sin(i) / (i + 1));
+    const before = tf.memory().numTensors;
+    const V = tf.tensor2d(v, [1, P]);
+    const viaSplit = splitVariables(anatomy as never, V);
+    const onHost = splitHostVector(shapes, v);
+    expect(onHost.map((t) => t.shape)).toEqual(viaSplit.map((t) => t.shape));
+    onHost.forEach((t, i) => expect(Array.from(t.dataSync())).toEqual(Array.from(viaSplit[i].dataSync())));
+    tf.dispose([V, ...viaSplit, ...onHost]);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
   });
 
   for (const backend of ['cpu', 'wasm']) it(`give this thread's float64 sums bit for bit, the worker holding the first half of the rounds, and after it dies; nothing leaks on either thread (${backend})`, async () => {

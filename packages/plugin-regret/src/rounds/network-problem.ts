@@ -9,7 +9,7 @@
  * `½ zᵀ S_n z` in place of the loss.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelAnatomy, TaylorLoss } from '@taylorlens/core';
+import { hostView, type ModelAnatomy, type TaylorLoss } from '@taylorlens/core';
 import { clampedPush, type ClampFactors } from '../jacobian/clamped-push.js';
 import { linearWith } from '../jacobian/linear.js';
 import { squaredErrorFormGradient, type OutputCurvature } from '../convex/output-curvature.js';
@@ -28,10 +28,25 @@ export interface ReplayedRound {
   all: tf.Tensor[];
 }
 
-/** Split a flat `[1, P]` parameter vector into tensors shaped like `anatomy.variables`. */
+/** Split a flat `[1, P]` parameter vector into tensors shaped like `anatomy.variables` (differentiable). */
 export function splitVariables(anatomy: ModelAnatomy, flat: tf.Tensor): tf.Tensor[] {
   const sizes = anatomy.variables.map((v) => v.size);
   return tf.tidy(() => tf.split(tf.reshape(flat, [-1]), sizes).map((t, i) => tf.reshape(t, anatomy.variables[i].shape)));
+}
+
+/**
+ * splitVariables for a vector held on the host: one tensor per variable from its own span, the
+ * same values. wasm's slice (and so split) copies the whole input out of wasm memory per part
+ * (twelve copies of the autoencoder's 334 KB per Hessian product).
+ */
+export function splitHostVector(shapes: readonly (readonly number[])[], flat: Float32Array): tf.Tensor[] {
+  let at = 0;
+  return shapes.map((shape) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const t = tf.tensor(flat.subarray(at, at + size), shape as number[], 'float32');
+    at += size;
+    return t;
+  });
 }
 
 /** `J_n v` `[s, p_L]` for a displacement v `[1, P]` of every parameter (linear in v, differentiable). */
@@ -66,6 +81,7 @@ export class NetworkProblem {
   /** Transposes of dense chains, per round (kept when the source keeps its replays). */
   private readonly dense = new Map<number, DenseRound>();
   private readonly plan: DenseChainPlan | null;
+  private readonly shapes: number[][];
   /** The first rounds' Hessian products on a worker thread (network-products.ts), once tried. */
   private remote: NetworkProductsWorker | null | undefined;
   /** Passes over the rounds so far (gradients and Hessian products). */
@@ -79,6 +95,7 @@ export class NetworkProblem {
     private readonly source: RoundSource, readonly P: number, offThread = true) {
     if (!offThread) this.remote = null;
     this.plan = isDenseChain(anatomy) ? denseChainPlan(anatomy) : null;
+    this.shapes = anatomy.variables.map((v) => v.shape);
   }
 
   /**
@@ -92,7 +109,8 @@ export class NetworkProblem {
     this.passes++;
     const first = prefix?.rounds ?? 0;
     let value = 0;
-    const term = async (rep: ReplayedRound, n: number): Promise<ArrayLike<number>> => {
+    // A round's gradient stays a tensor until it is added (read in place where the backend allows).
+    const term = async (rep: ReplayedRound, n: number): Promise<tf.Tensor> => {
       let dr: DenseRound | null = null;
       try {
         if (!this.base[n]) this.base[n] = tf.tidy(() => tf.keep(tf.sub(rep.f, networkPush(this.anatomy, rep, rep.offset))));
@@ -101,37 +119,53 @@ export class NetworkProblem {
           if (this.source.cached) this.dense.set(n, dr);
         }
         const out = one(rep, n, dr);
-        const [gv, vv] = await Promise.all([out.grad.data(), out.value?.data()]);
-        tf.dispose([out.grad, out.value!].filter(Boolean));
-        if (vv) value += vv[0];
-        return gv;
+        try {
+          if (out.value) value += (await out.value.data())[0];
+        } catch (e) {
+          out.grad.dispose();
+          throw e;
+        } finally {
+          out.value?.dispose();
+        }
+        return out.grad;
       } finally {
         if (dr && !this.source.cached) tf.dispose([...dr.inputsT, ...dr.kernelsT]);
         this.source.release(rep);
       }
     };
-    const add = (sum: Float64Array, gv: ArrayLike<number>) => { for (let k = 0; k < this.P; k++) sum[k] += gv[k]; };
-    const later: ArrayLike<number>[] = [];
+    const add = async (sum: Float64Array, g: tf.Tensor) => {
+      try {
+        const gv = hostView(g) ?? await g.data();
+        for (let k = 0; k < this.P; k++) sum[k] += gv[k];
+      } finally {
+        g.dispose();
+      }
+    };
+    const later: tf.Tensor[] = [];
     let grad: Float64Array<ArrayBufferLike> = new Float64Array(this.P);
     let n = 0;
-    for (const rep of this.source.rounds()) {
-      if (n < first) this.source.release(rep);
-      else if (prefix) later.push(await term(rep, n));
-      else add(grad, await term(rep, n));
-      n++;
-    }
-    if (prefix) {
-      const sum = await prefix.sum;
-      if (sum) grad = sum;
-      else {
-        n = 0;
-        for (const rep of this.source.rounds()) {
-          if (n < first) add(grad, await term(rep, n));
-          else this.source.release(rep);
-          n++;
-        }
+    try {
+      for (const rep of this.source.rounds()) {
+        if (n < first) this.source.release(rep);
+        else if (prefix) later.push(await term(rep, n));
+        else await add(grad, await term(rep, n));
+        n++;
       }
-      for (const gv of later) add(grad, gv);
+      if (prefix) {
+        const sum = await prefix.sum;
+        if (sum) grad = sum;
+        else {
+          n = 0;
+          for (const rep of this.source.rounds()) {
+            if (n < first) await add(grad, await term(rep, n));
+            else this.source.release(rep);
+            n++;
+          }
+        }
+        while (later.length > 0) await add(grad, later.shift()!);
+      }
+    } finally {
+      tf.dispose(later);
     }
     return { value, grad };
   }
@@ -159,8 +193,9 @@ export class NetworkProblem {
 
   /** `F(u)` and `∇F(u)`; with `curvatureHere` later Hessian products use the curvature at u. */
   async gradient(u: Float64Array, curvatureHere = false): Promise<{ value: number; grad: Float64Array }> {
-    const U = tf.tensor2d(Float32Array.from(u), [1, this.P]);
-    const parts = this.plan ? splitVariables(this.anatomy, U) : [];
+    const u32 = Float32Array.from(u);
+    const U = this.plan ? null : tf.tensor2d(u32, [1, this.P]);
+    const parts = this.plan ? splitHostVector(this.shapes, u32) : [];
     const keepPoint = (n: number, T: tf.Tensor2D) => {
       if (!curvatureHere || this.curvature.quadratic) return;
       this.point[n]?.dispose();
@@ -178,11 +213,11 @@ export class NetworkProblem {
           const T = tf.add(this.base[n], networkPush(this.anatomy, rep, v)) as tf.Tensor2D;
           keepPoint(n, T); // the tape frees T afterwards
           return this.loss.compute(T, rep.y);
-        })(U);
+        })(U!);
         return { value: vg.value, grad: vg.grad };
       }));
     } finally {
-      tf.dispose([U, ...parts]);
+      tf.dispose([...(U ? [U] : []), ...parts]);
     }
   }
 
@@ -190,8 +225,8 @@ export class NetworkProblem {
   async hessian(v: Float64Array): Promise<Float64Array> {
     this.products++;
     const v32 = Float32Array.from(v);
-    const V = tf.tensor2d(v32, [1, this.P]);
-    const parts = this.plan ? splitVariables(this.anatomy, V) : [];
+    const V = this.plan ? null : tf.tensor2d(v32, [1, this.P]);
+    const parts = this.plan ? splitHostVector(this.shapes, v32) : [];
     const { form, gamma } = this.curvature;
     const remote = this.productsWorker();
     // A failed worker is dropped: its rounds come back to this thread (the same bits either way).
@@ -204,11 +239,11 @@ export class NetworkProblem {
           const w = gamma !== null ? squaredErrorFormGradient(tf, gamma, z) : tf.grad((t: tf.Tensor) => form(t as tf.Tensor2D, at, rep.y))(z);
           return { grad: denseBackwardWith(tf, this.plan!, dr, w as tf.Tensor2D) };
         }
-        return { grad: tf.grad((w: tf.Tensor) => form(networkPush(this.anatomy, rep, w), at, rep.y))(V) };
+        return { grad: tf.grad((w: tf.Tensor) => form(networkPush(this.anatomy, rep, w), at, rep.y))(V!) };
       }), prefix);
       return grad;
     } finally {
-      tf.dispose([V, ...parts]);
+      tf.dispose([...(V ? [V] : []), ...parts]);
     }
   }
 

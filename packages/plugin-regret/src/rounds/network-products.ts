@@ -44,7 +44,9 @@ function handle(m) {
     case 'product': {
       const { plan, gamma, sizes, shapes, rounds } = problem;
       const P = m.v.length;
-      const parts = tf.tidy(() => tf.split(tf.tensor1d(m.v), sizes).map((t, i) => tf.reshape(t, shapes[i])));
+      // One tensor per variable from its span of v (wasm's split copies all of v per part).
+      let at = 0;
+      const parts = shapes.map((shape, i) => { const t = tf.tensor(m.v.subarray(at, at + sizes[i]), shape, 'float32'); at += sizes[i]; return t; });
       const grad = new Float64Array(P);
       try {
         for (const r of rounds) {
@@ -52,9 +54,14 @@ function handle(m) {
             const w = squaredErrorFormGradient(tf, gamma, denseForwardWith(tf, plan, r, parts));
             return denseBackwardWith(tf, plan, r, w);
           });
-          const gv = g.dataSync();
-          g.dispose();
-          for (let k = 0; k < P; k++) grad[k] += gv[k];
+          try {
+            // In place: wasm's heap (before the next op) or cpu's own array; dataSync would copy.
+            const backend = tf.backend();
+            const gv = backend.typedArrayFromHeap ? backend.typedArrayFromHeap(g) : g.dataSync();
+            for (let k = 0; k < P; k++) grad[k] += gv[k];
+          } finally {
+            g.dispose();
+          }
         }
       } finally {
         tf.dispose(parts);
