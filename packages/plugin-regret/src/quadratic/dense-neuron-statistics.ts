@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { hostView } from '@taylorlens/core';
 import { blockOuterRows } from './packed.js';
 import type { HostAccumulatorFactory, Reducer } from './statistics.js';
 import { HostSummer } from './host-summer.js';
@@ -123,7 +124,8 @@ export function sparseNeuronAccumulator(K: number, q: number, offThread: boolean
 /** The buffer's x̃ as sparse rows with n, or null when the matmul would cost less (or n is shared). */
 function sparseRows(rounds: readonly tf.Tensor[][], K: number, q: number): SparseRows | null {
   if (rounds[0][1].shape[1] !== K) return null;
-  const xs = rounds.map((r) => r[0].dataSync());
+  // Read in place where the backend allows: no tfjs op runs while these are in use.
+  const xs = rounds.map((r) => hostView(r[0]) ?? r[0].dataSync());
   let S = 0;
   let nnz = 0;
   let sparseCost = 0;
@@ -146,7 +148,7 @@ function sparseRows(rounds: readonly tf.Tensor[][], K: number, q: number): Spars
   let m = 0;
   rounds.forEach((r, ri) => {
     const x = xs[ri];
-    n.set(r[1].dataSync(), s * K);
+    n.set(hostView(r[1]) ?? r[1].dataSync(), s * K);
     for (let b = 0; b < x.length / q; b++, s++) {
       for (let j = b * q; j < (b + 1) * q; j++) if (x[j] !== 0) { idx[m] = j - b * q; val[m] = x[j]; m++; }
       start[s + 1] = m;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { hostView } from '@taylorlens/core';
 
 /** Index pairs (i ≤ j) of an n×n symmetric matrix's upper triangle, row by row. */
 export function upperPairs(n: number): { I: Int32Array; J: Int32Array } {
@@ -35,7 +36,7 @@ export function packRowsOf(M: tf.Tensor3D, idx: { flat: tf.Tensor1D }): tf.Tenso
   if (!HOST_BACKENDS.has(tf.getBackend())) return tf.gather(tf.reshape(M, [S, n * n]), idx.flat, 1) as tf.Tensor2D;
   // The host backends' gather indexes element by element (3.1 s of the paper protocol's epoch on
   // wasm); copying each row's upper part is several times faster, the same values.
-  const m = M.dataSync() as Float32Array;
+  const m = hostView(M) ?? (M.dataSync() as Float32Array); // in place where it can (no op runs before the copy ends)
   const out = new Float32Array((S * n * (n + 1)) / 2);
   let o = 0;
   for (let s = 0; s < S; s++) {

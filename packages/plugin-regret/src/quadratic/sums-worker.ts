@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { workerBackend, type WorkerBackend } from '@taylorlens/core';
+import { hostView, workerBackend, type WorkerBackend } from '@taylorlens/core';
 import { JobWorker, MAX_IN_FLIGHT } from '../threads/job-worker.js';
 import { JOB_LOOP, tfjsWorkerPrelude } from '../threads/tfjs-worker.js';
 import { addBlockSymmetric, addUnpackedKron, outerRowsWith, packedIndex, type BlockLayout } from './packed.js';
@@ -143,7 +143,7 @@ function concatData(rounds: readonly tf.Tensor[][], j: number): { data: Float32A
   const data = new Float32Array(S * n);
   let at = 0;
   for (const r of rounds) {
-    const d = r[j].dataSync() as Float32Array;
+    const d = hostView(r[j]) ?? (r[j].dataSync() as Float32Array); // copied into data at once
     data.set(d, at);
     at += d.length;
   }
