@@ -238,6 +238,38 @@ describe('model.fit with lens.callback(x, y), and the drop-in fit', () => {
     tf.dispose([x, y]);
   });
 
+  for (const backend of ['cpu', 'wasm']) it(`model.fit's batches come from one host read of x, not a gather per batch (${backend})`, async () => {
+    await selectBackend(backend);
+    const { x, y } = randomData(14, [5], 6);
+    const b = tf.backend() as unknown as { readSync(id: unknown): unknown };
+    const readSync = b.readSync;
+    /** Reads of x's data during `run` (tfjs's own fit reads it on cpu, per batch). */
+    const readsOfX = async (run: () => Promise<unknown>) => {
+      let n = 0;
+      b.readSync = function (this: unknown, id: unknown) { if (id === x.dataId) n++; return readSync.call(this, id); };
+      try {
+        await run();
+      } finally {
+        b.readSync = readSync;
+      }
+      return n;
+    };
+    const args = { epochs: 2, batchSize: 4, shuffle: false, verbose: 0 };
+    const plain = tinyDense();
+    plain.compile({ loss: 'meanSquaredError', optimizer: tf.train.sgd(0.1) });
+    const byTfjs = await readsOfX(() => plain.fit(x, y, args));
+    const m = tinyDense();
+    m.compile({ loss: 'meanSquaredError', optimizer: tf.train.sgd(0.1) });
+    const lens = instrument(m);
+    const { seen } = recorder(lens);
+    const withLens = await readsOfX(() => m.fit(x, y, { ...args, callbacks: [lens.callback(x, y)] }));
+    expect(seen.x).toHaveLength(8);
+    expect(seen.x[3]).toEqual(Array.from(tf.slice(x, 12, 2).dataSync()));
+    expect(withLens).toBe(byTfjs + 1);
+    tf.dispose([x, y]);
+    await selectBackend('cpu'); // the file's other tests run on cpu
+  });
+
   it('with shuffling and a plugin that looks at rounds: the documented error, before any step or plugin runs', async () => {
     const { x, y } = randomData(12, [5], 6);
     const m = tinyDense();

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Callback, type Logs } from '@tensorflow/tfjs-layers';
 import { StopTraining } from '../stop.js';
 import { tensorSamples, type SampleSource } from '../stream/samples.js';
-import { takeBatch } from '../stream/tensor-batches.js';
+import { batchTaker, type BatchTaker } from '../stream/tensor-batches.js';
 import { roundWatchers } from '../driver/round-driver.js';
 import type { Lens } from './lens.js';
 import { ShuffleDetector } from './shuffle-detector.js';
@@ -50,6 +50,8 @@ interface FitParams {
 export class LensCallback extends Callback {
   private readonly detector = new ShuffleDetector();
   private firstEpoch = true;
+  /** fit's rows by index, copied on the host where the backend allows (as the Trainer takes them). */
+  private taker: BatchTaker | null = null;
 
   constructor(private readonly lens: Lens, private readonly source: BatchSource) {
     super();
@@ -149,7 +151,8 @@ export class LensCallback extends Callback {
     }
     const start = b * this.cut!.batchSize;
     const indices = Int32Array.from({ length: this.sizeOf(b) }, (_, i) => start + i);
-    const [x, y] = takeBatch(this.source.x, this.source.y, indices, false);
+    this.taker ??= batchTaker(this.source.x, this.source.y);
+    const [x, y] = this.taker(indices, false);
     return { x, y, indices };
   }
 }
