@@ -5,6 +5,7 @@ import { makeMaxPoolGrad, makeMaxPoolWithArgmax } from './max-pool.js';
 import { makeWebgpuMaxPoolGrad, makeWebgpuMaxPoolWithArgmax } from './max-pool-webgpu.js';
 import { makeWebgpuTile } from './tile-webgpu.js';
 import { makeUnsortedSegmentSum } from './segment-sum.js';
+import { makeWasmSlice, makeWasmSplitV, makeWasmUnpack } from './slice-wasm.js';
 
 export { maxPoolArgmax } from './max-pool.js';
 
@@ -16,6 +17,9 @@ export const KERNEL_FIXES: { backend: string; kernel: string; why: string; make:
   { backend: 'wasm', kernel: 'UnsortedSegmentSum', why: 'missing on wasm (gather\'s gradient: Embedding cannot train)', make: makeUnsortedSegmentSum },
   { backend: 'wasm', kernel: 'MaxPoolGrad', why: 'wasm drops windows whose maximum is ≤ 0', make: makeMaxPoolGrad },
   { backend: 'wasm', kernel: 'MaxPoolWithArgmax', why: 'wasm picks the wrong cell in windows whose maximum is ≤ 0', make: makeMaxPoolWithArgmax },
+  { backend: 'wasm', kernel: 'Slice', why: 'wasm reads the whole input out of its memory for every slice (all of MNIST, 188 MB, per batch a loop slices out of it)', make: makeWasmSlice(wasmStock) },
+  { backend: 'wasm', kernel: 'SplitV', why: 'wasm\'s split cuts through its whole-input slice, once per part', make: makeWasmSplitV(wasmStock) },
+  { backend: 'wasm', kernel: 'Unpack', why: 'wasm\'s unstack cuts through its whole-input slice, once per part', make: makeWasmUnpack(wasmStock) },
   { backend: 'cpu', kernel: 'Conv2DBackpropFilter', why: 'stock cpu kernel takes seconds per step on a small convnet', make: makeConv2DBackpropFilter },
   { backend: 'webgpu', kernel: 'MaxPoolGrad', why: 'webgpu sends a tied window\'s gradient to its last maximum, cpu and TensorFlow to the first', make: makeWebgpuMaxPoolGrad },
   { backend: 'webgpu', kernel: 'MaxPoolWithArgmax', why: 'webgpu picks the last of tied maxima, cpu and TensorFlow the first', make: makeWebgpuMaxPoolWithArgmax },
@@ -40,6 +44,10 @@ export function registerKernelFixes(): void {
     if (existing) tf.unregisterKernel(fix.kernel, fix.backend);
     tf.registerKernel(Object.assign(fix.make(fix.backend), { taylorlens: true }));
   }
+}
+
+function wasmStock(kernel: string): tf.KernelConfig | undefined {
+  return stockKernel(kernel, 'wasm');
 }
 
 function missing(kernel: string, backend: string): tf.KernelFunc {
