@@ -17,7 +17,7 @@ export const ANY_MODEL_NETS: NetCase[] = [
   },
   {
     name: 'MobileNet-style block (depthwise, BN, relu6, separable conv + relu6, GAP), squared error',
-    make: () => mobilenetBlock(4, { output: 'linear' }), input: [6, 6, 2], loss: meanSquaredError, classes: 3,
+    make: () => mobilenetBlock(4, { output: 'linear' }), input: [6, 6, 2], loss: meanSquaredError, classes: 3, slowOptimum: true,
   },
   {
     name: 'MLP with LeakyReLU, Dropout 0.25 and PReLU, sparse cross-entropy on class indices',
@@ -54,7 +54,7 @@ export const ANY_MODEL_NETS: NetCase[] = [
   },
   {
     name: 'Conv2DTranspose 3×3/2 same with bias and 2×2 valid without, squared error (running statistics)',
-    make: () => transposeNet(14, { output: 'linear' }), input: [3, 3, 2], loss: meanSquaredError, classes: 3,
+    make: () => transposeNet(14, { output: 'linear' }), input: [3, 3, 2], loss: meanSquaredError, classes: 3, slowOptimum: true,
   },
   {
     name: 'Conv2DTranspose 3×3/2 same with bias and 2×2 valid without, cross-entropy (stored rounds)',
@@ -71,7 +71,7 @@ export const ANY_MODEL_NETS: NetCase[] = [
   // On wasm through core's UnsortedSegmentSum kernel (a gather's gradient; tfjs-backend-wasm 4.22 has none).
   {
     name: 'Embedding of integer ids, Dense on its rank-3 output, squared error (running statistics)',
-    make: () => embeddingNet(16, { output: 'linear' }), input: [5], loss: meanSquaredError, classes: 3, data: (n, seed) => idData(n, 3, seed),
+    make: () => embeddingNet(16, { output: 'linear' }), input: [5], loss: meanSquaredError, classes: 3, data: (n, seed) => idData(n, 3, seed), slowOptimum: true,
   },
   {
     name: 'Embedding of integer ids, Dense on its rank-3 output, cross-entropy (stored rounds)',

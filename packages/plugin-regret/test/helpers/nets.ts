@@ -16,6 +16,8 @@ export interface NetCase {
   optimum?: boolean;
   /** Trains on cpu only (tfjs lacks a gradient kernel on wasm). */
   cpuOnly?: boolean;
+  /** Its checkpoint optimum's direct minimisation takes over 10 s on cpu: checked in the slow tier only (any-model-wasm.slow.test.ts). */
+  slowOptimum?: boolean;
 }
 
 export const NETS: NetCase[] = [
