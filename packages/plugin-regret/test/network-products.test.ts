@@ -4,8 +4,9 @@ import { selectBackend, Trainer } from '@taylorlens/core';
 import { RegretPlugin, type NetworkScope } from '../src/index.js';
 import { outputCurvature, squaredErrorFormGradient } from '../src/convex/output-curvature.js';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { NetworkProblem, networkPush, splitHostVector, splitVariables, type ReplayedRound, type RoundSource } from '../src/rounds/network-problem.js';
+import { NetworkProblem, networkPush, splitVariables, type ReplayedRound, type RoundSource } from '../src/rounds/network-problem.js';
 import type { RoundStore } from '../src/rounds/round-store.js';
+import { splitHostVector } from '../src/rounds/dense-chain.js';
 import { BIAS_FREE_NETS, dataFor, NETS, TANH_NET, type NetCase } from './helpers/nets.js';
 
 const MSE_NET = NETS[0]; // dense ReLU 5-4-3-6, 63 parameters
@@ -63,7 +64,7 @@ describe('the network scope\'s Hessian products on two threads', () => {
     const before = tf.memory().numTensors;
     const V = tf.tensor2d(v, [1, P]);
     const viaSplit = splitVariables(anatomy as never, V);
-    const onHost = splitHostVector(shapes, v);
+    const onHost = splitHostVector(tf, shapes, v);
     expect(onHost.map((t) => t.shape)).toEqual(viaSplit.map((t) => t.shape));
     onHost.forEach((t, i) => expect(Array.from(t.dataSync())).toEqual(Array.from(viaSplit[i].dataSync())));
     tf.dispose([V, ...viaSplit, ...onHost]);

@@ -34,14 +34,19 @@ function sliceOnHeap(backend: HeapBackend, x: tf.TensorInfo, begin: number | num
   for (let o = 0; o < n; o += run) {
     let at = b[rank - 1];
     for (let k = 0; k < rank - 1; k++) at += (b[k] + index[k]) * strides[k];
-    if (run < 16) for (let j = 0; j < run; j++) to[o + j] = from[at + j];
-    else to.set(from.subarray(at, at + run), o);
+    copyRun(from, at, to, o, run);
     for (let k = rank - 2; k >= 0; k--) {
       if (++index[k] < s[k]) break;
       index[k] = 0;
     }
   }
   return out;
+}
+
+/** `to[o …] = from[at …]`, `run` entries: a loop for short runs, where a subarray costs more. */
+function copyRun(from: tf.backend_util.TypedArray, at: number, to: tf.backend_util.TypedArray, o: number, run: number): void {
+  if (run < 16) for (let j = 0; j < run; j++) to[o + j] = from[at + j];
+  else to.set(from.subarray(at, at + run), o);
 }
 
 type Stock = (kernel: string) => tf.KernelConfig | undefined;
@@ -144,8 +149,7 @@ export function makeWasmGatherV2(stock: Stock): (backendName: string) => tf.Kern
           const base = (b * info.outerSize + outer) * info.dimSize;
           for (let i = 0; i < perBatch; i++) {
             const src = (base + at[b * perBatch + i]) * run;
-            if (run < 16) for (let j = 0; j < run; j++) to[o + j] = from[src + j];
-            else to.set(from.subarray(src, src + run), o);
+            copyRun(from, src, to, o, run);
             o += run;
           }
         }

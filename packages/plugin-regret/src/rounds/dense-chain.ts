@@ -82,3 +82,19 @@ export function denseBackwardWith(tfjs: typeof tf, plan: DenseChainPlan, r: Dens
   }
   return tfjs.concat(parts.map((t) => tfjs.reshape(t, [-1]))) as tf.Tensor1D;
 }
+
+/**
+ * A flat parameter vector held on the host as one tensor per variable (`shapes`), each from its
+ * own span: the same values as splitting a `[1, P]` tensor, without wasm's split, which copies
+ * the whole input out of wasm memory per part (twelve copies of the autoencoder's 334 KB per
+ * Hessian product). The tfjs instance is passed in: the products worker runs this text too.
+ */
+export function splitHostVector(tfjs: typeof tf, shapes: readonly (readonly number[])[], flat: Float32Array): tf.Tensor[] {
+  let at = 0;
+  return shapes.map((shape) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const t = tfjs.tensor(flat.subarray(at, at + size), shape as number[], 'float32');
+    at += size;
+    return t;
+  });
+}

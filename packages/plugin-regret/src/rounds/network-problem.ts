@@ -13,7 +13,7 @@ import { hostView, type ModelAnatomy, type TaylorLoss } from '@taylorlens/core';
 import { clampedPush, type ClampFactors } from '../jacobian/clamped-push.js';
 import { linearWith } from '../jacobian/linear.js';
 import { squaredErrorFormGradient, type OutputCurvature } from '../convex/output-curvature.js';
-import { denseBackwardWith, denseChainPlan, denseForwardWith, isDenseChain, prepareDense, type DenseChainPlan, type DenseRound } from './dense-chain.js';
+import { denseBackwardWith, denseChainPlan, denseForwardWith, isDenseChain, prepareDense, splitHostVector, type DenseChainPlan, type DenseRound } from './dense-chain.js';
 import { NetworkProductsWorker } from './network-products.js';
 
 /** One stored network round as tensors (what `NetworkScope.replay` builds). */
@@ -32,21 +32,6 @@ export interface ReplayedRound {
 export function splitVariables(anatomy: ModelAnatomy, flat: tf.Tensor): tf.Tensor[] {
   const sizes = anatomy.variables.map((v) => v.size);
   return tf.tidy(() => tf.split(tf.reshape(flat, [-1]), sizes).map((t, i) => tf.reshape(t, anatomy.variables[i].shape)));
-}
-
-/**
- * splitVariables for a vector held on the host: one tensor per variable from its own span, the
- * same values. wasm's slice (and so split) copies the whole input out of wasm memory per part
- * (twelve copies of the autoencoder's 334 KB per Hessian product).
- */
-export function splitHostVector(shapes: readonly (readonly number[])[], flat: Float32Array): tf.Tensor[] {
-  let at = 0;
-  return shapes.map((shape) => {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const t = tf.tensor(flat.subarray(at, at + size), shape as number[], 'float32');
-    at += size;
-    return t;
-  });
 }
 
 /** `J_n v` `[s, p_L]` for a displacement v `[1, P]` of every parameter (linear in v, differentiable). */
@@ -195,7 +180,7 @@ export class NetworkProblem {
   async gradient(u: Float64Array, curvatureHere = false): Promise<{ value: number; grad: Float64Array }> {
     const u32 = Float32Array.from(u);
     const U = this.plan ? null : tf.tensor2d(u32, [1, this.P]);
-    const parts = this.plan ? splitHostVector(this.shapes, u32) : [];
+    const parts = this.plan ? splitHostVector(tf, this.shapes, u32) : [];
     const keepPoint = (n: number, T: tf.Tensor2D) => {
       if (!curvatureHere || this.curvature.quadratic) return;
       this.point[n]?.dispose();
@@ -226,7 +211,7 @@ export class NetworkProblem {
     this.products++;
     const v32 = Float32Array.from(v);
     const V = this.plan ? null : tf.tensor2d(v32, [1, this.P]);
-    const parts = this.plan ? splitHostVector(this.shapes, v32) : [];
+    const parts = this.plan ? splitHostVector(tf, this.shapes, v32) : [];
     const { form, gamma } = this.curvature;
     const remote = this.productsWorker();
     // A failed worker is dropped: its rounds come back to this thread (the same bits either way).

@@ -13,7 +13,7 @@ import { workerBackend } from '@taylorlens/core';
 import { squaredErrorFormGradient } from '../convex/output-curvature.js';
 import { JobWorker } from '../threads/job-worker.js';
 import { JOB_LOOP, tfjsWorkerPrelude } from '../threads/tfjs-worker.js';
-import { denseBackwardWith, denseForwardWith, type DenseChainPlan, type DenseRound } from './dense-chain.js';
+import { denseBackwardWith, denseForwardWith, splitHostVector, type DenseChainPlan, type DenseRound } from './dense-chain.js';
 
 type Matrix = { data: Float32Array; shape: [number, number] };
 
@@ -22,6 +22,7 @@ function source(prelude: string): string {
 const denseForwardWith = ${denseForwardWith.toString()};
 const denseBackwardWith = ${denseBackwardWith.toString()};
 const squaredErrorFormGradient = ${squaredErrorFormGradient.toString()};
+const splitHostVector = ${splitHostVector.toString()};
 let problem = null;
 const t2 = (m) => (m ? tf.tensor2d(m.data, m.shape) : null);
 function close() {
@@ -38,15 +39,13 @@ function handle(m) {
         const kernels = r.kernels.map(t2);
         return { inputs, kernels, inputsT: inputs.map((t) => tf.transpose(t)), kernelsT: kernels.map((t) => tf.transpose(t)), masks: r.masks.map(t2) };
       });
-      problem = { plan: m.plan, gamma: m.gamma, sizes: m.sizes, shapes: m.shapes, rounds };
+      problem = { plan: m.plan, gamma: m.gamma, shapes: m.shapes, rounds };
       return null;
     }
     case 'product': {
-      const { plan, gamma, sizes, shapes, rounds } = problem;
+      const { plan, gamma, shapes, rounds } = problem;
       const P = m.v.length;
-      // One tensor per variable from its span of v (wasm's split copies all of v per part).
-      let at = 0;
-      const parts = shapes.map((shape, i) => { const t = tf.tensor(m.v.subarray(at, at + sizes[i]), shape, 'float32'); at += sizes[i]; return t; });
+      const parts = splitHostVector(tf, shapes, m.v);
       const grad = new Float64Array(P);
       try {
         for (const r of rounds) {
@@ -90,7 +89,7 @@ export class NetworkProductsWorker {
     const matrix = (t: tf.Tensor | null): Matrix | null => (t ? { data: t.dataSync() as Float32Array, shape: t.shape as [number, number] } : null);
     const job = {
       op: 'rounds', plan, gamma,
-      sizes: variables.map((s) => s.reduce((a, b) => a * b, 1)), shapes: variables,
+      shapes: variables,
       rounds: rounds.map((r) => ({ inputs: r.inputs.map(matrix), kernels: r.kernels.map(matrix), masks: r.masks.map(matrix) })),
     };
     const worker = new NetworkProductsWorker(thread, rounds.length);

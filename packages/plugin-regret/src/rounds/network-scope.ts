@@ -9,7 +9,8 @@ import type { RoundInput, Scope, ScopeCheckpoint, ScopeDescription, SolverReport
 import { Reservoir } from '../scopes/schedule.js';
 import { packRows, unpackRows } from './bits.js';
 import { replaysMask, stateAsBits, stateKey, storesState } from './replayable.js';
-import { NetworkProblem, networkPush, splitHostVector, splitVariables, type ReplayedRound, type RoundSource } from './network-problem.js';
+import { splitHostVector } from './dense-chain.js';
+import { NetworkProblem, networkPush, splitVariables, type ReplayedRound, type RoundSource } from './network-problem.js';
 import { type MemoryBudget, type RoundArrays, RoundStore } from './round-store.js';
 import { loadRoundsScope, saveRoundsScope, type RoundsScopeState } from './scope-state.js';
 
@@ -141,7 +142,7 @@ export class NetworkScope implements Scope {
     const x = keep(tf.tensor(arrays.x.data as Float32Array, arrays.x.shape));
     const s = x.shape[0];
     const w = keep(tf.tensor(arrays.w.data as Float32Array, arrays.w.shape));
-    const vars = splitHostVector(anatomy.variables.map((v) => v.shape), arrays.w.data as Float32Array).map(keep);
+    const vars = splitHostVector(tf, anatomy.variables.map((v) => v.shape), arrays.w.data as Float32Array).map(keep);
     const kernels = anatomy.layers.map((p) => vars[anatomy.variables.indexOf(p.kernel)]);
     const biases = anatomy.layers.map((p) => (p.bias ? vars[anatomy.variables.indexOf(p.bias)] : null));
     const derivs = new Map<number, tf.Tensor | null>();
