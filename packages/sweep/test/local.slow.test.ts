@@ -18,18 +18,19 @@ afterAll(() => project?.cleanup());
 
 describe('taylorlens sweep --parallel 2', () => {
   it('stopped after the first run finishes and started again: every run bit-identical to runs one by one', async () => {
-    // Lanes start 000 (6 epochs) and 001 (2 epochs): 001 finishes while 000 is past its first checkpoints.
+    // Lanes start 000 (16 epochs, ~150 ms each here) and 001 (2 epochs): 001 finishes while 000 is past its first checkpoints
+    // with some 13 epochs to go (with 6, CI once saw 000 complete before the SIGINT reached it).
     fs.writeFileSync(path.join(project.dir, 'six.json'), JSON.stringify({
       name: 'six',
       base: tinyConfig({ backend: 'cpu' }),
       axes: [
         { name: 'lr', path: '/optimizer/options/learningRate', values: [0.001, 0.003, 0.01] },
-        { name: 'epochs', path: '/epochs', values: [6, 2] },
+        { name: 'epochs', path: '/epochs', values: [16, 2] },
       ],
       seeds: [3],
     }));
     const sweepDir = path.join(project.dir, 'sweeps', 'six');
-    const ids = ['000-0.001-6-s3', '001-0.001-2-s3', '002-0.003-6-s3', '003-0.003-2-s3', '004-0.01-6-s3', '005-0.01-2-s3'];
+    const ids = ['000-0.001-16-s3', '001-0.001-2-s3', '002-0.003-16-s3', '003-0.003-2-s3', '004-0.01-16-s3', '005-0.01-2-s3'];
 
     // Run 000's checkpoint epoch (0 until its first epoch ends, or while its folder is being made).
     const checkpointEpoch = (id: string): number => {
@@ -75,7 +76,7 @@ describe('taylorlens sweep --parallel 2', () => {
     const status = await cli(project.dir, ['sweep-status', sweepDir]);
     expect(status.code, status.out).toBe(0);
     expect(status.out).toContain('6 runs: 6 completed');
-    expect(status.out).toMatch(/000-0\.001-6-s3\s+0\.001\s+6\s+3\s+completed\s+6\/6\s+\S+\s+2/);
+    expect(status.out).toMatch(/000-0\.001-16-s3\s+0\.001\s+16\s+3\s+completed\s+16\/16\s+\S+\s+2/);
 
     const alone = await runOneByOne(project.dir, sweepDir, ids);
     for (const id of ids) expectSameRun(runDirOf(sweepDir, id), alone.get(id)!, id);
@@ -85,15 +86,15 @@ describe('taylorlens sweep --parallel 2', () => {
     const summary = JSON.parse(fs.readFileSync(path.join(project.dir, 'cmp', 'sweep-summary.json'), 'utf8'));
     expect(summary.axes).toEqual(['lr', 'epochs']);
     expect(summary.groups).toHaveLength(6);
-    const g = summary.groups.find((x: { axes: Record<string, string> }) => x.axes.lr === '0.01' && x.axes.epochs === '6');
-    const rows = fs.readFileSync(path.join(alone.get('004-0.01-6-s3')!, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const g = summary.groups.find((x: { axes: Record<string, string> }) => x.axes.lr === '0.01' && x.axes.epochs === '16');
+    const rows = fs.readFileSync(path.join(alone.get('004-0.01-16-s3')!, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
     expect(g.metrics['train loss']).toEqual({ mean: rows.filter((r) => r.kind === 'epoch').at(-1).loss, std: null, n: 1 });
     expect(fs.existsSync(path.join(project.dir, 'cmp', 'report.html'))).toBe(true);
   });
 
   it('a crash (the sweep and its runs SIGKILLed, run.json left "running", run.lock stale): started again, the runs resume bit-identical', async () => {
     fs.writeFileSync(path.join(project.dir, 'crash.json'), JSON.stringify({
-      name: 'crash', base: tinyConfig({ backend: 'cpu', epochs: 6 }),
+      name: 'crash', base: tinyConfig({ backend: 'cpu', epochs: 16 }),
       axes: [{ name: 'lr', path: '/optimizer/options/learningRate', values: [0.002, 0.02] }],
     }));
     const sweepDir = path.join(project.dir, 'sweeps', 'crash');
@@ -125,7 +126,7 @@ describe('taylorlens sweep --parallel 2', () => {
 
   it('a lane killed mid-run costs that run only: the next runs get a fresh lane; started again, the killed run resumes bit-identical', async () => {
     fs.writeFileSync(path.join(project.dir, 'lanekill.json'), JSON.stringify({
-      name: 'lanekill', base: tinyConfig({ backend: 'cpu', epochs: 6 }),
+      name: 'lanekill', base: tinyConfig({ backend: 'cpu', epochs: 16 }),
       axes: [{ name: 'lr', path: '/optimizer/options/learningRate', values: [0.0015, 0.004, 0.008] }],
     }));
     const sweepDir = path.join(project.dir, 'sweeps', 'lanekill');
