@@ -11,7 +11,7 @@ import {
   registeredLayerClasses, selectBackend, Trainer, type LayerDerivatives,
 } from '@taylorlens/core';
 import { checkJacobians, nodesOf } from './helpers/derivatives-check.js';
-import { chain, dense, merged, normal } from './helpers/derivative-nets.js';
+import { chain, dense, merged, normal, TimesWeight } from './helpers/derivative-nets.js';
 
 const one = (inputs: tf.Tensor | tf.Tensor[]) => (Array.isArray(inputs) ? inputs[0] : inputs);
 
@@ -27,18 +27,6 @@ class ScaleAbsRegistered extends ScaleAbs {
 }
 tf.serialization.registerClass(ScaleAbsRegistered);
 
-/** A custom layer with a weight (`x · w`, w per feature) and no derivatives module. */
-class TimesWeight extends tfl.layers.Layer {
-  static className = 'TimesWeight';
-  private w: tfl.LayerVariable | null = null;
-  override build(shape: tfl.Shape | tfl.Shape[]): void {
-    const s = (Array.isArray(shape[0]) ? shape[0] : shape) as tfl.Shape;
-    this.w = this.addWeight('w', [s[s.length - 1] as number], 'float32', tfl.initializers.ones());
-    this.built = true;
-  }
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor { return tf.mul(one(inputs), this.w!.read()); }
-}
-tf.serialization.registerClass(TimesWeight);
 
 let pushes = 0;
 const scaleAbsModule: LayerDerivatives = {

@@ -15,6 +15,7 @@ export * from './scopes/scope.js';
 export { StatisticsScope } from './scopes/statistics-scope.js';
 export { LocalRoundsScope } from './rounds/local-scope.js';
 export { NetworkScope, splitVariables } from './rounds/network-scope.js';
+export { networkStorage } from './rounds/replayable.js';
 export { RoundStore, MemoryBudget, type RoundArrays, type RoundMeta, type StoredArray } from './rounds/round-store.js';
 export { taylorOutputs, type LocalRoundTensors } from './rounds/local-taylor.js';
 export { packRows, unpackRows } from './rounds/bits.js';

@@ -17,6 +17,7 @@ import { EigenWorker } from './linalg/eigen-worker.js';
 import { LocalRoundsScope } from './rounds/local-scope.js';
 import { NetworkScope } from './rounds/network-scope.js';
 import { MemoryBudget } from './rounds/round-store.js';
+import { networkStorage } from './rounds/replayable.js';
 import { taylorAtNext } from './trace/taylor-next.js';
 import { flatDense } from './jacobian/linear.js';
 import { meanStd } from './stats-helpers.js';
@@ -174,10 +175,12 @@ export class RegretPlugin extends Plugin<RegretOptions> {
     this.candidates = resolveScopes(anatomy, this.options, trainer.loss.quadratic ? 1 : null);
     if (this.candidates.length === 0) return;
     // Only what the candidate scopes read: ∂ℓ/∂a_l for dense statistics, layer inputs for layer and
-    // neuron scopes, pre-activations (masks, pool choices) for all.
+    // neuron scopes and a network scope that stores them (rounds/replayable.ts), pre-activations
+    // (masks, pool choices) for all.
     const local = this.candidates.filter((d) => d.kind !== 'network');
+    const storedNetwork = local.length < this.candidates.length && networkStorage(anatomy) === 'stored';
     trainer.require({
-      inputs: local.length > 0,
+      inputs: local.length > 0 || storedNetwork,
       preActivations: true,
       preActivationGrads: local.some((d) => d.method === 'statistics' && flatDense(anatomy.layers[d.layerIndex!])),
     });

@@ -19,7 +19,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend, softmaxCrossEntropy, STAGE_ANALYZE, Trainer } from '@taylorlens/core';
-import { RegretPlugin, resolveScopes } from '@taylorlens/plugin-regret';
+import { NetworkScope, RegretPlugin, resolveScopes } from '@taylorlens/plugin-regret';
 import { randomData, resnetBlock } from '../../core/test/helpers/models.js';
 import { forwardWith, heldAt, relErr, withScope } from './helpers/brute.js';
 import { disposeRounds, keepRounds } from './helpers/nets.js';
@@ -64,16 +64,30 @@ describe('regret at layer and neuron scope on whole models, against brute force 
     expect([...kinds].sort()).toEqual(['batchNormalization', 'conv1d', 'conv2d', 'conv2dTranspose', 'dense', 'depthwiseConv2d', 'embedding', 'layerNormalization', 'prelu', 'separableConv2d']);
   });
 
-  it('the network scope refuses each of them with a clear error (parameters outside Dense/Conv2D; graphs of the layers it replays are network-any-model.test.ts\'s)', () => {
-    const reasons = [/replays Dense\/Conv2D layers only; layer ".*" \(BatchNormalization\) is not one yet/, /replays Dense\/Conv2D layers only; layer ".*" \(DepthwiseConv2D\) is not one yet/, /replays Dense\/Conv2D layers only; layer ".*" \(PReLU\) is not one yet/];
-    [ANY_MODEL_NETS[0], ANY_MODEL_NETS[2], ANY_MODEL_NETS[3]].forEach((net, i) => {
+  it('with the default options (the network scope on) each model trains; its network scope moves every trainable weight and stores each round as recorded', async () => {
+    for (const net of ANY_MODEL_NETS) {
       const model = net.make();
       const optimizer = tf.train.sgd(0.1);
-      expect(() => new Trainer(model, { loss: net.loss, optimizer, plugins: [new RegretPlugin({ network: { every: 1 } })] })).toThrow(reasons[i]);
-      expect(() => new Trainer(model, { loss: net.loss, optimizer, plugins: [new RegretPlugin({ network: { every: 1 } })] })).toThrow(/set network\.enabled: false/);
+      const plugin = new RegretPlugin();
+      plugin.retain = true;
+      const trainer = new Trainer(model, { loss: net.loss, optimizer, plugins: [plugin] });
+      const { x, y } = net.data ? net.data(6, 4) : randomData(6, net.input, net.classes, 4, true);
+      await trainer.fit(x, y, { epochs: 1, batchSize: 3, shuffle: false });
+      const network = plugin.scopes.find((s) => s.desc.kind === 'network') as NetworkScope;
+      expect(network.storage, net.name).toBe('stored');
+      expect(network.desc.params, net.name).toBe(model.trainableWeights.reduce((t, w) => t + w.shape.reduce((a, b) => a * b, 1), 0));
+      const ckpt = plugin.results.scopes[network.desc.key].checkpoints.at(-1)!;
+      expect(ckpt.recordedRounds, net.name).toBe(1); // round 1 of every 100
+      expect(Number.isFinite(ckpt.ball.regret[0]), net.name).toBe(true);
+      // The cost report's bytes per stored round (a rough model) within a factor 2 of what was stored.
+      const estimate = plugin.results.cost!.scopes.find((c) => c.key === network.desc.key)!.bytesPerRecordedRound;
+      expect(estimate / network.lastRoundBytes, net.name).toBeGreaterThan(0.5);
+      expect(estimate / network.lastRoundBytes, net.name).toBeLessThan(2);
+      plugin.dispose();
+      tf.dispose([x, y]);
       model.dispose();
       optimizer.dispose();
-    });
+    }
   });
 
   it('BatchNormalization: ∇τ(W_n) is the gradient with the batch statistics held fixed, not the gradient training steps on (a bias right before BN has a zero training gradient)', async () => {
@@ -137,7 +151,7 @@ describe('bounded memory with the scoped layers beyond Dense/Conv2D (cpu)', () =
         await trainer.fit(x, y, { epochs: 1, batchSize: 3 }); // the optimizer's own state, before counting
         const before = tf.memory().numTensors;
         const plugin = new RegretPlugin({
-          network: NO_NETWORK, layers: { every: 1 }, neurons: { perLayer: 2, subBatch: 2, every: 1 }, trace: false, budget: { maxOverhead: 1e6 },
+          network: { every: 2 }, layers: { every: 1 }, neurons: { perLayer: 2, subBatch: 2, every: 1 }, trace: false, budget: { maxOverhead: 1e6 },
           readings: ['hindsight', 'perRound'], perRound: { every: 2 },
         });
         trainer.use(plugin);
@@ -145,7 +159,7 @@ describe('bounded memory with the scoped layers beyond Dense/Conv2D (cpu)', () =
         trainer.hooks.afterBatch.tapPromise({ name: 'test', stage: STAGE_ANALYZE }, async () => { most = Math.max(most, tf.memory().numTensors - before); });
         await trainer.fit(x, y, { epochs, batchSize: 3, shuffle: true, seed: 1 });
         expect(tf.memory().numTensors).toBe(before);
-        expect(Object.keys(plugin.results.scopes).length).toBe(2 * trainer.anatomy.layers.length);
+        expect(Object.keys(plugin.results.scopes).length).toBe(2 * trainer.anatomy.layers.length + 1); // and the network
         peak.push(most);
         plugin.dispose();
         model.dispose();

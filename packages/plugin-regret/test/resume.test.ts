@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { meanSquaredError, selectBackend } from '@taylorlens/core';
+import { meanSquaredError, selectBackend, softmaxCrossEntropy } from '@taylorlens/core';
 import { MemoryBudget, RoundStore, type RoundArrays } from '../src/rounds/round-store.js';
-import { DENSE, expectResumeMatches, filesUnder, readRegret, session, type Setup } from './helpers/resume.js';
+import { CONV, DENSE, expectResumeMatches, filesUnder, readRegret, session, type Setup } from './helpers/resume.js';
 
 let root: string;
 beforeAll(async () => {
@@ -26,9 +26,21 @@ const MSE: Setup = {
   options: { neurons: { perLayer: 2 }, network: { every: 2 }, checkpoint: { everyEpochs: 2 }, budget: { maxOverhead: 1e6 } },
 };
 
+// The network scope of a model it stores rather than replays (an overlapping max-pool: its choices
+// kept as floats, each layer's input as recorded; rounds/replayable.ts), under cross-entropy.
+const STORED: Setup = {
+  name: 'stored', loss: softmaxCrossEntropy, epochs: 2,
+  model: { ...CONV, layers: [CONV.layers[0], { type: 'maxPooling2d', poolSize: 2, strides: 1 }, ...CONV.layers.slice(2)] },
+  options: { layers: { enabled: false }, neurons: { enabled: false }, network: { every: 2 }, budget: { maxOverhead: 1e6 } },
+};
+
 describe('regret state in checkpoints', () => {
   it('squared error: cut mid-epoch and resumed, everything the plugin writes equals the uninterrupted run\'s', async () => {
     await expectResumeMatches(MSE, root);
+  });
+
+  it('a network scope storing its rounds as recorded: cut mid-epoch and resumed, everything the plugin writes equals the uninterrupted run\'s', async () => {
+    await expectResumeMatches(STORED, root);
   });
 
   it('a checkpoint without regret state (older run folders) falls back to fresh sums, with the warning', async () => {

@@ -67,3 +67,16 @@ export function tiedPairs(t: tf.Tensor, axis: number): number {
     return tf.sum(tf.cast(tf.logicalAnd(tf.equal(a, b), tf.notEqual(a, 0)), 'int32')).dataSync()[0];
   });
 }
+
+/** A custom layer with a weight (`x · w`, w per feature); no derivatives module unless a test registers one. */
+export class TimesWeight extends tfl.layers.Layer {
+  static className = 'TimesWeight';
+  private w: tfl.LayerVariable | null = null;
+  override build(shape: tfl.Shape | tfl.Shape[]): void {
+    const s = (Array.isArray(shape[0]) ? shape[0] : shape) as tfl.Shape;
+    this.w = this.addWeight('w', [s[s.length - 1] as number], 'float32', tfl.initializers.ones());
+    this.built = true;
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor { return tf.mul(Array.isArray(inputs) ? inputs[0] : inputs, this.w!.read()); }
+}
+tf.serialization.registerClass(TimesWeight);

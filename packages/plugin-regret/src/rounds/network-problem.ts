@@ -9,7 +9,7 @@
  * `½ zᵀ S_n z` in place of the loss.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hostView, type ModelAnatomy, type TaylorLoss } from '@taylorlens/core';
+import { hostView, separableDepthwiseMap, type ModelAnatomy, type TaylorLoss } from '@taylorlens/core';
 import { clampedPush, type ClampFactors } from '../jacobian/clamped-push.js';
 import { linearWith } from '../jacobian/linear.js';
 import { squaredErrorFormGradient, type OutputCurvature } from '../convex/output-curvature.js';
@@ -20,6 +20,8 @@ import { NetworkProductsWorker } from './network-products.js';
 export interface ReplayedRound {
   factors: ClampFactors;
   inputs: tf.Tensor[];
+  /** A SeparableConv2D's own input (its depthwise term), by layer; absent for other kinds. */
+  rawInputs?: (tf.Tensor | undefined)[];
   kernels: tf.Tensor[];
   f: tf.Tensor2D;
   y: tf.Tensor2D;
@@ -44,7 +46,11 @@ export function networkPush(anatomy: ModelAnatomy, rep: ReplayedRound, v: tf.Ten
       const p = anatomy.layers[l];
       const dk = delta[anatomy.variables.indexOf(p.kernel)];
       const db = p.bias ? delta[anatomy.variables.indexOf(p.bias)] : null;
-      return tf.expandDims(linearWith(p, rep.inputs[l], dk, db), 1);
+      const a = linearWith(p, rep.inputs[l], dk, db);
+      if (!p.depthwise) return tf.expandDims(a, 1);
+      // A SeparableConv2D's depthwise change, first order: through the pointwise kernel at W_n (as trace/taylor-next.ts).
+      const ddw = delta[anatomy.variables.indexOf(p.depthwise)];
+      return tf.expandDims(tf.add(a, separableDepthwiseMap(p.conv!, rep.rawInputs![l]!, ddw, rep.kernels[l])), 1);
     },
   });
   return tf.reshape(z, [s, -1]) as tf.Tensor2D;

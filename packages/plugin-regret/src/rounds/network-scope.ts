@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { activate, type GraphNode, type ModelAnatomy, type NodeState, type TaylorLoss } from '@taylorlens/core';
+import { activate, type GraphNode, type ModelAnatomy, type NodeState, type ParamLayer, type TaylorLoss } from '@taylorlens/core';
+import { separableRound } from '../jacobian/jacobian-tensor.js';
 import { linearWith } from '../jacobian/linear.js';
 import { minimizeOverBalls, type BallSolverOptions } from '../convex/projected-lbfgs.js';
 import { newtonOverBall, solveQuadraticOverBall, type CertifiedSolution } from '../convex/certified-ball.js';
@@ -8,7 +9,7 @@ import { scopeParams, Trajectory } from '../scopes/params.js';
 import type { RoundInput, Scope, ScopeCheckpoint, ScopeDescription, SolverReport } from '../scopes/scope.js';
 import { Reservoir } from '../scopes/schedule.js';
 import { packRows, unpackRows } from './bits.js';
-import { replaysMask, stateAsBits, stateKey, storesState } from './replayable.js';
+import { networkStorage, packedState, replaysMask, sharedKey, stateKey, storesState } from './replayable.js';
 import { splitHostVector } from './dense-chain.js';
 import { NetworkProblem, networkPush, splitVariables, type ReplayedRound, type RoundSource } from './network-problem.js';
 import { type MemoryBudget, type RoundArrays, RoundStore } from './round-store.js';
@@ -55,10 +56,13 @@ export class NetworkScope implements Scope {
   private readonly store: RoundStore;
   private readonly reservoir: Reservoir | null;
   private last: Float64Array[] | null = null;
+  /** What a stored round holds (replayable.ts `networkStorage`). */
+  readonly storage: 'replay' | 'stored';
 
   constructor(readonly desc: ScopeDescription, private readonly anatomy: ModelAnatomy, private readonly loss: TaylorLoss,
     budget: MemoryBudget, spillDir: string,
     private readonly opts: { ballFactor: number; solver: NetworkSolverOptions; seed: number; gamma?: number | null }) {
+    this.storage = networkStorage(anatomy);
     this.reservoir = desc.reservoir !== null ? new Reservoir(desc.reservoir, opts.seed) : null;
     this.store = new RoundStore(spillDir, budget, 0, true);
   }
@@ -100,7 +104,7 @@ export class NetworkScope implements Scope {
     const y = take(cap.y);
     const f = take(cap.output);
     const loss = tf.tidy(() => this.loss.compute(f, y));
-    await Promise.all([put('x', x), put('y', y), put('f', f), put('w', w)]);
+    await Promise.all([this.storage === 'replay' ? put('x', x) : null, put('y', y), put('f', f), put('w', w)]);
     for (const p of this.anatomy.layers) {
       const kind = derivativeKind(this.anatomy, p.index);
       if (kind !== 'none') {
@@ -109,14 +113,28 @@ export class NetworkScope implements Scope {
         else arrays[`d${p.index}`] = { dtype: 'uint8', shape: [s, Math.ceil(p.units / 8)], data: packRows((await d.data()) as Float32Array, s, p.units) };
         if (d !== cap.derivative(p.index)) d.dispose();
       }
+      if (this.storage === 'stored') {
+        // The layer's scope input (x̂ for BatchNormalization), and a SeparableConv2D's own input (its depthwise term).
+        const input = take(cap.layers[p.index].input!);
+        await put(`i${p.index}`, input);
+        if (input !== cap.layers[p.index].input) input.dispose();
+        if (p.depthwise) {
+          const raw = separableRound(cap, p, s).x;
+          await put(`r${p.index}`, raw);
+          if (s !== B) raw.dispose();
+        }
+      }
     }
-    // The round state of the layers between them (replayable.ts): max-pool choices as bits, the rest as floats.
+    // The round state of the other nodes (replayable.ts): max-pool choices as bits, the rest as
+    // floats; stored models keep every node's state, per-round ("shared") entries included.
     for (const n of this.anatomy.graph) {
-      if (!storesState(n)) continue;
-      for (const [entry, full] of Object.entries(cap.nodeState(n.id)!.sample)) {
+      if (this.storage === 'replay' ? !storesState(n) : n.role !== 'param' && n.role !== 'derivatives') continue;
+      const state = cap.nodeState(n.id);
+      if (!state) continue;
+      for (const [entry, full] of Object.entries(state.sample)) {
         const t = take(full);
         const key = stateKey(n, entry);
-        if (stateAsBits(n)) {
+        if (packedState(n)) {
           const cols = t.size / s;
           arrays[key] = { dtype: 'uint8', shape: [s, Math.ceil(cols / 8)], data: packRows((await t.data()) as Float32Array, s, cols) };
         } else {
@@ -124,6 +142,7 @@ export class NetworkScope implements Scope {
         }
         if (t !== full) t.dispose();
       }
+      if (this.storage === 'stored') for (const [entry, t] of Object.entries(state.shared ?? {})) await put(sharedKey(n, entry), t);
     }
     const lossValue = (await loss.data())[0];
     tf.dispose([loss, w]);
@@ -136,15 +155,64 @@ export class NetworkScope implements Scope {
 
   /** Tensors of one stored round (kept; dispose `all`). */
   replay(arrays: RoundArrays): Replay {
+    return this.storage === 'replay' ? this.replayForward(arrays) : this.replayStored(arrays);
+  }
+
+  /** The stored derivative of layer p's activation `[s, ...outputShape]` (inside a tidy; kept), or null where linear. */
+  private storedDerivative(p: ParamLayer, arrays: RoundArrays, s: number): tf.Tensor | null {
+    const kind = derivativeKind(this.anatomy, p.index);
+    if (kind === 'none') return null;
+    const st = arrays[`d${p.index}`];
+    return tf.keep(tf.reshape(kind === 'bits' ? tf.tensor(unpackRows(st.data as Uint8Array, s, p.units)) : tf.tensor(st.data as Float32Array), [s, ...p.outputShape]));
+  }
+
+  /** The weights `W_n` of a stored round: the flat vector and each layer's kernel and bias. */
+  private storedWeights(arrays: RoundArrays, keep: <T extends tf.Tensor>(t: T) => T) {
+    const anatomy = this.anatomy;
+    const w = keep(tf.tensor(arrays.w.data as Float32Array, arrays.w.shape));
+    const vars = splitHostVector(tf, anatomy.variables.map((v) => v.shape), arrays.w.data as Float32Array).map(keep);
+    const kernels = anatomy.layers.map((p) => vars[anatomy.variables.indexOf(p.kernel)]);
+    const biases = anatomy.layers.map((p) => (p.bias ? vars[anatomy.variables.indexOf(p.bias)] : null));
+    return { w, kernels, biases };
+  }
+
+  /** A stored model's round: everything the clamped pass reads, as recorded. */
+  private replayStored(arrays: RoundArrays): Replay {
+    const all: tf.Tensor[] = [];
+    const keep = <T extends tf.Tensor>(t: T): T => { all.push(t); return t; };
+    const f = keep(tf.tensor2d(arrays.f.data as Float32Array, arrays.f.shape as [number, number]));
+    const s = f.shape[0];
+    const { w, kernels } = this.storedWeights(arrays, keep);
+    const stored = (name: string) => keep(tf.tensor(arrays[name].data as Float32Array, arrays[name].shape));
+    const inputs = this.anatomy.layers.map((p) => stored(`i${p.index}`));
+    const rawInputs = this.anatomy.layers.map((p) => (p.depthwise ? stored(`r${p.index}`) : undefined));
+    const derivs: (tf.Tensor | null)[] = [];
+    tf.tidy(() => { for (const p of this.anatomy.layers) derivs.push(this.storedDerivative(p, arrays, s)); });
+    derivs.forEach((d) => d && keep(d));
+    const states = new Map<number, NodeState>();
+    tf.tidy(() => {
+      for (const n of this.anatomy.graph) {
+        const st = this.storedState(n, arrays, s);
+        if (st) states.set(n.id, st);
+      }
+    });
+    for (const st of states.values()) [...Object.values(st.sample), ...Object.values(st.shared ?? {})].forEach(keep);
+    return {
+      factors: { derivative: (l) => derivs[l], nodeState: (id) => states.get(id) ?? null },
+      inputs, rawInputs, kernels, f,
+      y: keep(tf.tensor<tf.Rank>(arrays.y.data as Float32Array, arrays.y.shape as number[]) as tf.Tensor2D),
+      offset: keep(tf.sub(w, this.trajectory.centre!)), all,
+    };
+  }
+
+  /** A replayed model's round: the layer inputs recomputed from x and `W_n` over the graph. */
+  private replayForward(arrays: RoundArrays): Replay {
     const anatomy = this.anatomy;
     const all: tf.Tensor[] = [];
     const keep = <T extends tf.Tensor>(t: T): T => { all.push(t); return t; };
     const x = keep(tf.tensor(arrays.x.data as Float32Array, arrays.x.shape));
     const s = x.shape[0];
-    const w = keep(tf.tensor(arrays.w.data as Float32Array, arrays.w.shape));
-    const vars = splitHostVector(tf, anatomy.variables.map((v) => v.shape), arrays.w.data as Float32Array).map(keep);
-    const kernels = anatomy.layers.map((p) => vars[anatomy.variables.indexOf(p.kernel)]);
-    const biases = anatomy.layers.map((p) => (p.bias ? vars[anatomy.variables.indexOf(p.bias)] : null));
+    const { w, kernels, biases } = this.storedWeights(arrays, keep);
     const derivs = new Map<number, tf.Tensor | null>();
     const states = new Map<number, NodeState>();
     const inputs: tf.Tensor[] = [];
@@ -162,15 +230,11 @@ export class NetworkScope implements Scope {
           const a = linearWith(p, ins[0], kernels[p.index], biases[p.index]);
           const absorbed = p.node === anatomy.outputNode && anatomy.absorbedOutputActivation !== null;
           h = absorbed ? a : activate(p, a);
-          const kind = derivativeKind(anatomy, p.index);
-          const st = arrays[`d${p.index}`];
-          derivs.set(p.index, kind === 'none' ? null : tf.keep(tf.reshape(
-            kind === 'bits' ? tf.tensor(unpackRows(st.data as Uint8Array, s, p.units)) : tf.tensor(st.data as Float32Array),
-            [s, ...p.outputShape])));
+          derivs.set(p.index, this.storedDerivative(p, arrays, s));
         } else if (node.role === 'folded' || node.role === 'absorbed') {
           h = ins[0];
         } else {
-          const state = storesState(node) ? this.storedState(node, arrays, s) : null;
+          const state = this.storedState(node, arrays, s);
           if (state) states.set(node.id, state);
           h = state && replaysMask(node) ? tf.mul(ins[0], state.sample.mask) : node.layer.apply(ins.length === 1 ? ins[0] : ins, { training: false }) as tf.Tensor;
         }
@@ -195,21 +259,23 @@ export class NetworkScope implements Scope {
     };
   }
 
-  /** A node's stored round state (kept; inside the replay's tidy), shaped as its module froze it. */
-  private storedState(node: GraphNode, arrays: RoundArrays, s: number): NodeState {
+  /** A node's stored round state (kept; inside the replay's tidy), shaped as its module froze it; null when none was stored. */
+  private storedState(node: GraphNode, arrays: RoundArrays, s: number): NodeState | null {
     const sample: Record<string, tf.Tensor> = {};
-    if (stateAsBits(node)) {
+    if (packedState(node)) {
       // A max-pool's mask has its input's shape.
-      const shape = [s, ...node.inputShapes[0]];
       const a = arrays[stateKey(node, 'mask')];
+      if (!a) return null;
+      const shape = [s, ...node.inputShapes[0]];
       sample.mask = tf.keep(tf.reshape(tf.tensor(unpackRows(a.data as Uint8Array, s, shape.reduce((x, y) => x * y, 1) / s)), shape));
       return { sample };
     }
-    const prefix = stateKey(node, '');
-    for (const [key, a] of Object.entries(arrays)) {
-      if (key.startsWith(prefix)) sample[key.slice(prefix.length)] = tf.keep(tf.tensor(a.data as Float32Array, a.shape));
-    }
-    return { sample };
+    const read = (prefix: string) => Object.fromEntries(Object.entries(arrays).filter(([key]) => key.startsWith(prefix))
+      .map(([key, a]) => [key.slice(prefix.length), tf.keep(tf.tensor(a.data as Float32Array, a.shape))]));
+    Object.assign(sample, read(stateKey(node, '')));
+    const shared = read(sharedKey(node, ''));
+    if (Object.keys(sample).length === 0 && Object.keys(shared).length === 0) return null;
+    return Object.keys(shared).length > 0 ? { sample, shared } : { sample };
   }
 
   /** `τ^n(w₁ + u)` for a replayed round, as a tensor (differentiable in u `[1, P]`). */

@@ -1,4 +1,4 @@
-import type { GraphNode } from '@taylorlens/core';
+import type { GraphNode, ModelAnatomy } from '@taylorlens/core';
 
 /**
  * Layers without parameters that the network scope replays exactly from a stored round: the
@@ -16,6 +16,24 @@ export function replayRefusal(n: GraphNode): string | null {
   if (!STATEFUL.has(n.className)) return 'its class is not one the network scope replays yet';
   if (n.className === 'MaxPooling2D' && (n.derivatives?.kind !== 'maxPooling' || overlapping(n.layer))) return 'overlapping max-pool windows are not replayed yet';
   return null;
+}
+
+/**
+ * How the network scope keeps a round. `replay`: the batch, `W_n` and the state above, the layer
+ * inputs recomputed at a checkpoint (a chain of Dense/Conv2D layers and the layers it replays: the
+ * paper's models). `stored`: every other model — each scoped layer's input as the capture saw it
+ * (x̂ for BatchNormalization; a SeparableConv2D's own input too) and every node's frozen round
+ * state (batch statistics, PReLU signs, LayerNormalization's x̂, overlapping max-pool choices,
+ * autodiff inputs…), so nothing is recomputed: more bytes per stored round, any layer.
+ */
+export function networkStorage(anatomy: ModelAnatomy): 'replay' | 'stored' {
+  if (anatomy.layers.some((p) => p.kind !== 'dense' && p.kind !== 'conv2d')) return 'stored';
+  return anatomy.graph.some((n) => n.role === 'derivatives' && replayRefusal(n) !== null) ? 'stored' : 'replay';
+}
+
+/** Whether a node's stored state is a 0/1 mask kept as packed bits (a non-overlapping max-pool's choices). */
+export function packedState(n: GraphNode): boolean {
+  return stateAsBits(n) && replayRefusal(n) === null;
 }
 
 /** Whether the node's round state is stored (and its forward replayed from it, for dropout). */
@@ -40,6 +58,11 @@ export function stateAsBits(n: GraphNode): boolean {
  */
 export function stateKey(n: GraphNode, entry: string): string {
   return n.stage && n.className === 'MaxPooling2D' && entry === 'mask' ? `p${n.stage.layer}_${n.stage.index}` : `s${n.id}_${entry}`;
+}
+
+/** The stored-round key of a node's per-round ("shared") state entry (batch statistics, weights at `W_n`): `h<node>_<entry>`. */
+export function sharedKey(n: GraphNode, entry: string): string {
+  return `h${n.id}_${entry}`;
 }
 
 function overlapping(layer: GraphNode['layer']): boolean {

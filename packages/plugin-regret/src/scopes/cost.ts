@@ -1,7 +1,7 @@
 import type { ModelAnatomy, ParamLayer } from '@taylorlens/core';
 import { flatDense, positions } from '../jacobian/linear.js';
 import { perSampleFloats } from './resolve.js';
-import { stateAsBits, storesState } from '../rounds/replayable.js';
+import { networkStorage, stateAsBits, storesState } from '../rounds/replayable.js';
 import type { ScopeCost, ScopeDescription } from './scope.js';
 import { WIDE_FAN_IN } from '../quadratic/dense-neuron-statistics.js';
 import { sparseSumsBytes } from '../quadratic/sparse-kernel.js';
@@ -56,7 +56,13 @@ export function estimateCost(anatomy: ModelAnatomy, d: ScopeDescription, B: numb
     const bits = s * anatomy.layers.reduce((t, p) => t + p.units + p.after.filter((a) => a.kind === 'maxpool').length * p.units, 0);
     // LeakyReLU slopes and dropout masks are stored as floats, one per entry of the layer's input.
     const stateFloats = s * anatomy.graph.filter((n) => storesState(n) && !stateAsBits(n)).reduce((t, n) => t + n.inputShapes[0].reduce((a, b) => a * b, 1), 0);
-    const bytes = 4 * (s * (inSize + 2 * pL) + d.params + stateFloats) + Math.ceil(bits / 8);
+    const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+    // A stored model (replayable.ts) keeps each layer's input instead of x, and any node's state (about one float per entry of its input).
+    const stored = networkStorage(anatomy) === 'stored'
+      ? s * (anatomy.layers.reduce((t, p) => t + size(p.inputShape) * (p.depthwise ? 2 : 1), 0) - inSize
+        + anatomy.graph.filter((n) => n.role === 'derivatives' && !storesState(n)).reduce((t, n) => t + size(n.inputShapes[0]), 0))
+      : 0;
+    const bytes = 4 * (s * (inSize + 2 * pL) + d.params + stateFloats + stored) + Math.ceil(bits / 8);
     const fwd = anatomy.layers.reduce((t, p) => t + forwardMacs(p), 0);
     return {
       key: d.key, memoryBytes: 0, bytesPerRecordedRound: bytes, diskBytes: bytes * R, macsPerRecordedRound: s * fwd, macsPerRound: perRound(s * fwd),

@@ -1,7 +1,6 @@
 import { SeededRandom, assertLinearisable, type ModelAnatomy, type ParamLayer } from '@taylorlens/core';
 import { AUTO_SCHEDULE, type LayerSelection, type NeuronCount, type RegretOptions } from '../options.js';
 import { flatDense, layerParamCount, positions } from '../jacobian/linear.js';
-import { replayRefusal } from '../rounds/replayable.js';
 import type { ScopeDescription } from './scope.js';
 
 /** Layer indices a selection names ('all', names or 0-based indices among Dense/Conv2D layers). */
@@ -106,22 +105,14 @@ export function hasUnitBlocks(anatomy: ModelAnatomy, p: ParamLayer): boolean {
 }
 
 /**
- * Why the network scope cannot replay this model's stored rounds, or null. It stores each round's
- * activation slopes of Dense/Conv2D layers and the state of the layers between them that it
- * replays (rounds/replayable.ts: pooling, LeakyReLU, dropout masks, residual Add, any graph of
- * them); other layers' state (batch statistics, …) and parameters are not stored yet.
+ * Why the network scope cannot take this model, or null. Every parameterised layer kind and every
+ * linearisable layer between them is stored or replayed (rounds/replayable.ts); a trainable weight
+ * outside the scoped layers would move without a Taylor term.
  */
 export function networkScopeRefusal(anatomy: ModelAnatomy): string | null {
-  const other = anatomy.layers.find((p) => p.kind !== 'dense' && p.kind !== 'conv2d');
-  if (other) return `replays Dense/Conv2D layers only; layer "${other.name}" (${other.layer.getClassName()}) is not one yet`;
   if (anatomy.otherVariables.length > 0) {
     const layer = anatomy.model.layers.find((l) => l.trainableWeights.some((w) => anatomy.otherVariables.includes(w.read() as never)));
-    return `moves Dense/Conv2D parameters only; layer "${layer?.name}" (${layer?.getClassName()}) has others`;
-  }
-  for (const n of anatomy.graph) {
-    if (n.role !== 'derivatives') continue;
-    const why = replayRefusal(n);
-    if (why) return `cannot replay layer "${n.layer.name}" (${n.className}) from stored rounds yet (${why})`;
+    return `moves the scoped layers' parameters only; layer "${layer?.name}" (${layer?.getClassName()}) has others`;
   }
   return null;
 }

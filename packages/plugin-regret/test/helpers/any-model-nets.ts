@@ -80,5 +80,5 @@ export const ANY_MODEL_NETS: NetCase[] = [
 ];
 
 
-export const TAYLOR = { network: NO_NETWORK, layers: { every: 1 }, neurons: { perLayer: 2, subBatch: null, every: 1 }, budget: { maxOverhead: 1e6 }, trace: false };
-export const OPTIMUM = { ...TAYLOR, neurons: { perLayer: 1, subBatch: null, every: 1 }, solver: { gapTolerance: 1e-7, maxIterations: 300 } };
+export const TAYLOR = { network: { every: 1 }, layers: { every: 1 }, neurons: { perLayer: 2, subBatch: null, every: 1 }, budget: { maxOverhead: 1e6 }, trace: false };
+export const OPTIMUM = { ...TAYLOR, network: { every: 2 }, neurons: { perLayer: 1, subBatch: null, every: 1 }, solver: { gapTolerance: 1e-7, maxIterations: 300 } };
