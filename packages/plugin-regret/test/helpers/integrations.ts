@@ -1,6 +1,7 @@
 // The integrations of issue 14 as runs over one model and data: the Trainer, Trainer.fitDataset,
 // a hand-written loop (instrument), model.fitDataset (lens.wrap + lens.callback), model.fit
-// (lens.callback(x, y)) and the drop-in fit, and what must agree between them.
+// (lens.callback(x, y)) and the drop-in fit, and what must agree between them (every scope kind: the
+// network scope stores one round in three).
 import { expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -9,7 +10,7 @@ import { ActivationPlugin } from '@taylorlens/plugin-activation';
 import { RegretPlugin } from '@taylorlens/plugin-regret';
 import { dataFor, type NetCase } from './nets.js';
 
-export const REGRET = { network: { enabled: false }, layers: { every: 1 }, neurons: { perLayer: 2, every: 1, subBatch: null }, budget: { maxOverhead: 1e6 }, trace: false };
+export const REGRET = { network: { every: 3 }, layers: { every: 1 }, neurons: { perLayer: 2, every: 1, subBatch: null }, budget: { maxOverhead: 1e6 }, trace: false };
 export const EPOCHS = 2;
 export const BATCH = 4;
 
@@ -98,7 +99,7 @@ export async function checkSameNumbers(net: NetCase): Promise<void> {
     for (const [name, run] of Object.entries(runs)) results.set(name, await train(net, run, x, y, optimizer));
     const reference = results.get('the Trainer')!;
     const scopes = JSON.parse(reference.regret) as { kind: string; checkpoints: unknown[] }[];
-    expect(new Set(scopes.map((s) => s.kind))).toEqual(new Set(['layer', 'neurons']));
+    expect(new Set(scopes.map((s) => s.kind))).toEqual(new Set(['layer', 'neurons', 'network']));
     for (const s of scopes) expect(s.checkpoints).toHaveLength(EPOCHS);
     for (const [name, r] of results) {
       try {
