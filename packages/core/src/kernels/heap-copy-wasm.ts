@@ -51,66 +51,61 @@ function copyRun(from: tf.backend_util.TypedArray, at: number, to: tf.backend_ut
 
 type Stock = (kernel: string) => tf.KernelConfig | undefined;
 
-function viaStock(stock: Stock, kernel: string, args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.KernelFunc> {
-  const k = stock(kernel);
-  if (!k) throw new Error(`stock wasm has no ${kernel}`);
-  return k.kernelFunc(args);
+/** A heap-copy kernel for every dtype but strings, which go to the stock kernel (input `input` decides). */
+function heapKernel(stock: Stock, kernelName: string, input: string, run: tf.KernelFunc): (backendName: string) => tf.KernelConfig {
+  return (backendName) => ({
+    kernelName, backendName,
+    kernelFunc: (args) => {
+      if ((args.inputs as Record<string, tf.TensorInfo>)[input].dtype !== 'string') return run(args);
+      const k = stock(kernelName);
+      if (!k) throw new Error(`stock wasm has no ${kernelName}`);
+      return k.kernelFunc(args);
+    },
+  });
 }
 
 export function makeWasmSlice(stock: Stock): (backendName: string) => tf.KernelConfig {
-  return (backendName) => ({
-    kernelName: 'Slice', backendName,
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: tf.TensorInfo };
-      if (x.dtype === 'string') return viaStock(stock, 'Slice', args);
-      const { begin, size } = args.attrs as unknown as { begin: number | number[]; size?: number | number[] };
-      return sliceOnHeap(args.backend as HeapBackend, x, begin, size);
-    },
+  return heapKernel(stock, 'Slice', 'x', (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { begin, size } = args.attrs as unknown as { begin: number | number[]; size?: number | number[] };
+    return sliceOnHeap(args.backend as HeapBackend, x, begin, size);
   });
 }
 
 /** tf.split: the stock SplitV calls the stock slice directly, so it is replaced alike. */
 export function makeWasmSplitV(stock: Stock): (backendName: string) => tf.KernelConfig {
-  return (backendName) => ({
-    kernelName: 'SplitV', backendName,
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: tf.TensorInfo };
-      if (x.dtype === 'string') return viaStock(stock, 'SplitV', args);
-      const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
-      const a = tf.util.parseAxisParam(axis, x.shape)[0];
-      const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, a);
-      const begin = new Array<number>(x.shape.length).fill(0);
-      return sizes.map((part) => {
-        const size = [...x.shape];
-        size[a] = part;
-        const piece = sliceOnHeap(args.backend as HeapBackend, x, [...begin], size);
-        begin[a] += part;
-        return piece;
-      });
-    },
+  return heapKernel(stock, 'SplitV', 'x', (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+    const a = tf.util.parseAxisParam(axis, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, a);
+    const begin = new Array<number>(x.shape.length).fill(0);
+    return sizes.map((part) => {
+      const size = [...x.shape];
+      size[a] = part;
+      const piece = sliceOnHeap(args.backend as HeapBackend, x, [...begin], size);
+      begin[a] += part;
+      return piece;
+    });
   });
 }
 
 /** tf.unstack: the stock Unpack also calls the stock slice directly. */
 export function makeWasmUnpack(stock: Stock): (backendName: string) => tf.KernelConfig {
-  return (backendName) => ({
-    kernelName: 'Unpack', backendName,
-    kernelFunc: (args) => {
-      const { value } = args.inputs as { value: tf.TensorInfo };
-      if (value.dtype === 'string') return viaStock(stock, 'Unpack', args);
-      const { axis } = args.attrs as unknown as { axis: number };
-      const rank = value.shape.length;
-      const a = axis < 0 ? axis + rank : axis;
-      const outShape = value.shape.filter((_, k) => k !== a);
-      const begin = new Array<number>(rank).fill(0);
-      const size = [...value.shape];
-      size[a] = 1;
-      return Array.from({ length: value.shape[a] }, (_, i) => {
-        begin[a] = i;
-        const piece = sliceOnHeap(args.backend as HeapBackend, value, [...begin], size);
-        return { dataId: piece.dataId, dtype: piece.dtype, shape: outShape };
-      });
-    },
+  return heapKernel(stock, 'Unpack', 'value', (args) => {
+    const { value } = args.inputs as { value: tf.TensorInfo };
+    const { axis } = args.attrs as unknown as { axis: number };
+    const rank = value.shape.length;
+    const a = axis < 0 ? axis + rank : axis;
+    const outShape = value.shape.filter((_, k) => k !== a);
+    const begin = new Array<number>(rank).fill(0);
+    const size = [...value.shape];
+    size[a] = 1;
+    return Array.from({ length: value.shape[a] }, (_, i) => {
+      begin[a] = i;
+      const piece = sliceOnHeap(args.backend as HeapBackend, value, [...begin], size);
+      return { dataId: piece.dataId, dtype: piece.dtype, shape: outShape };
+    });
   });
 }
 
@@ -121,40 +116,36 @@ export function makeWasmUnpack(stock: Stock): (backendName: string) => tf.Kernel
  * batchDims > 0 (tfjs-backend-wasm 4.22). The cpu backend's values, the stock range check.
  */
 export function makeWasmGatherV2(stock: Stock): (backendName: string) => tf.KernelConfig {
-  return (backendName) => ({
-    kernelName: 'GatherV2', backendName,
-    kernelFunc: (args) => {
-      const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
-      if (x.dtype === 'string') return viaStock(stock, 'GatherV2', args);
-      const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
-      const backend = args.backend as HeapBackend;
-      const a = tf.util.parseAxisParam(axis, x.shape)[0];
-      const dimSize = x.shape[a];
-      const idx = backend.typedArrayFromHeap(indices);
-      for (let i = 0; i < idx.length; i++) {
-        if (!(idx[i] <= dimSize - 1 && idx[i] >= 0)) throw new Error(`GatherV2: the index value ${idx[i]} is not in [0, ${dimSize - 1}]`);
-      }
-      const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(x as tf.Tensor, indices as tf.Tensor, a, batchDims);
-      const perBatch = idx.length / info.batchSize;
-      const out = backend.makeOutput(info.outputShape, x.dtype);
-      if (tf.util.sizeFromShape(x.shape) === 0 || tf.util.sizeFromShape(info.outputShape) === 0) return out;
-      // Views after makeOutput (it may grow the heap); the indices re-read for the same reason.
-      const from = backend.typedArrayFromHeap(x);
-      const to = backend.typedArrayFromHeap(out);
-      const at = backend.typedArrayFromHeap(indices);
-      const run = info.sliceSize;
-      let o = 0;
-      for (let b = 0; b < info.batchSize; b++) {
-        for (let outer = 0; outer < info.outerSize; outer++) {
-          const base = (b * info.outerSize + outer) * info.dimSize;
-          for (let i = 0; i < perBatch; i++) {
-            const src = (base + at[b * perBatch + i]) * run;
-            copyRun(from, src, to, o, run);
-            o += run;
-          }
+  return heapKernel(stock, 'GatherV2', 'x', (args) => {
+    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+    const backend = args.backend as HeapBackend;
+    const a = tf.util.parseAxisParam(axis, x.shape)[0];
+    const dimSize = x.shape[a];
+    const idx = backend.typedArrayFromHeap(indices);
+    for (let i = 0; i < idx.length; i++) {
+      if (!(idx[i] <= dimSize - 1 && idx[i] >= 0)) throw new Error(`GatherV2: the index value ${idx[i]} is not in [0, ${dimSize - 1}]`);
+    }
+    const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(x as tf.Tensor, indices as tf.Tensor, a, batchDims);
+    const perBatch = idx.length / info.batchSize;
+    const out = backend.makeOutput(info.outputShape, x.dtype);
+    if (tf.util.sizeFromShape(x.shape) === 0 || tf.util.sizeFromShape(info.outputShape) === 0) return out;
+    // Views after makeOutput (it may grow the heap); the indices re-read for the same reason.
+    const from = backend.typedArrayFromHeap(x);
+    const to = backend.typedArrayFromHeap(out);
+    const at = backend.typedArrayFromHeap(indices);
+    const run = info.sliceSize;
+    let o = 0;
+    for (let b = 0; b < info.batchSize; b++) {
+      for (let outer = 0; outer < info.outerSize; outer++) {
+        const base = (b * info.outerSize + outer) * info.dimSize;
+        for (let i = 0; i < perBatch; i++) {
+          const src = (base + at[b * perBatch + i]) * run;
+          copyRun(from, src, to, o, run);
+          o += run;
         }
       }
-      return out;
-    },
+    }
+    return out;
   });
 }
